@@ -1,0 +1,64 @@
+# mkt-whatsapp-service — the two set-up commands are `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+SAM_PYTHONS ?= 3.12.1:3.11.7
+
+.PHONY: dev test unit e2e template lint typecheck bench token sign validate build clean
+
+$(STAMP): requirements-dev.txt layers/shared/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+## dev: run the whole service locally on http://127.0.0.1:$(PORT) (moto, no AWS, no Docker)
+dev: $(STAMP)
+	PORT=$(PORT) $(BIN)/python -m local.stack
+
+## test: lint, type-check and run every test (unit, template, end-to-end)
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
+template: $(STAMP)
+	$(BIN)/python -m pytest tests/template
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: cold-start and AWS-call benchmarks (figures, not pass/fail timings)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## token: mint a dev JWT for the local stack, e.g. make token SHOP=shop-1
+token: $(STAMP)
+	@$(BIN)/python -m local.devtools token --shop "$(SHOP)"
+
+## sign: print the X-Hub-Signature-256 of a webhook body file, e.g. make sign BODY=events/webhook-body.json
+sign: $(STAMP)
+	@$(BIN)/python -m local.devtools sign "$(BODY)"
+
+## validate: cfn-lint and sam validate --lint (offline)
+validate: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(BIN)/sam validate --lint --region us-east-1
+
+## build: sam build without Docker (needs a Python matching the template's runtime: pyenv's 3.12 here)
+build: $(STAMP)
+	SAM_CLI_TELEMETRY=0 PYENV_VERSION=$(SAM_PYTHONS) PATH="$$HOME/.pyenv/shims:$$PATH" $(BIN)/sam build --parallel
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

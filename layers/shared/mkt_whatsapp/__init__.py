@@ -1,0 +1,1 @@
+"""mkt-whatsapp-service shared layer: the domain every Lambda function imports."""

@@ -1,0 +1,64 @@
+"""Accounts: the connect request, the stored record and the API's view of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+
+from mkt_whatsapp.models import ApiModel
+
+ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")]
+AccountStatus = Literal["active", "disconnected"]
+
+
+class ConnectAccountRequest(ApiModel):
+    shop_id: ShopId
+    phone_number_id: PhoneNumberId
+    access_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+    webhook_url: Annotated[str | None, Field(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")] = None
+
+
+class AccountRecord(ApiModel):
+    """The stored account. ``encrypted_access_token`` is the KMS ciphertext; it never leaves the store
+    except to be decrypted for a Graph API call."""
+
+    account_id: str
+    shop_id: str
+    phone_number_id: str
+    status: AccountStatus
+    message_tier: str
+    daily_limit: int | None
+    meta_messaging_limit: str | None = None
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    quality_rating: str | None = None
+    webhook_url: str | None = None
+    connected_at: datetime
+    disconnected_at: datetime | None = None
+    encrypted_access_token: bytes | None = Field(default=None, repr=False)
+
+
+class ConnectedAccount(ApiModel):
+    """``POST /accounts`` answer."""
+
+    account_id: str
+    shop_id: str
+    phone_number_id: str
+    status: AccountStatus
+    message_tier: str
+    daily_limit: int | None
+    display_phone_number: str | None
+    verified_name: str | None
+    connected_at: datetime
+
+
+class AccountView(ConnectedAccount):
+    """``GET /accounts/{shopId}`` answer."""
+
+    webhook_url: str | None
+    quality_rating: str | None
+    messages_used_today: int
+    disconnected_at: datetime | None

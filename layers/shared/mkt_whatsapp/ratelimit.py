@@ -1,0 +1,62 @@
+"""Per-shop rate limits, counted in DynamoDB so they hold across Lambda instances.
+
+Fixed one-minute windows: simple, one write per request, and the window a 429 names is exact
+(``Retry-After`` = seconds to its end). A burst straddling two windows can see up to twice the limit
+within 60 s; that is the documented trade-off of fixed windows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from mkt_whatsapp.errors import RateLimited
+from mkt_whatsapp.routes import RateLimitBucket
+from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.store import get_table, ratelimits
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    limit: int
+    remaining: int
+    reset_after_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_after_seconds),
+        }
+
+
+def limit_for(bucket: RateLimitBucket) -> int:
+    settings = get_settings()
+    if bucket is RateLimitBucket.ANALYTICS:
+        return settings.analytics_rate_limit_per_minute
+    return settings.rate_limit_per_minute
+
+
+def admit(shop_id: str, bucket: RateLimitBucket, *, now: float | None = None) -> Quota:
+    """Count one request of ``shop_id`` in ``bucket``; 429 when the window's limit is exceeded."""
+    moment = time.time() if now is None else now
+    window_start = int(moment // WINDOW_SECONDS) * WINDOW_SECONDS
+    window_end = window_start + WINDOW_SECONDS
+    limit = limit_for(bucket)
+    count = ratelimits.count_request(
+        get_table(), shop_id, bucket.value, window_start, expires_at=window_end + WINDOW_SECONDS
+    )
+    quota = Quota(
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset_after_seconds=max(1, math.ceil(window_end - moment)),
+    )
+    if count > limit:
+        raise RateLimited(
+            f"Rate limit exceeded: {limit} requests per minute for this shop",
+            headers={**quota.headers(), "Retry-After": str(quota.reset_after_seconds)},
+        )
+    return quota

@@ -1,0 +1,138 @@
+"""The API's route table: every route of api-v1.txt (and the guides), which function serves it, and how
+the shop a request acts on is found.
+
+template.yaml declares the same routes; ``tests/template`` holds the two to each other. The catch-all
+function uses this table to tell an unknown path (404) from a wrong method (405), and the request guard
+uses it to authorise and rate-limit by shop before a handler runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from mkt_whatsapp.settings import API_BASE_PATH
+
+
+class ShopSource(StrEnum):
+    """Where a request names the shop it acts on."""
+
+    NONE = "none"  # public: webhooks, health
+    PATH = "path"  # /accounts/{shopId}
+    QUERY = "query"  # ?shopId=
+    BODY = "body"  # {"shopId": ...}
+    RESOURCE = "resource"  # the addressed conversation, flow or agent decides (checked after loading it)
+
+
+class RateLimitBucket(StrEnum):
+    NONE = "none"
+    PUBLIC = "public"
+    ANALYTICS = "analytics"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str  # relative to API_BASE_PATH, with {placeholders} as in template.yaml
+    function: str  # the functions/<name> folder that serves it
+    shop_source: ShopSource = ShopSource.QUERY
+    shop_key: str = "shopId"  # name of the path/query/body field holding the shop id (or the resource id)
+
+    @property
+    def requires_auth(self) -> bool:
+        return self.shop_source is not ShopSource.NONE
+
+    @property
+    def rate_limit_bucket(self) -> RateLimitBucket:
+        if not self.requires_auth:
+            return RateLimitBucket.NONE
+        if self.function == "analytics":
+            return RateLimitBucket.ANALYTICS
+        return RateLimitBucket.PUBLIC
+
+    @property
+    def full_path(self) -> str:
+        return API_BASE_PATH + self.path
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.full_path}"
+
+
+_R = Route
+_PATH, _QUERY, _BODY, _RES, _NONE = (
+    ShopSource.PATH,
+    ShopSource.QUERY,
+    ShopSource.BODY,
+    ShopSource.RESOURCE,
+    ShopSource.NONE,
+)
+
+ROUTES: tuple[Route, ...] = (
+    _R("GET", "/health", "system", _NONE),
+    _R("GET", "/webhooks", "webhooks", _NONE),
+    _R("POST", "/webhooks", "webhooks", _NONE),
+    _R("POST", "/accounts", "accounts", _BODY),
+    _R("GET", "/accounts/{shopId}", "accounts", _PATH),
+    _R("DELETE", "/accounts/{shopId}", "accounts", _PATH),
+    _R("GET", "/conversations", "conversations", _QUERY),
+    _R("GET", "/conversations/{conversationId}", "conversations", _RES, "conversationId"),
+    _R("POST", "/conversations/{conversationId}/messages", "conversations", _RES, "conversationId"),
+    _R("POST", "/conversations/{conversationId}/assign", "conversations", _RES, "conversationId"),
+    _R("POST", "/conversations/{conversationId}/close", "conversations", _RES, "conversationId"),
+    _R("GET", "/customers", "customers", _QUERY),
+    _R("GET", "/customers/{waId}", "customers", _QUERY),
+    _R("PUT", "/customers/{waId}/tags", "customers", _QUERY),
+    _R("PUT", "/customers/{waId}/opt-in", "customers", _QUERY),
+    _R("GET", "/flows", "flows", _QUERY),
+    _R("POST", "/flows", "flows", _BODY),
+    _R("PUT", "/flows/{flowId}", "flows", _RES, "flowId"),
+    _R("POST", "/flows/{flowId}/activate", "flows", _RES, "flowId"),
+    _R("POST", "/flows/{flowId}/deactivate", "flows", _RES, "flowId"),
+    _R("GET", "/ai-agents", "ai_agents", _QUERY),
+    _R("POST", "/ai-agents", "ai_agents", _BODY),
+    _R("GET", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId"),
+    _R("PUT", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId"),
+    _R("POST", "/ai-agents/{agentId}/activate", "ai_agents", _RES, "agentId"),
+    _R("POST", "/ai-agents/{agentId}/deactivate", "ai_agents", _RES, "agentId"),
+    _R("POST", "/ai-agents/{agentId}/test", "ai_agents", _RES, "agentId"),
+    _R("GET", "/analytics/messages", "analytics", _QUERY),
+    _R("GET", "/analytics/conversations", "analytics", _QUERY),
+    _R("GET", "/analytics/automations", "analytics", _QUERY),
+)
+
+# The catch-all route (API Gateway's `ANY /{proxy+}`), served by the system function: 404 or 405.
+CATCH_ALL_PATH = "/{proxy+}"
+
+
+@cache
+def _by_key() -> dict[str, Route]:
+    return {route.route_key: route for route in ROUTES}
+
+
+def route_for_key(route_key: str) -> Route | None:
+    """The route API Gateway matched, from the event's ``routeKey`` (``"GET /api/v1/whatsapp/..."``)."""
+    return _by_key().get(route_key)
+
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[str], Route], ...]:
+    def compile_path(path: str) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "/?$")
+
+    return tuple((compile_path(route.full_path), route) for route in ROUTES)
+
+
+def methods_allowed_for(path: str) -> list[str]:
+    """Methods that some route serves at this concrete path; empty when the path is unknown."""
+    return sorted({route.method for pattern, route in _patterns() if pattern.match(path)})
+
+
+def route_for_request(method: str, path: str) -> Route | None:
+    """The route serving ``method`` at a concrete ``path`` (for events that carry no ``routeKey``)."""
+    for pattern, route in _patterns():
+        if route.method == method.upper() and pattern.match(path):
+            return route
+    return None

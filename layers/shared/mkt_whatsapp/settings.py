@@ -1,0 +1,74 @@
+"""Typed settings, read once per container from the environment.
+
+Secrets (JWT secret, Meta app secret, webhook verify token) are not settings: they are read through
+:mod:`mkt_whatsapp.secrets`, from the environment when a plain value is given (local stack, tests) or from
+AWS Secrets Manager by the id given here (deployed stacks).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+API_BASE_PATH = "/api/v1/whatsapp"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _text(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    service_name: str
+    table_name: str
+    outbound_queue_url: str
+    token_kms_key_id: str
+    jwt_secret_id: str
+    jwt_algorithm: str
+    jwt_jwks_url: str
+    jwt_issuer: str
+    jwt_audience: str
+    meta_app_secret_id: str
+    webhook_verify_token_id: str
+    graph_api_base_url: str
+    graph_api_version: str
+    graph_api_timeout_seconds: float
+    rate_limit_per_minute: int
+    analytics_rate_limit_per_minute: int
+    secrets_max_age_seconds: int
+
+
+@cache
+def get_settings() -> Settings:
+    """The container's settings; computed on first use and cached for the container's life."""
+    jwks_url = _text("JWT_JWKS_URL")
+    return Settings(
+        service_name=_text("POWERTOOLS_SERVICE_NAME", "mkt-whatsapp-service"),
+        table_name=_text("TABLE_NAME", "mkt-whatsapp"),
+        outbound_queue_url=_text("OUTBOUND_QUEUE_URL"),
+        token_kms_key_id=_text("TOKEN_KMS_KEY_ID"),
+        jwt_secret_id=_text("JWT_SECRET_ID"),
+        jwt_algorithm=_text("JWT_ALGORITHM", "RS256" if jwks_url else "HS256"),
+        jwt_jwks_url=jwks_url,
+        jwt_issuer=_text("JWT_ISSUER"),
+        jwt_audience=_text("JWT_AUDIENCE"),
+        meta_app_secret_id=_text("META_APP_SECRET_ID"),
+        webhook_verify_token_id=_text("WEBHOOK_VERIFY_TOKEN_ID"),
+        graph_api_base_url=_text("GRAPH_API_BASE_URL", "https://graph.facebook.com").rstrip("/"),
+        graph_api_version=_text("GRAPH_API_VERSION", "v23.0"),
+        graph_api_timeout_seconds=_float("GRAPH_API_TIMEOUT_SECONDS", 10.0),
+        rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 60),
+        analytics_rate_limit_per_minute=_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 10),
+        secrets_max_age_seconds=_int("SECRETS_MAX_AGE_SECONDS", 300),
+    )

@@ -1,0 +1,137 @@
+"""Accounts and phone number claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mkt_whatsapp.models.accounts import AccountRecord
+from mkt_whatsapp.store import keys
+from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
+
+
+class AccountAlreadyConnected(Exception):
+    pass
+
+
+class PhoneNumberClaimed(Exception):
+    pass
+
+
+class NoConnectedAccount(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneClaim:
+    phone_number_id: str
+    shop_id: str
+    account_id: str
+
+
+def _to_record(item: Item) -> AccountRecord:
+    data = {k: v for k, v in item.items() if k not in ("PK", "SK", "entity")}
+    token = data.get("encryptedAccessToken")
+    if token is not None and not isinstance(token, bytes):
+        data["encryptedAccessToken"] = bytes(token)  # boto3's Binary wrapper
+    for name in ("dailyLimit",):
+        if data.get(name) is not None:
+            data[name] = int(data[name])
+    return AccountRecord.model_validate(data)
+
+
+def _to_item(record: AccountRecord) -> Item:
+    item: Item = record.model_dump(by_alias=True, exclude_none=True)
+    item["connectedAt"] = record.connected_at.isoformat()
+    if record.disconnected_at:
+        item["disconnectedAt"] = record.disconnected_at.isoformat()
+    item.update(PK=keys.shop_pk(record.shop_id), SK=keys.ACCOUNT_SK, entity="account")
+    return item
+
+
+def get_account_and_usage(table: Table, shop_id: str, day: str) -> tuple[AccountRecord | None, int]:
+    """The shop's account and the messages counted on ``day`` (``yyyy-mm-dd``), in one Query."""
+    account: AccountRecord | None = None
+    used = 0
+    for item in table.query_prefix(keys.shop_pk(shop_id), keys.ACCOUNT_SK):
+        if item["SK"] == keys.ACCOUNT_SK:
+            account = _to_record(item)
+        elif item["SK"] == keys.account_usage_sk(day):
+            used = int(item.get("count", 0))
+    return account, used
+
+
+def get_account(table: Table, shop_id: str) -> AccountRecord | None:
+    item = table.get(keys.shop_pk(shop_id), keys.ACCOUNT_SK)
+    return _to_record(item) if item else None
+
+
+def connect(table: Table, record: AccountRecord) -> None:
+    """Store the account and claim its phone number atomically. A shop whose account is connected, or a
+    number another shop has claimed, cancels the whole write."""
+    operations = [
+        table.put_op(
+            _to_item(record),
+            condition="attribute_not_exists(PK) OR #status = :disconnected",
+            values={":disconnected": "disconnected"},
+        ),
+        table.put_op(
+            {
+                "PK": keys.phone_pk(record.phone_number_id),
+                "SK": keys.PHONE_SK,
+                "entity": "phoneClaim",
+                "phoneNumberId": record.phone_number_id,
+                "shopId": record.shop_id,
+                "accountId": record.account_id,
+            },
+            condition="attribute_not_exists(PK)",
+        ),
+    ]
+    operations[0]["Put"]["ExpressionAttributeNames"] = {"#status": "status"}
+    try:
+        table.transact_write(operations)
+    except TransactionCancelled as cancelled:
+        if cancelled.reasons and cancelled.reasons[0] == "ConditionalCheckFailed":
+            raise AccountAlreadyConnected from cancelled
+        if len(cancelled.reasons) > 1 and cancelled.reasons[1] == "ConditionalCheckFailed":
+            raise PhoneNumberClaimed from cancelled
+        raise
+
+
+def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
+    """Mark the account disconnected, forget its token and release its phone number, atomically.
+    Conversations and customers are untouched."""
+    try:
+        table.transact_write(
+            [
+                table.update_op(
+                    keys.shop_pk(account.shop_id),
+                    keys.ACCOUNT_SK,
+                    "SET #status = :disconnected, disconnectedAt = :at REMOVE encryptedAccessToken",
+                    {
+                        ":disconnected": "disconnected",
+                        ":at": at.isoformat(),
+                        ":account": account.account_id,
+                        ":active": "active",
+                    },
+                    condition="accountId = :account AND #status = :active",
+                    names={"#status": "status"},
+                ),
+                table.delete_op(
+                    keys.phone_pk(account.phone_number_id),
+                    keys.PHONE_SK,
+                    condition="attribute_not_exists(PK) OR shopId = :shop",
+                    values={":shop": account.shop_id},
+                ),
+            ]
+        )
+    except TransactionCancelled as cancelled:
+        raise NoConnectedAccount from cancelled
+
+
+def phone_claim(table: Table, phone_number_id: str) -> PhoneClaim | None:
+    """Which shop owns a phone number id (webhooks: one GetItem)."""
+    item = table.get(keys.phone_pk(phone_number_id), keys.PHONE_SK)
+    if not item:
+        return None
+    return PhoneClaim(phone_number_id=phone_number_id, shop_id=str(item["shopId"]), account_id=str(item["accountId"]))

@@ -1,0 +1,89 @@
+"""The WhatsApp Cloud (Graph) API client: one HTTP connection pool per container.
+
+Errors come back as :class:`GraphApiError` with Meta's ``code``/``error_subcode``; transport failures and
+5xx answers as :class:`GraphUnavailable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx
+
+from mkt_whatsapp.settings import get_settings
+
+PHONE_NUMBER_FIELDS = (
+    "id,display_phone_number,verified_name,quality_rating,"
+    "whatsapp_business_manager_messaging_limit,messaging_limit_tier"
+)
+
+
+class GraphApiError(Exception):
+    """Meta answered with an error object."""
+
+    def __init__(self, http_status: int, error: dict[str, Any]) -> None:
+        self.http_status = http_status
+        self.code = int(error.get("code", 0) or 0)
+        self.subcode = int(error.get("error_subcode", 0) or 0)
+        self.type = str(error.get("type", ""))
+        self.message = str(error.get("message", "Graph API error"))
+        self.trace_id = str(error.get("fbtrace_id", ""))
+        self.is_transient = bool(error.get("is_transient", False))
+        super().__init__(f"Graph API error {self.code}: {self.message}")
+
+
+class GraphUnavailable(Exception):
+    """The Graph API could not be reached or failed on its side (5xx)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumberInfo:
+    phone_number_id: str
+    display_phone_number: str | None
+    verified_name: str | None
+    quality_rating: str | None
+    messaging_limit: str | None
+
+
+@cache
+def _http() -> httpx.Client:
+    settings = get_settings()
+    return httpx.Client(
+        base_url=f"{settings.graph_api_base_url}/{settings.graph_api_version}",
+        timeout=httpx.Timeout(settings.graph_api_timeout_seconds, connect=3.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "mkt-whatsapp-service"},
+    )
+
+
+def _request(method: str, path: str, access_token: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response = _http().request(method, path, headers={"Authorization": f"Bearer {access_token}"}, **kwargs)
+    except httpx.HTTPError as error:
+        raise GraphUnavailable(f"Graph API unreachable: {type(error).__name__}") from error
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if response.is_success and isinstance(payload, dict):
+        return payload
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        if response.status_code >= 500 and not payload["error"].get("code"):
+            raise GraphUnavailable(f"Graph API answered {response.status_code}")
+        raise GraphApiError(response.status_code, payload["error"])
+    raise GraphUnavailable(f"Graph API answered {response.status_code} without an error object")
+
+
+def get_phone_number(phone_number_id: str, access_token: str) -> PhoneNumberInfo:
+    """``GET /{version}/{phone-number-id}``: proves the token can use the number and reads its limit."""
+    payload = _request("GET", f"/{phone_number_id}", access_token, params={"fields": PHONE_NUMBER_FIELDS})
+    limit = payload.get("whatsapp_business_manager_messaging_limit") or payload.get("messaging_limit_tier")
+    return PhoneNumberInfo(
+        phone_number_id=str(payload.get("id", phone_number_id)),
+        display_phone_number=payload.get("display_phone_number"),
+        verified_name=payload.get("verified_name"),
+        quality_rating=payload.get("quality_rating"),
+        messaging_limit=str(limit) if limit else None,
+    )

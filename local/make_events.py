@@ -1,0 +1,190 @@
+"""Write events/: one API Gateway HTTP API v2 event per function (for ``sam local invoke -e``), plus the
+raw webhook body the README signs. Regenerate with ``python -m local.make_events``.
+
+Authenticated samples carry a long-lived token signed with the local stack's *development* JWT secret
+(local/defaults.py); ``events/env.json`` gives ``sam local invoke --env-vars`` the same secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jwt
+
+from local import defaults
+from local.lambdas import ensure_layer_on_path
+from local.template import ROOT
+
+EVENTS = ROOT / "events"
+SAMPLE_SHOP = "shop-1"
+SAMPLE_PHONE_NUMBER_ID = "106540352242922"
+_FAR_FUTURE = 4102444800  # 2100-01-01: sample tokens only verify with the public development secret
+
+
+def sample_token() -> str:
+    claims = {"sub": "sample-agent", "shop_ids": [SAMPLE_SHOP], "iat": 1767225600, "exp": _FAR_FUTURE}
+    return jwt.encode(claims, defaults.LOCAL_DEFAULTS["JWT_SECRET"], algorithm="HS256")
+
+
+def http_event(
+    method: str,
+    route_path: str,
+    raw_path: str,
+    *,
+    query: dict[str, str] | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    base = "/api/v1/whatsapp"
+    all_headers = {"host": "localhost:3000", "user-agent": "curl/8.5.0", "accept": "*/*", **(headers or {})}
+    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {base}{route_path}",
+        "rawPath": f"{base}{raw_path}",
+        "rawQueryString": raw_query,
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": method,
+                "path": f"{base}{raw_path}",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "curl/8.5.0",
+            },
+            "requestId": "sample-request",
+            "routeKey": f"{method} {base}{route_path}",
+            "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": 1767225600000,
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    return event
+
+
+def webhook_body() -> bytes:
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "419561257915477",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": SAMPLE_PHONE_NUMBER_ID,
+                            },
+                            "contacts": [{"profile": {"name": "Nguyễn Văn A"}, "wa_id": "84901234567"}],
+                            "messages": [
+                                {
+                                    "from": "84901234567",
+                                    "id": "wamid.HBgLODQ5MDEyMzQ1NjcVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                                    "timestamp": "1767225600",
+                                    "type": "text",
+                                    "text": {"body": "Xin chào, shop còn hàng không?"},
+                                }
+                            ],
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+    # Meta escapes non-ASCII (and "/") in what it sends; the signature covers exactly these bytes.
+    return json.dumps(body, ensure_ascii=True, indent=1).replace("/", "\\/").encode()
+
+
+def events() -> dict[str, dict[str, Any]]:
+    ensure_layer_on_path()
+    from mkt_whatsapp.whatsapp.signature import sign
+
+    auth = {"authorization": f"Bearer {sample_token()}"}
+    json_headers = {**auth, "content-type": "application/json"}
+    shop = {"shopId": SAMPLE_SHOP}
+    body = webhook_body()
+    return {
+        "webhooks-verify": http_event(
+            "GET",
+            "/webhooks",
+            "/webhooks",
+            query={
+                "hub.mode": "subscribe",
+                "hub.verify_token": defaults.LOCAL_DEFAULTS["WEBHOOK_VERIFY_TOKEN"],
+                "hub.challenge": "1158201444",
+            },
+        ),
+        "webhooks-receive": http_event(
+            "POST",
+            "/webhooks",
+            "/webhooks",
+            body=body,
+            base64_body=True,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": sign(body, defaults.LOCAL_DEFAULTS["META_APP_SECRET"]),
+            },
+        ),
+        "accounts-connect": http_event(
+            "POST",
+            "/accounts",
+            "/accounts",
+            headers=json_headers,
+            body=json.dumps(
+                {
+                    "shopId": SAMPLE_SHOP,
+                    "phoneNumberId": SAMPLE_PHONE_NUMBER_ID,
+                    "accessToken": "EAAsample-token",
+                    "webhookUrl": "https://example.com/api/v1/whatsapp/webhooks",
+                }
+            ).encode(),
+        ),
+        "accounts-get": http_event(
+            "GET", "/accounts/{shopId}", f"/accounts/{SAMPLE_SHOP}", headers=auth, path_parameters=shop
+        ),
+        "conversations-list": http_event("GET", "/conversations", "/conversations", headers=auth, query=shop),
+        "customers-list": http_event("GET", "/customers", "/customers", headers=auth, query=shop),
+        "flows-list": http_event("GET", "/flows", "/flows", headers=auth, query=shop),
+        "ai_agents-list": http_event("GET", "/ai-agents", "/ai-agents", headers=auth, query=shop),
+        "analytics-messages": http_event(
+            "GET", "/analytics/messages", "/analytics/messages", headers=auth, query={**shop, "groupBy": "day"}
+        ),
+        "system-health": http_event("GET", "/health", "/health"),
+        "system-not-found": http_event(
+            "GET", "/{proxy+}", "/no-such-route", path_parameters={"proxy": "api/v1/whatsapp/no-such-route"}
+        ),
+    }
+
+
+def env_file() -> dict[str, dict[str, str]]:
+    values = dict(defaults.LOCAL_DEFAULTS)
+    return {"Parameters": values}
+
+
+def main() -> None:
+    EVENTS.mkdir(exist_ok=True)
+    for name, event in events().items():
+        (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
+    (EVENTS / "webhook-body-text.json").write_bytes(webhook_body())
+    (EVENTS / "env.json").write_text(json.dumps(env_file(), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""``make dev``: the whole service on this machine, no AWS account and no Docker.
+
+- an AWS emulator: moto's server, in this process, with Step Functions execution switched on, and the
+  template's table, queues, key and secrets created from template.yaml's own definitions;
+- SAM's own local API Gateway (HTTP API v2 events) on ``127.0.0.1:$PORT`` routing template.yaml's routes
+  to the same Lambda handlers, run in this process;
+- workers that deliver SQS messages to the consumer functions the template wires to queues;
+- Step Functions Lambda tasks run by the in-process handlers;
+- a WhatsApp Graph API simulator, unless ``GRAPH_API_BASE_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from local import defaults, stepfunctions
+from local import template as tpl
+from local.graph_simulator import GraphSimulator
+from local.lambdas import LocalLambdas, SamRunner
+from local.sqs_worker import EventSourceMapping, SqsPoller
+
+REGION = "us-east-1"
+STACK_NAME = "mkt-whatsapp-local"
+ACCOUNT_ID = "123456789012"
+log = logging.getLogger("local.stack")
+
+# Environment values the handlers read as plain values in the local stack (deployed stacks use secrets).
+_PASS_THROUGH = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RATE_LIMIT_PER_MINUTE", "ANALYTICS_RATE_LIMIT_PER_MINUTE")
+
+
+@dataclass
+class LocalStack:
+    port: int = 3000
+    host: str = "127.0.0.1"
+    moto_port: int = 0
+    graph_api_base_url: str = ""
+    components: list[Any] = field(default_factory=list)
+    pollers: list[SqsPoller] = field(default_factory=list)
+    physical: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v1/whatsapp"
+
+    # --- start ------------------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+        self._start_emulator()
+        self._configure_functions()
+        self.lambdas = LocalLambdas(tpl.functions())
+        stepfunctions.install(self.lambdas, {name: name for name in self.lambdas.specs})
+        self._start_pollers()
+        self._start_api()
+        return self
+
+    def _start_emulator(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        self.components.append(self.moto)
+
+        import boto3
+
+        self.session = boto3.session.Session(region_name=REGION)
+        self.physical = tpl.deploy_resources(
+            self.session,
+            STACK_NAME,
+            secret_values={
+                "JwtSecret": defaults.value("JWT_SECRET"),
+                "MetaAppSecret": defaults.value("META_APP_SECRET"),
+                "WebhookVerifyToken": defaults.value("WEBHOOK_VERIFY_TOKEN"),
+            },
+        )
+
+    def _arns(self) -> dict[str, str]:
+        arns: dict[str, str] = {}
+        for logical_id, resource in tpl.resources().items():
+            physical = self.physical.get(logical_id, "")
+            kind = resource["Type"]
+            if kind == "AWS::DynamoDB::Table":
+                arns[logical_id] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}"
+            elif kind == "AWS::SQS::Queue":
+                arns[logical_id] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{physical.rsplit('/', 1)[-1]}"
+            elif kind == "AWS::KMS::Key":
+                arns[logical_id] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{physical}"
+            elif physical:
+                arns[logical_id] = physical
+        return arns
+
+    def _configure_functions(self) -> None:
+        if not self.graph_api_base_url:
+            simulator = GraphSimulator(host="127.0.0.1").start()
+            self.components.append(simulator)
+            self.graph_api_base_url = simulator.url
+        parameters = tpl.parameter_defaults()
+        arns = self._arns()
+        environment: dict[str, str] = {}
+        for spec in tpl.functions().values():
+            for name, value in spec.environment.items():
+                environment[name] = tpl.resolve(value, self.physical, parameters, arns)
+        environment.update({name: defaults.value(name) for name in defaults.LOCAL_DEFAULTS})
+        environment["GRAPH_API_BASE_URL"] = self.graph_api_base_url
+        for name in _PASS_THROUGH:
+            if os.environ.get(name):
+                environment[name] = os.environ[name]
+        environment.setdefault("POWERTOOLS_METRICS_NAMESPACE", "MktWhatsApp")
+        environment["POWERTOOLS_DEV"] = os.environ.get("POWERTOOLS_DEV", "false")
+        os.environ.update(environment)
+        self.environment = environment
+
+    def _start_pollers(self) -> None:
+        sqs = self.session.client("sqs")
+        arns = self._arns()
+        for spec in self.lambdas.specs.values():
+            for event in spec.events.values():
+                if event.get("Type") != "SQS":
+                    continue
+                props = event["Properties"]
+                queue = props["Queue"]
+                logical_id = queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue)
+                mapping = EventSourceMapping(
+                    function=spec.logical_id,
+                    queue_url=self.physical[logical_id],
+                    queue_arn=arns[logical_id],
+                    batch_size=int(props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                )
+                self.pollers.append(SqsPoller(self.lambdas, mapping, sqs, REGION).start())
+
+    def _start_api(self) -> None:
+        from samcli.lib.providers.api_provider import ApiProvider
+        from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+        from samcli.local.apigw.local_apigw_service import LocalApigwService
+        from werkzeug.serving import make_server
+
+        stacks, _ = SamLocalStackProvider.get_stacks(str(tpl.TEMPLATE))
+        api = ApiProvider(stacks).api
+        service = LocalApigwService(api, SamRunner(self.lambdas), port=self.port, host=self.host)
+        service.create()
+        self.http = make_server(self.host, self.port, service._app, threaded=True)
+        self.port = self.http.port
+        threading.Thread(target=self.http.serve_forever, name="api-gateway", daemon=True).start()
+
+    # --- stop -------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for poller in self.pollers:
+            poller.stop()
+        if hasattr(self, "http"):
+            self.http.shutdown()
+            self.http.server_close()
+        for component in reversed(self.components):
+            component.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run mkt-whatsapp-service locally (moto, no Docker).")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("werkzeug", "samcli", "botocore", "moto"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+    stack = LocalStack(
+        port=args.port, host=args.host, graph_api_base_url=os.environ.get("GRAPH_API_BASE_URL", "").rstrip("/")
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"local stack could not start: {error}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print(
+        f"mkt-whatsapp-service ready: {stack.api_url}  (health: {stack.api_url}/health)\n"
+        f"  Graph API: {stack.graph_api_base_url}   AWS emulator: {stack.aws_endpoint}\n"
+        f"  dev token: make token SHOP=<shopId>   sign a webhook body: make sign BODY=<file.json>\n"
+        "  Ctrl-C stops everything.",
+        flush=True,
+    )
+    stopping.wait()
+    print("stopping local stack…", flush=True)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Let moto's Step Functions interpreter run Lambda tasks with our in-process handlers (no Docker).
+
+moto's ASL interpreter asks ``lambda_eval_utils.boto_client_for`` for a Lambda client and calls
+``invoke``; we hand it a client that runs the named function from template.yaml in this process.
+That module-level name is moto's internal API, so moto is pinned in requirements-dev.txt.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+from local.lambdas import FunctionError, LocalLambdas
+
+
+class InProcessLambdaClient:
+    def __init__(self, lambdas: LocalLambdas, names_by_arn: dict[str, str]) -> None:
+        self.lambdas = lambdas
+        self.names_by_arn = names_by_arn
+
+    def _name(self, function_name: str) -> str:
+        if function_name in self.lambdas.specs:
+            return function_name
+        base = function_name.split(":function:")[-1].split(":")[0] if ":function:" in function_name else function_name
+        return self.names_by_arn.get(function_name) or self.names_by_arn.get(base) or base
+
+    def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if isinstance(Payload, bytes | bytearray):
+            event = json.loads(Payload or b"{}")
+        elif isinstance(Payload, str):
+            event = json.loads(Payload or "{}")
+        else:
+            event = Payload if Payload is not None else {}
+        try:
+            result = self.lambdas.invoke(self._name(FunctionName), event)
+        except FunctionError as error:
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": io.BytesIO(json.dumps(error.payload).encode()),
+            }
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode()), "ExecutedVersion": "$LATEST"}
+
+
+def install(lambdas: LocalLambdas, names_by_arn: dict[str, str]) -> None:
+    client = InProcessLambdaClient(lambdas, names_by_arn)
+    original = lambda_eval_utils.boto_client_for
+
+    def boto_client_for(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("service") == "lambda" or (args and args[0] == "lambda"):
+            return client
+        return original(*args, **kwargs)
+
+    lambda_eval_utils.boto_client_for = boto_client_for

@@ -1,0 +1,195 @@
+"""Test helpers: tokens, an in-process AWS stack built from template.yaml, and an HTTP client over SAM's
+local API Gateway app (the same event construction `sam local start-api` uses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import jwt
+from moto import mock_aws
+
+from local import template as tpl
+from local.graph_simulator import GraphSimulator
+from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path
+
+ensure_layer_on_path()
+
+from mkt_whatsapp import aws as aws_clients  # noqa: E402
+from mkt_whatsapp.settings import API_BASE_PATH, get_settings  # noqa: E402
+from mkt_whatsapp.store.table import get_table  # noqa: E402
+from mkt_whatsapp.whatsapp import graph as graph_client  # noqa: E402
+
+JWT_SECRET = os.environ["JWT_SECRET"]
+META_APP_SECRET = os.environ["META_APP_SECRET"]
+
+
+def reset_caches() -> None:
+    """Forget settings and clients so the next request reads the current environment."""
+    get_settings.cache_clear()
+    get_table.cache_clear()
+    aws_clients.reset()
+    graph_client._http.cache_clear()
+
+
+def make_token(
+    shop_ids: list[str] | None = None,
+    *,
+    sub: str = "agent-1",
+    secret: str = JWT_SECRET,
+    algorithm: str = "HS256",
+    expires_in: int = 3600,
+    extra: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "shop_ids": shop_ids or ["shop-1"], "iat": now, "exp": now + expires_in}
+    claims.update(extra or {})
+    for name in drop:
+        claims.pop(name, None)
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def unsigned_token(shop_ids: list[str]) -> str:
+    """A token with ``alg: none`` (no signature), as an attacker would send it."""
+    return jwt.encode({"sub": "x", "shop_ids": shop_ids, "exp": int(time.time()) + 3600}, key=None, algorithm="none")
+
+
+@dataclass
+class AwsStack:
+    physical: dict[str, str]
+    session: boto3.session.Session
+
+    @property
+    def table_name(self) -> str:
+        return self.physical["Table"]
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+
+@contextmanager
+def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        physical = tpl.deploy_resources(session, "test", secret_values={})
+        os.environ["TABLE_NAME"] = physical["Table"]
+        os.environ["TOKEN_KMS_KEY_ID"] = physical["TokenKey"]
+        os.environ["OUTBOUND_QUEUE_URL"] = physical["OutboundQueue"]
+        reset_caches()
+        try:
+            yield AwsStack(physical=physical, session=session)
+        finally:
+            reset_caches()
+
+
+@contextmanager
+def graph_simulator() -> Iterator[GraphSimulator]:
+    simulator = GraphSimulator().start()
+    os.environ["GRAPH_API_BASE_URL"] = simulator.url
+    reset_caches()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+_LAMBDAS: LocalLambdas | None = None
+
+
+def lambdas() -> LocalLambdas:
+    global _LAMBDAS
+    if _LAMBDAS is None:
+        _LAMBDAS = LocalLambdas(tpl.functions())
+    return _LAMBDAS
+
+
+def local_api() -> Any:
+    """SAM's LocalApigwService Flask app over the in-process handlers."""
+    from samcli.lib.providers.api_provider import ApiProvider
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+    from samcli.local.apigw.local_apigw_service import LocalApigwService
+
+    stacks, _ = SamLocalStackProvider.get_stacks(str(tpl.TEMPLATE))
+    service = LocalApigwService(ApiProvider(stacks).api, SamRunner(lambdas()), port=0, host="127.0.0.1")
+    service.create()
+    return service._app
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def data(self) -> Any:
+        return self.json["data"]
+
+    @property
+    def code(self) -> str | None:
+        return self.json.get("details", {}).get("code")
+
+    @property
+    def field(self) -> str | None:
+        return self.json.get("details", {}).get("field")
+
+
+class ApiClient:
+    """Requests to the API through SAM's local API Gateway app (relative paths get the base path)."""
+
+    def __init__(self, flask_app: Any, token: str | None = None) -> None:
+        self._client = flask_app.test_client()
+        self.token = token
+
+    def as_shops(self, *shop_ids: str) -> ApiClient:
+        return ApiClient.__new__(ApiClient)._init_from(self, make_token(list(shop_ids)))
+
+    def _init_from(self, other: ApiClient, token: str | None) -> ApiClient:
+        self._client = other._client
+        self.token = token
+        return self
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        bearer = token if token is not None else self.token
+        if bearer:
+            all_headers.setdefault("Authorization", f"Bearer {bearer}")
+        if json_body is not None:
+            data = json.dumps(json_body)
+            all_headers.setdefault("Content-Type", "application/json")
+        url = path if path.startswith("/") and path.startswith(API_BASE_PATH) else API_BASE_PATH + path
+        response = self._client.open(url, method=method, data=data, headers=all_headers, query_string=query)
+        return Reply(status=response.status_code, headers=dict(response.headers), text=response.get_data(as_text=True))
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("DELETE", path, **kwargs)

@@ -1,0 +1,185 @@
+"""template.yaml: lint-clean, its routes and the route table agree, and every function answers its
+events/ sample in-process (what `sam local invoke -e` would do with Docker)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local import template as tpl
+from local.make_events import events as sample_events
+from mkt_whatsapp.routes import CATCH_ALL_PATH, ROUTES
+from tests.support import AwsStack, lambdas
+
+ROOT = tpl.ROOT
+BIN = Path(sys.executable).parent
+
+
+def http_routes() -> set[tuple[str, str, str]]:
+    """(function, method, path) of every HttpApi event in template.yaml."""
+    found = set()
+    for name, spec in tpl.functions().items():
+        for event in spec.events.values():
+            if event["Type"] == "HttpApi":
+                props = event["Properties"]
+                found.add((name, props["Method"].upper(), props["Path"]))
+    return found
+
+
+def logical_id(function_folder: str) -> str:
+    return "".join(part.capitalize() for part in function_folder.split("_")) + "Function"
+
+
+def test_cfn_lint_is_clean() -> None:
+    result = subprocess.run([str(BIN / "cfn-lint"), "template.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes_offline() -> None:
+    result = subprocess.run(
+        [str(BIN / "sam"), "validate", "--lint", "--region", "us-east-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in (result.stdout + result.stderr).lower()
+
+
+def test_every_route_in_the_template_is_in_the_route_table_and_vice_versa() -> None:
+    expected = {(logical_id(route.function), route.method, route.full_path) for route in ROUTES}
+    expected.add(("SystemFunction", "ANY", CATCH_ALL_PATH))
+    assert http_routes() == expected
+
+
+def test_every_function_registers_a_handler_for_each_of_its_routes() -> None:
+    for route in ROUTES:
+        module = lambdas().module(logical_id(route.function))
+        app = module.app
+        registered = {(r.method, r.path) for r in app._static_routes + app._dynamic_routes}
+        rule = route.path.replace("{", "<").replace("}", ">")
+        assert (route.method, rule) in registered, f"{route.route_key} has no handler in {route.function}"
+
+
+def test_functions_use_the_template_conventions() -> None:
+    template = tpl.load()
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Runtime"] in {"python3.11", "python3.12", "python3.13"}
+    for spec in tpl.functions().values():
+        assert spec.module_file.is_file(), spec.module_file
+        assert (ROOT / "events").is_dir()
+    table = template["Resources"]["Table"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    queue = template["Resources"]["OutboundQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OutboundDeadLetterQueue", "Arn"]}
+    assert set(template["Outputs"]) >= {"ApiUrl", "WebhookUrl"}
+
+
+def test_no_secret_value_is_a_template_parameter() -> None:
+    template = tpl.load()
+    for name in template.get("Parameters", {}):
+        assert "secret" not in name.lower() and "token" not in name.lower(), name
+    for name in ("JwtSecret", "MetaAppSecret", "WebhookVerifyToken"):
+        assert template["Resources"][name]["Type"] == "AWS::SecretsManager::Secret"
+        assert "SecretString" not in template["Resources"][name]["Properties"]
+
+
+def test_functions_have_least_privilege_policies() -> None:
+    for name, resource in tpl.resources().items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        statements = [s for p in resource["Properties"]["Policies"] for s in p["Statement"]]
+        actions = [a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        assert not any(a.endswith(":*") or a == "*" for a in actions), (name, actions)
+        if name != "AccountsFunction":
+            assert "kms:Encrypt" not in actions, name
+
+
+def test_events_are_up_to_date_with_their_generator() -> None:
+    for name, event in sample_events().items():
+        stored = json.loads((ROOT / "events" / f"{name}.json").read_text())
+        assert stored == event, f"events/{name}.json is stale: run python -m local.make_events"
+
+
+SAMPLE_ANSWERS = {
+    "webhooks-verify": 200,
+    "webhooks-receive": 200,
+    "accounts-connect": 201,
+    "accounts-get": 200,
+    "conversations-list": 501,
+    "customers-list": 501,
+    "flows-list": 501,
+    "ai_agents-list": 501,
+    "analytics-messages": 501,
+    "system-health": 200,
+    "system-not-found": 404,
+}
+
+
+def test_every_function_has_a_sample_event() -> None:
+    folders = {spec.code_uri.name for spec in tpl.functions().values()}
+    covered = {name.split("-")[0] for name in SAMPLE_ANSWERS}
+    assert folders == covered
+    assert set(SAMPLE_ANSWERS) == set(sample_events())
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLE_ANSWERS))
+def test_each_function_answers_its_sample_event(sample: str, aws: AwsStack, monkeypatch) -> None:
+    from local import defaults
+
+    for name in defaults.LOCAL_DEFAULTS:  # the samples are signed with the local stack's dev secrets
+        monkeypatch.setenv(name, defaults.LOCAL_DEFAULTS[name])
+    event = json.loads((ROOT / "events" / f"{sample}.json").read_text())
+    function = logical_id(sample.split("-")[0])
+    if sample == "accounts-get":
+        connect = json.loads((ROOT / "events" / "accounts-connect.json").read_text())
+        assert lambdas().invoke("AccountsFunction", connect)["statusCode"] == 201
+
+    result = lambdas().invoke(function, event)
+
+    assert result["statusCode"] == SAMPLE_ANSWERS[sample], result
+    if sample == "webhooks-verify":
+        assert result["body"] == "1158201444"
+    else:
+        body = json.loads(result["body"])
+        assert body["success"] is (result["statusCode"] < 400)
+
+
+@pytest.mark.skipif(
+    shutil.which("pyenv") is None and not Path.home().joinpath(".pyenv").exists(),
+    reason="sam build without Docker needs a python3.12 interpreter (pyenv)",
+)
+def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "PYENV_VERSION": "3.12.1:3.11.7",
+        "PATH": f"{Path.home() / '.pyenv' / 'shims'}:{os.environ['PATH']}",
+    }
+    build_dir = tmp_path / "build"
+    result = subprocess.run(
+        [str(BIN / "sam"), "build", "--build-dir", str(build_dir), "--parallel"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = build_dir / "SharedLayer" / "python"
+    assert (layer / "mkt_whatsapp" / "api.py").is_file()
+    assert (layer / "aws_lambda_powertools").is_dir() and (layer / "pydantic").is_dir()
+    for name in tpl.functions():
+        assert (build_dir / name / "app.py").is_file(), name

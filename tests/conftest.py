@@ -43,6 +43,13 @@ def aws(graph: object) -> Iterator[AwsStack]:
         yield stack
 
 
+@pytest.fixture(scope="module")
+def module_aws(graph: object) -> Iterator[AwsStack]:
+    """One stack for a whole module, for tests that only read or never touch stored state."""
+    with deploy_stack() as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def _sam_api() -> object:
     return local_api()
@@ -50,4 +57,9 @@ def _sam_api() -> object:
 
 @pytest.fixture
 def api(aws: AwsStack, _sam_api: object) -> ApiClient:
+    return ApiClient(_sam_api)
+
+
+@pytest.fixture(scope="module")
+def module_api(module_aws: AwsStack, _sam_api: object) -> ApiClient:
     return ApiClient(_sam_api)

@@ -3,6 +3,7 @@ local API Gateway app (the same event construction `sam local start-api` uses)."
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -74,11 +75,14 @@ class AwsStack:
         return self.session.client(service)
 
 
+_STACK_NUMBERS = itertools.count(1)
+
+
 @contextmanager
 def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        physical = tpl.deploy_resources(session, "test", secret_values={})
+        physical = tpl.deploy_resources(session, f"test-{next(_STACK_NUMBERS)}", secret_values={})
         os.environ["TABLE_NAME"] = physical["Table"]
         os.environ["TOKEN_KMS_KEY_ID"] = physical["TokenKey"]
         os.environ["OUTBOUND_QUEUE_URL"] = physical["OutboundQueue"]

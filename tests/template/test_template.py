@@ -88,7 +88,8 @@ def test_functions_use_the_template_conventions() -> None:
 def test_no_secret_value_is_a_template_parameter() -> None:
     template = tpl.load()
     for name in template.get("Parameters", {}):
-        assert "secret" not in name.lower() and "token" not in name.lower(), name
+        assert "secret" not in name.lower(), name
+        assert "token" not in name.lower(), name
     for name in ("JwtSecret", "MetaAppSecret", "WebhookVerifyToken"):
         assert template["Resources"][name]["Type"] == "AWS::SecretsManager::Secret"
         assert "SecretString" not in template["Resources"][name]["Properties"]
@@ -180,6 +181,7 @@ def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     layer = build_dir / "SharedLayer" / "python"
     assert (layer / "mkt_whatsapp" / "api.py").is_file()
-    assert (layer / "aws_lambda_powertools").is_dir() and (layer / "pydantic").is_dir()
+    assert (layer / "aws_lambda_powertools").is_dir()
+    assert (layer / "pydantic").is_dir()
     for name in tpl.functions():
         assert (build_dir / name / "app.py").is_file(), name

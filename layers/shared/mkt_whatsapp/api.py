@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp import ratelimit
 from mkt_whatsapp.auth import Principal, authenticate
-from mkt_whatsapp.errors import ApiError, InternalError, MethodNotAllowed, NotFound, NotImplementedYet
+from mkt_whatsapp.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, NotImplementedYet
 from mkt_whatsapp.pagination import Pagination
 from mkt_whatsapp.routes import ROUTES, Route, ShopSource, methods_allowed_for, route_for_key, route_for_request
 from mkt_whatsapp.settings import API_BASE_PATH
@@ -299,6 +299,10 @@ def create_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         return error_response(validation_error(list(error.errors())))
+
+    @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
+    def _not_utf8(_: UnicodeDecodeError) -> Response[str]:
+        return error_response(BadRequest("Request body must be UTF-8 encoded JSON", code="INVALID_JSON", field="body"))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:

@@ -19,6 +19,10 @@ from mkt_whatsapp.store import get_table, ratelimits
 WINDOW_SECONDS = 60
 
 
+def _now() -> float:
+    return time.time()
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     limit: int
@@ -42,7 +46,7 @@ def limit_for(bucket: RateLimitBucket) -> int:
 
 def admit(shop_id: str, bucket: RateLimitBucket, *, now: float | None = None) -> Quota:
     """Count one request of ``shop_id`` in ``bucket``; 429 when the window's limit is exceeded."""
-    moment = time.time() if now is None else now
+    moment = _now() if now is None else now
     window_start = int(moment // WINDOW_SECONDS) * WINDOW_SECONDS
     window_end = window_start + WINDOW_SECONDS
     limit = limit_for(bucket)

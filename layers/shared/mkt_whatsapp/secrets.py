@@ -18,13 +18,18 @@ def _secret(plain_env: str, secret_id: str) -> str:
         return plain
     if not secret_id:
         raise ConfigurationError(f"neither {plain_env} nor its secret id is configured")
+    value = _fetch_secret(secret_id)
+    if not value:
+        raise ConfigurationError(f"secret {secret_id} is empty or not a string")
+    return value
+
+
+def _fetch_secret(secret_id: str) -> str:
     # Imported here: only deployed stacks read Secrets Manager, and the import is not free at cold start.
     from aws_lambda_powertools.utilities import parameters
 
     value = parameters.get_secret(secret_id, max_age=get_settings().secrets_max_age_seconds)
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"secret {secret_id} is empty or not a string")
-    return value
+    return value if isinstance(value, str) else ""
 
 
 def jwt_secret() -> str:

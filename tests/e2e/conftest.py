@@ -1,0 +1,115 @@
+"""Start the local stack (`python -m local.stack`, what `make dev` runs) as a subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    port: int
+    ready_line: str
+    env: dict[str, str]
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1/whatsapp"
+
+    def token(self, *shops: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "local.devtools", "token", "--shop", ",".join(shops)],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise
+        return int(self.process.returncode)
+
+
+def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) -> RunningStack:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    # A user's shell: none of the unit tests' settings, so the stack's own defaults apply.
+    for name in (
+        "TABLE_NAME",
+        "TOKEN_KMS_KEY_ID",
+        "OUTBOUND_QUEUE_URL",
+        "AWS_ENDPOINT_URL",
+        "GRAPH_API_BASE_URL",
+        "JWT_SECRET",
+        "META_APP_SECRET",
+        "WEBHOOK_VERIFY_TOKEN",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    ):
+        if name not in (extra_env or {}):
+            env.pop(name, None)
+    env.update(extra_env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                raise RuntimeError("local stack exited:\n" + "".join(lines))
+            continue
+        lines.append(line)
+        if "Ctrl-C" in line:  # the last line of the ready banner
+            banner = "".join(lines[next(i for i, text in enumerate(lines) if "ready:" in text) :])
+            stack = RunningStack(process=process, port=port, ready_line=banner, env=env)
+            httpx.get(f"{stack.api}/health", timeout=10).raise_for_status()
+            # Keep draining its output so the pipe never fills and blocks the stack.
+            import threading
+
+            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+            return stack
+    process.kill()
+    raise RuntimeError("local stack did not become ready:\n" + "".join(lines))
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    running = start_stack()
+    try:
+        yield running
+    finally:
+        running.stop()

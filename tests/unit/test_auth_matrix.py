@@ -1,0 +1,165 @@
+"""The auth matrix, generated from the route table so every new route is covered automatically:
+no token, garbage, wrong key, expired, ``alg: none``, missing claims → 401; a valid token acting on a
+shop it does not hold → 403 (where the request names its shop)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import jwt
+import pytest
+
+from mkt_whatsapp.routes import ROUTES, Route, ShopSource
+from tests.support import ApiClient, make_token, unsigned_token
+
+SHOP = "shop-1"
+AUTHENTICATED = [route for route in ROUTES if route.requires_auth]
+SHOP_NAMED = [route for route in AUTHENTICATED if route.shop_source is not ShopSource.RESOURCE]
+
+
+def concrete(route: Route, shop: str) -> tuple[str, dict[str, str], bytes | None]:
+    """A request for ``route`` acting on ``shop``: path, query and body."""
+    path = route.path.replace("{shopId}", shop)
+    path = re.sub(r"\{[^}]+\}", "some-id", path)
+    query = {"shopId": shop} if route.shop_source is ShopSource.QUERY else {}
+    body = json.dumps({"shopId": shop}).encode() if route.method in ("POST", "PUT") else None
+    return path, query, body
+
+
+def call(module_api: ApiClient, route: Route, *, token: str | None, shop: str = SHOP, headers=None):
+    path, query, body = concrete(route, shop)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    return module_api.request(route.method, path, query=query, data=body, headers=all_headers, token="")
+
+
+def _expired() -> str:
+    return make_token([SHOP], expires_in=-3600)
+
+
+BAD_CREDENTIALS = {
+    "no token": None,
+    "garbage": "not-a-jwt",
+    "wrong key": make_token([SHOP], secret="some-other-secret-that-is-long-enough"),
+    "expired": "EXPIRED",
+    "alg none": unsigned_token([SHOP]),
+    "no exp": make_token([SHOP], drop=("exp",)),
+    "no sub": make_token([SHOP], drop=("sub",)),
+    "shop_ids not a list": make_token(extra={"shop_ids": "shop-1"}),
+    "HS512 instead of HS256": jwt.encode(
+        {"sub": "a", "shop_ids": [SHOP], "exp": int(time.time()) + 60},
+        "unit-test-jwt-secret-0123456789abcdef" * 2,
+        algorithm="HS512",
+    ),
+}
+
+
+@pytest.mark.parametrize("route", AUTHENTICATED, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("credential", sorted(BAD_CREDENTIALS))
+def test_bad_credentials_are_401_on_every_authenticated_route(
+    module_api: ApiClient, route: Route, credential: str
+) -> None:
+    token = BAD_CREDENTIALS[credential]
+    reply = call(module_api, route, token=_expired() if token == "EXPIRED" else token)
+    assert reply.status == 401, reply.text
+    assert reply.json["success"] is False
+    assert reply.code in {"MISSING_TOKEN", "INVALID_TOKEN", "TOKEN_EXPIRED"}
+    assert reply.headers.get("WWW-Authenticate") == "Bearer"
+
+
+def test_expired_and_missing_tokens_say_so(module_api: ApiClient) -> None:
+    route = next(r for r in ROUTES if r.route_key.endswith("GET /api/v1/whatsapp/accounts/{shopId}"))
+    assert call(module_api, route, token=None).code == "MISSING_TOKEN"
+    assert call(module_api, route, token=_expired()).code == "TOKEN_EXPIRED"
+    assert call(module_api, route, token="abc", headers={}).code == "INVALID_TOKEN"
+    basic = module_api.request("GET", f"/accounts/{SHOP}", headers={"Authorization": "Basic dXNlcjpwYXNz"}, token="")
+    assert basic.status == 401
+
+
+@pytest.mark.parametrize("route", SHOP_NAMED, ids=lambda r: r.route_key)
+def test_a_token_for_another_shop_is_403_on_every_route_that_names_its_shop(
+    module_api: ApiClient, route: Route
+) -> None:
+    reply = call(module_api, route, token=make_token(["shop-2"]), shop=SHOP)
+    assert reply.status == 403, reply.text
+    assert reply.code == "SHOP_ACCESS_DENIED"
+    assert reply.field == route.shop_key
+
+
+@pytest.mark.parametrize("route", SHOP_NAMED, ids=lambda r: r.route_key)
+def test_a_token_for_the_shop_gets_past_the_guard(module_api: ApiClient, route: Route) -> None:
+    reply = call(module_api, route, token=make_token(["shop-2", SHOP]), shop=SHOP)
+    assert reply.status not in (401, 403), reply.text
+    assert reply.headers["X-RateLimit-Limit"]
+
+
+def test_issuer_and_audience_are_checked_when_configured(module_api: ApiClient, monkeypatch) -> None:
+    from tests.support import reset_caches
+
+    monkeypatch.setenv("JWT_ISSUER", "https://auth.shop.example")
+    monkeypatch.setenv("JWT_AUDIENCE", "mkt-whatsapp")
+    reset_caches()
+    good = make_token([SHOP], extra={"iss": "https://auth.shop.example", "aud": "mkt-whatsapp"})
+    wrong_iss = make_token([SHOP], extra={"iss": "https://evil.example", "aud": "mkt-whatsapp"})
+    wrong_aud = make_token([SHOP], extra={"iss": "https://auth.shop.example", "aud": "other"})
+    missing = make_token([SHOP])
+    assert module_api.get(f"/accounts/{SHOP}", token=good).status == 404  # authenticated: no account yet
+    for token in (wrong_iss, wrong_aud, missing):
+        assert module_api.get(f"/accounts/{SHOP}", token=token).status == 401
+    monkeypatch.delenv("JWT_ISSUER")
+    monkeypatch.delenv("JWT_AUDIENCE")
+    reset_caches()
+
+
+def test_rs256_tokens_verify_against_a_jwks_url(module_api: ApiClient, monkeypatch) -> None:
+    """The production option: RS256 with keys from a JWKS endpoint (served here by a local HTTP server)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.support import reset_caches
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    payload = json.dumps({"keys": [jwk]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("JWT_JWKS_URL", f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json")
+        reset_caches()
+        claims = {"sub": "svc", "shop_ids": [SHOP], "exp": int(time.time()) + 60}
+        rs = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+        assert module_api.get(f"/accounts/{SHOP}", token=rs).status == 404
+        # An HS256 token signed with the (public) JWKS material or the old secret is refused.
+        assert module_api.get(f"/accounts/{SHOP}", token=make_token([SHOP])).status == 401
+    finally:
+        server.shutdown()
+        monkeypatch.delenv("JWT_JWKS_URL")
+        reset_caches()
+        from mkt_whatsapp import auth
+
+        auth._jwks_client.cache_clear()
+
+
+def test_public_routes_need_no_token(module_api: ApiClient) -> None:
+    assert module_api.get("/health", token="").status == 200
+    verify = module_api.get(
+        "/webhooks", token="", query={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}
+    )
+    assert verify.status == 403

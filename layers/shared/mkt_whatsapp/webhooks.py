@@ -12,8 +12,7 @@ from aws_lambda_powertools import Logger
 
 from mkt_whatsapp import secrets
 from mkt_whatsapp.errors import BadRequest, Forbidden, Unauthorized
-from mkt_whatsapp.store import accounts as account_store
-from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import get_table, phone_numbers
 from mkt_whatsapp.whatsapp import signature
 
 logger = Logger(child=True)
@@ -73,7 +72,7 @@ def receive(body: bytes) -> int:
         logger.warning("signed webhook is not a WhatsApp delivery; acknowledged")
         return 0
     table = get_table()
-    owned = [number for number in numbers if account_store.phone_claim(table, number) is not None]
+    owned = [number for number in numbers if phone_numbers.phone_claim(table, number) is not None]
     if len(owned) < len(numbers):
         logger.info(
             "webhook for unconnected phone numbers acknowledged",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from mkt_whatsapp.models.accounts import AccountRecord
-from mkt_whatsapp.store import keys
+from mkt_whatsapp.store import keys, phone_numbers
 from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
 
 
@@ -20,13 +19,6 @@ class PhoneNumberClaimed(Exception):
 
 class NoConnectedAccount(Exception):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneClaim:
-    phone_number_id: str
-    shop_id: str
-    account_id: str
 
 
 def _to_record(item: Item) -> AccountRecord:
@@ -76,14 +68,7 @@ def connect(table: Table, record: AccountRecord) -> None:
             values={":disconnected": "disconnected"},
         ),
         table.put_op(
-            {
-                "PK": keys.phone_pk(record.phone_number_id),
-                "SK": keys.PHONE_SK,
-                "entity": "phoneClaim",
-                "phoneNumberId": record.phone_number_id,
-                "shopId": record.shop_id,
-                "accountId": record.account_id,
-            },
+            phone_numbers.claim_item(record.phone_number_id, record.shop_id, record.account_id),
             condition="attribute_not_exists(PK)",
         ),
     ]
@@ -127,11 +112,3 @@ def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
         )
     except TransactionCancelled as cancelled:
         raise NoConnectedAccount from cancelled
-
-
-def phone_claim(table: Table, phone_number_id: str) -> PhoneClaim | None:
-    """Which shop owns a phone number id (webhooks: one GetItem)."""
-    item = table.get(keys.phone_pk(phone_number_id), keys.PHONE_SK)
-    if not item:
-        return None
-    return PhoneClaim(phone_number_id=phone_number_id, shop_id=str(item["shopId"]), account_id=str(item["accountId"]))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from mkt_whatsapp.settings import get_settings
+
+if TYPE_CHECKING:
+    import httpx
 
 PHONE_NUMBER_FIELDS = (
     "id,display_phone_number,verified_name,quality_rating,"
@@ -49,6 +50,9 @@ class PhoneNumberInfo:
 
 @cache
 def _http() -> httpx.Client:
+    # httpx is loaded with the first Graph call: most requests of a function never reach Meta.
+    import httpx
+
     settings = get_settings()
     return httpx.Client(
         base_url=f"{settings.graph_api_base_url}/{settings.graph_api_version}",
@@ -59,6 +63,8 @@ def _http() -> httpx.Client:
 
 
 def _request(method: str, path: str, access_token: str, **kwargs: Any) -> dict[str, Any]:
+    import httpx
+
     try:
         response = _http().request(method, path, headers={"Authorization": f"Bearer {access_token}"}, **kwargs)
     except httpx.HTTPError as error:

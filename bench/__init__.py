@@ -1,0 +1,1 @@
+"""``make bench``: figures measured in one run (ratios and counts), not pass/fail timings."""

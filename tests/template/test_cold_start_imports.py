@@ -1,0 +1,71 @@
+"""What each function loads at import (deterministic guards behind the cold-start figures of
+`make bench`): public functions load no JWT or pydantic code, and no function loads httpx before it
+calls the Graph API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from local import template as tpl
+
+PROBE = """
+import importlib.util, json, sys
+sys.path.insert(0, {layer!r})
+spec = importlib.util.spec_from_file_location("app", {module!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
+"""
+
+
+def imported_packages(function: str) -> set[str]:
+    spec = tpl.functions()[function]
+    code = PROBE.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(spec.module_file))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("function", sorted(tpl.functions()))
+def test_no_function_loads_httpx_or_openai_at_import(function: str) -> None:
+    packages = imported_packages(function)
+    assert "httpx" not in packages
+    assert "openai" not in packages
+
+
+@pytest.mark.parametrize("function", ["WebhooksFunction", "SystemFunction"])
+def test_public_functions_load_neither_jwt_nor_pydantic(function: str) -> None:
+    packages = imported_packages(function)
+    assert "jwt" not in packages
+    assert "pydantic" not in packages
+
+
+def test_no_function_loads_powertools_openapi_validation() -> None:
+    for function in tpl.functions():
+        code = PROBE.replace(
+            'print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))',
+            "print(json.dumps(sorted(sys.modules)))",
+        )
+        spec = tpl.functions()[function]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(spec.module_file)),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
+        )
+        modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+        assert "aws_lambda_powertools.event_handler.middlewares.openapi_validation" not in modules, function

@@ -1,0 +1,36 @@
+"""The README's first session, run as written (bash + curl + make) against a local stack."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def first_session_script() -> str:
+    text = README.read_text()
+    section = text.split("## A first session with curl", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
+    script = first_session_script().replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")
+    assert "make -s token" in script
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=README.parent, env=stack.env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    health, connected, account, challenge, signed, forged = result.stdout.splitlines()
+    assert '"status":"ok"' in health
+    assert '"status":"active"' in connected
+    assert '"messageTier":"tier_1"' in connected
+    assert '"webhookUrl":"https://example.com/api/v1/whatsapp/webhooks"' in account
+    assert challenge == "42"
+    assert signed == '{"success":true}'
+    assert forged == "401"

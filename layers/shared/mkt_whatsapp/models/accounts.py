@@ -21,38 +21,29 @@ class ConnectAccountRequest(ApiModel):
     webhook_url: Annotated[str | None, Field(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")] = None
 
 
-class AccountRecord(ApiModel):
+class ConnectedAccount(ApiModel):
+    """``POST /accounts`` answer: what every view of an account shows."""
+
+    account_id: str
+    shop_id: str
+    phone_number_id: str
+    status: AccountStatus
+    message_tier: str
+    daily_limit: int | None
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    connected_at: datetime
+
+
+class AccountRecord(ConnectedAccount):
     """The stored account. ``encrypted_access_token`` is the KMS ciphertext; it never leaves the store
     except to be decrypted for a Graph API call."""
 
-    account_id: str
-    shop_id: str
-    phone_number_id: str
-    status: AccountStatus
-    message_tier: str
-    daily_limit: int | None
     meta_messaging_limit: str | None = None
-    display_phone_number: str | None = None
-    verified_name: str | None = None
     quality_rating: str | None = None
     webhook_url: str | None = None
-    connected_at: datetime
     disconnected_at: datetime | None = None
     encrypted_access_token: bytes | None = Field(default=None, repr=False)
-
-
-class ConnectedAccount(ApiModel):
-    """``POST /accounts`` answer."""
-
-    account_id: str
-    shop_id: str
-    phone_number_id: str
-    status: AccountStatus
-    message_tier: str
-    daily_limit: int | None
-    display_phone_number: str | None
-    verified_name: str | None
-    connected_at: datetime
 
 
 class AccountView(ConnectedAccount):

@@ -23,8 +23,14 @@ def first_session_script() -> str:
 def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     script = first_session_script().replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")
     assert "make -s token" in script
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=README.parent, env=stack.env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=README.parent,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     health, connected, account, challenge, signed, forged = result.stdout.splitlines()
     assert '"status":"ok"' in health

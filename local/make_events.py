@@ -8,6 +8,7 @@ Authenticated samples carry a long-lived token signed with the local stack's *de
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from local.lambdas import ensure_layer_on_path
 from local.template import ROOT
 
 EVENTS = ROOT / "events"
+CORPUS = ROOT / "tests" / "fixtures" / "webhooks"
 SAMPLE_SHOP = "shop-1"
 SAMPLE_PHONE_NUMBER_ID = "106540352242922"
 _FAR_FUTURE = 4102444800  # 2100-01-01: sample tokens only verify with the public development secret
@@ -170,7 +172,65 @@ def events() -> dict[str, dict[str, Any]]:
         "system-not-found": http_event(
             "GET", "/{proxy+}", "/no-such-route", path_parameters={"proxy": "api/v1/whatsapp/no-such-route"}
         ),
+        "inbound-changes": inbound_event(),
+        **corpus_events(),
     }
+
+
+def corpus_events() -> dict[str, dict[str, Any]]:
+    """A signed webhook event for every body of the test corpus (one per message type and status)."""
+    ensure_layer_on_path()
+    from mkt_whatsapp.whatsapp.signature import sign
+
+    samples = {}
+    for path in sorted(CORPUS.glob("*.json")):
+        raw = json.dumps(json.loads(path.read_text()), ensure_ascii=True).replace("/", "\\/").encode()
+        samples[f"webhooks-receive-{path.stem.replace('_', '-')}"] = http_event(
+            "POST",
+            "/webhooks",
+            "/webhooks",
+            body=raw,
+            base64_body=True,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": sign(raw, defaults.LOCAL_DEFAULTS["META_APP_SECRET"]),
+            },
+        )
+    return samples
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping delivers it."""
+    return {
+        "Records": [
+            {
+                "messageId": f"0e0b7c3a-5a1e-4f0a-9d55-{index:012d}",
+                "receiptHandle": f"AQEB-sample-{index}",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1767225600000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1767225600001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:mkt-whatsapp-service-InboundQueue",
+                "awsRegion": "us-east-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def inbound_event() -> dict[str, Any]:
+    """What the webhook receiver queues for the README's text message: one record per change."""
+    ensure_layer_on_path()
+    from mkt_whatsapp.webhooks import change_units
+
+    units = change_units(json.loads(webhook_body()))
+    return sqs_event([json.dumps(unit, ensure_ascii=False, separators=(",", ":")) for unit in units])
 
 
 def env_file() -> dict[str, dict[str, str]]:
@@ -180,6 +240,8 @@ def env_file() -> dict[str, dict[str, str]]:
 
 def main() -> None:
     EVENTS.mkdir(exist_ok=True)
+    for stale in EVENTS.glob("*.json"):
+        stale.unlink()
     for name, event in events().items():
         (EVENTS / f"{name}.json").write_text(json.dumps(event, indent=2, ensure_ascii=False) + "\n")
     (EVENTS / "webhook-body-text.json").write_bytes(webhook_body())

@@ -19,6 +19,7 @@ from moto import mock_aws
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path
+from local.sqs_worker import EventSourceMapping, SqsPoller
 
 ensure_layer_on_path()
 
@@ -26,6 +27,7 @@ from mkt_whatsapp import aws as aws_clients  # noqa: E402
 from mkt_whatsapp.settings import API_BASE_PATH, get_settings  # noqa: E402
 from mkt_whatsapp.store.table import get_table  # noqa: E402
 from mkt_whatsapp.whatsapp import graph as graph_client  # noqa: E402
+from mkt_whatsapp.whatsapp.signature import sign  # noqa: E402
 
 JWT_SECRET = os.environ["JWT_SECRET"]
 META_APP_SECRET = os.environ["META_APP_SECRET"]
@@ -86,11 +88,52 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
         os.environ["TABLE_NAME"] = physical["Table"]
         os.environ["TOKEN_KMS_KEY_ID"] = physical["TokenKey"]
         os.environ["OUTBOUND_QUEUE_URL"] = physical["OutboundQueue"]
+        os.environ["INBOUND_QUEUE_URL"] = physical["InboundQueue"]
         reset_caches()
         try:
             yield AwsStack(physical=physical, session=session)
         finally:
             reset_caches()
+
+
+def drain_inbound(stack: AwsStack) -> int:
+    """Deliver everything on the inbound queue to the inbound processor, as Lambda's event source mapping
+    would; returns how many queue messages were delivered."""
+    sqs = stack.client("sqs")
+    url = stack.physical["InboundQueue"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = EventSourceMapping("InboundProcessorFunction", url, arn, batch_size=10, report_batch_item_failures=True)
+    poller = SqsPoller(lambdas(), mapping, sqs, "us-east-1", wait_seconds=0)
+    delivered = 0
+    while received := poller.poll_once():
+        delivered += received
+    return delivered
+
+
+def queue_depth(stack: AwsStack, logical_id: str) -> int:
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.physical[logical_id],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def post_webhook(api: ApiClient, payload: Any) -> Reply:
+    """POST a webhook body signed as Meta signs it (non-ASCII escaped, over the raw bytes)."""
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=True).encode()
+    return api.post(
+        "/webhooks",
+        data=raw,
+        token="",
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, META_APP_SECRET)},
+    )
+
+
+def deliver(api: ApiClient, stack: AwsStack, payload: Any) -> int:
+    """Meta's delivery end to end: signed POST, 200, then the inbound processor drains the queue."""
+    reply = post_webhook(api, payload)
+    assert reply.status == 200, reply.text
+    return drain_inbound(stack)
 
 
 @contextmanager

@@ -1,11 +1,33 @@
-"""conversations: routes declared and guarded (JWT, shop, rate limit); their features land in later issues."""
+"""Conversations: the shop's list and one conversation with its messages. Sending, assigning and
+closing land with the outbound feature (declared and guarded here, answered 501 until then)."""
 
 from __future__ import annotations
 
-from mkt_whatsapp import api
+from aws_lambda_powertools.event_handler import Response
+
+from mkt_whatsapp import api, conversations
 from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp.pagination import PageRequest
 
 app = api.create_resolver()
+
+
+@app.get("/conversations")
+def list_conversations() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    page = PageRequest.parse(query.get("skip"), query.get("take"))
+    data, pagination = conversations.list_conversations(
+        api.required_query(query, "shopId"), query.get("status") or None, query.get("assignedAgentId") or None, page
+    )
+    return api.ok(data, pagination=pagination)
+
+
+@app.get("/conversations/<conversationId>")
+def get_conversation(conversationId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
+    query = app.current_event.query_string_parameters or {}
+    return api.ok(conversations.get_conversation(conversationId, query.get("before") or None).to_wire())
+
+
 api.register_pending_routes(app, "conversations")
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))

@@ -1,11 +1,33 @@
-"""customers: routes declared and guarded (JWT, shop, rate limit); their features land in later issues."""
+"""Customers: the shop's list (search, tag filters) and one customer's profile. Tag and consent updates
+land with the outbound feature (declared and guarded here, answered 501 until then)."""
 
 from __future__ import annotations
 
-from mkt_whatsapp import api
+from aws_lambda_powertools.event_handler import Response
+
+from mkt_whatsapp import api, customers
 from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp.pagination import PageRequest
 
 app = api.create_resolver()
+
+
+@app.get("/customers")
+def list_customers() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    page = PageRequest.parse(query.get("skip"), query.get("take"))
+    data, pagination = customers.list_customers(
+        api.required_query(query, "shopId"), query.get("search"), query.get("tags"), page
+    )
+    return api.ok(data, pagination=pagination)
+
+
+@app.get("/customers/<waId>")
+def get_customer(waId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
+    query = app.current_event.query_string_parameters or {}
+    return api.ok(customers.profile(api.required_query(query, "shopId"), waId).to_wire())
+
+
 api.register_pending_routes(app, "customers")
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))

@@ -112,26 +112,36 @@ def test_events_are_up_to_date_with_their_generator() -> None:
         assert stored == event, f"events/{name}.json is stale: run python -m local.make_events"
 
 
+def function_for(sample: str) -> str:
+    """The function an events/ sample is for: the folder name its file name starts with."""
+    folder = sample.split("-")[0]
+    [name] = [name for name, spec in tpl.functions().items() if spec.code_uri.name == folder]
+    return name
+
+
 SAMPLE_ANSWERS = {
     "webhooks-verify": 200,
     "webhooks-receive": 200,
     "accounts-connect": 201,
     "accounts-get": 200,
-    "conversations-list": 501,
-    "customers-list": 501,
+    "conversations-list": 200,
+    "customers-list": 200,
     "flows-list": 501,
     "ai_agents-list": 501,
     "analytics-messages": 501,
     "system-health": 200,
     "system-not-found": 404,
+    "inbound-changes": {"batchItemFailures": []},
 }
+CORPUS_SAMPLES = sorted(name for name in sample_events() if name.startswith("webhooks-receive-"))
 
 
 def test_every_function_has_a_sample_event() -> None:
     folders = {spec.code_uri.name for spec in tpl.functions().values()}
     covered = {name.split("-")[0] for name in SAMPLE_ANSWERS}
     assert folders == covered
-    assert set(SAMPLE_ANSWERS) == set(sample_events())
+    assert set(SAMPLE_ANSWERS) | set(CORPUS_SAMPLES) == set(sample_events())
+    assert len(CORPUS_SAMPLES) >= 20  # a sample for every message type and status of the corpus
 
 
 @pytest.mark.parametrize("sample", sorted(SAMPLE_ANSWERS))
@@ -141,13 +151,15 @@ def test_each_function_answers_its_sample_event(sample: str, aws: AwsStack, monk
     for name in defaults.LOCAL_DEFAULTS:  # the samples are signed with the local stack's dev secrets
         monkeypatch.setenv(name, defaults.LOCAL_DEFAULTS[name])
     event = json.loads((ROOT / "events" / f"{sample}.json").read_text())
-    function = logical_id(sample.split("-")[0])
-    if sample == "accounts-get":
+    if sample in ("accounts-get", "inbound-changes"):
         connect = json.loads((ROOT / "events" / "accounts-connect.json").read_text())
         assert lambdas().invoke("AccountsFunction", connect)["statusCode"] == 201
 
-    result = lambdas().invoke(function, event)
+    result = lambdas().invoke(function_for(sample), event)
 
+    if sample == "inbound-changes":
+        assert result == SAMPLE_ANSWERS[sample]
+        return
     assert result["statusCode"] == SAMPLE_ANSWERS[sample], result
     if sample == "webhooks-verify":
         assert result["body"] == "1158201444"
@@ -185,3 +197,18 @@ def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
     assert (layer / "pydantic").is_dir()
     for name in tpl.functions():
         assert (build_dir / name / "app.py").is_file(), name
+
+
+@pytest.mark.parametrize("sample", CORPUS_SAMPLES)
+def test_each_corpus_webhook_sample_is_accepted_and_processed(sample: str, aws: AwsStack, monkeypatch) -> None:
+    from local import defaults
+    from tests.support import drain_inbound, queue_depth
+
+    for name in defaults.LOCAL_DEFAULTS:
+        monkeypatch.setenv(name, defaults.LOCAL_DEFAULTS[name])
+    connect = json.loads((ROOT / "events" / "accounts-connect.json").read_text())
+    assert lambdas().invoke("AccountsFunction", connect)["statusCode"] == 201
+    event = json.loads((ROOT / "events" / f"{sample}.json").read_text())
+    assert lambdas().invoke("WebhooksFunction", event)["statusCode"] == 200
+    assert drain_inbound(aws) >= 1
+    assert queue_depth(aws, "InboundQueue") == 0

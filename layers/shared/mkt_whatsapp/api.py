@@ -132,6 +132,14 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     return ApiError(message, code=code, field=name)
 
 
+def required_query(query: Mapping[str, str], name: str) -> str:
+    """A required query parameter; 400 naming it when missing or empty."""
+    value = query.get(name)
+    if not value:
+        raise BadRequest(f"Validation failed: {name} is required", code="REQUIRED_FIELD", field=name)
+    return value
+
+
 def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     """The request body as ``model``; 400 naming the first bad field (or ``body``) otherwise."""
     from pydantic import ValidationError
@@ -340,13 +348,15 @@ def create_resolver() -> APIGatewayHttpResolver:
 
 
 def register_pending_routes(app: APIGatewayHttpResolver, function: str) -> None:
-    """Serve a function's routes that no feature has implemented yet: authenticated, shop-checked where
-    the request names its shop, then an honest 501 in the error envelope."""
+    """Serve the function's routes that no feature has implemented yet (call it after registering the
+    implemented ones): authenticated, shop-checked where the request names its shop, then an honest 501
+    in the error envelope."""
 
     def pending() -> Response[str]:
         return error_response(NotImplementedYet("This endpoint is not implemented yet"))
 
+    registered = {(r.method, r.path) for r in app._static_routes + app._dynamic_routes}
     for route in ROUTES:
-        if route.function == function:
-            rule = route.path.replace("{", "<").replace("}", ">")
+        rule = route.path.replace("{", "<").replace("}", ">")
+        if route.function == function and (route.method, rule) not in registered:
             app.route(rule, method=route.method)(pending)

@@ -33,6 +33,7 @@ class Settings:
     service_name: str
     table_name: str
     outbound_queue_url: str
+    inbound_queue_url: str
     token_kms_key_id: str
     jwt_secret_id: str
     jwt_algorithm: str
@@ -57,6 +58,7 @@ def get_settings() -> Settings:
         service_name=_text("POWERTOOLS_SERVICE_NAME", "mkt-whatsapp-service"),
         table_name=_text("TABLE_NAME", "mkt-whatsapp"),
         outbound_queue_url=_text("OUTBOUND_QUEUE_URL"),
+        inbound_queue_url=_text("INBOUND_QUEUE_URL"),
         token_kms_key_id=_text("TOKEN_KMS_KEY_ID"),
         jwt_secret_id=_text("JWT_SECRET_ID"),
         jwt_algorithm=_text("JWT_ALGORITHM", "RS256" if jwks_url else "HS256"),

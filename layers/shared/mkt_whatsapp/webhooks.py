@@ -1,4 +1,8 @@
-"""Meta's webhook endpoint: the verification handshake and signed deliveries."""
+"""Meta's webhook endpoint: the verification handshake and signed deliveries.
+
+A signed delivery is split into its ``messages`` changes and handed to the inbound queue (one SQS call
+for up to ten changes) before the 200: the receiver makes no other AWS call, so it answers in tens of
+milliseconds, and the inbound processor (functions/inbound) stores the messages exactly once."""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp import secrets
-from mkt_whatsapp.errors import BadRequest, Forbidden, Unauthorized
-from mkt_whatsapp.store import get_table, phone_numbers
+from mkt_whatsapp import queues, secrets
+from mkt_whatsapp.errors import BadRequest, ConfigurationError, Forbidden, Unauthorized
+from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.whatsapp import signature
 
 logger = Logger(child=True)
@@ -43,40 +47,70 @@ def authenticate_delivery(body: bytes, signature_header: str | None) -> None:
         raise Unauthorized("Invalid or missing X-Hub-Signature-256", code="INVALID_SIGNATURE")
 
 
-def phone_number_ids(payload: Any) -> list[str]:
-    """Every ``metadata.phone_number_id`` in a WhatsApp delivery (empty for anything else)."""
+# One SQS message per change, split further if a change alone would exceed this size.
+MAX_UNIT_BYTES = 900_000
+
+
+def change_units(payload: Any) -> list[dict[str, Any]]:
+    """The WhatsApp ``messages`` changes of a delivery, one unit per ``entry[].changes[]`` (anything else,
+    such as group or account updates, is acknowledged and not processed)."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         return []
-    found: list[str] = []
-    for entry in payload.get("entry") or []:
-        for change in (entry or {}).get("changes") or [] if isinstance(entry, dict) else []:
-            value = change.get("value") if isinstance(change, dict) else None
+    units: list[dict[str, Any]] = []
+    for entry in payload.get("entry") or [] if isinstance(payload.get("entry"), list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+            continue
+        for change in entry["changes"]:
+            if not isinstance(change, dict) or change.get("field") != "messages":
+                continue
+            value = change.get("value")
             metadata = value.get("metadata") if isinstance(value, dict) else None
-            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-            if isinstance(number, str) and number not in found:
-                found.append(number)
-    return found
+            if not isinstance(metadata, dict):
+                continue
+            if isinstance(metadata.get("phone_number_id"), str):
+                units.append({"entryId": entry.get("id"), "field": "messages", "value": value})
+    return units
+
+
+def _split(unit: dict[str, Any]) -> list[str]:
+    """The unit as SQS bodies of at most MAX_UNIT_BYTES, halving its messages/statuses lists if needed."""
+    body = json.dumps(unit, ensure_ascii=False, separators=(",", ":"))
+    if len(body.encode()) <= MAX_UNIT_BYTES:
+        return [body]
+    value = unit["value"]
+    for name in ("messages", "statuses"):
+        items = value.get(name)
+        if isinstance(items, list) and len(items) > 1:
+            half = len(items) // 2
+            first = {**unit, "value": {**value, name: items[:half]}}
+            second = {**unit, "value": {**value, name: items[half:]}}
+            return _split(first) + _split(second)
+    raise ValueError("a single WhatsApp event exceeds the queue's message size")
 
 
 def receive(body: bytes) -> int:
-    """Acknowledge a signed delivery. Deliveries that are not WhatsApp payloads, or that name a number no
-    connected account owns, are acknowledged and logged so Meta does not retry them forever.
-    Returns how many of the delivery's phone numbers belong to connected accounts."""
+    """Hand a signed delivery on durably (the inbound queue) and return how many changes were queued.
+    Deliveries that are not WhatsApp message payloads are acknowledged and logged, never retried forever."""
     try:
         payload = json.loads(body)
     except ValueError:
         logger.warning("signed webhook body is not JSON; acknowledged", extra={"bytes": len(body)})
         return 0
-    numbers = phone_number_ids(payload)
-    if not numbers:
-        logger.warning("signed webhook is not a WhatsApp delivery; acknowledged")
+    units = change_units(payload)
+    if not units:
+        logger.info("signed webhook carries no WhatsApp messages change; acknowledged")
         return 0
-    table = get_table()
-    owned = [number for number in numbers if phone_numbers.phone_claim(table, number) is not None]
-    if len(owned) < len(numbers):
-        logger.info(
-            "webhook for unconnected phone numbers acknowledged",
-            extra={"phoneNumberIds": sorted(set(numbers) - set(owned))},
-        )
-    # Processing of messages and statuses is the inbound feature's (issue 3); this acknowledges them.
-    return len(owned)
+    bodies: list[str] = []
+    for unit in units:
+        try:
+            bodies.extend(_split(unit))
+        except ValueError:
+            logger.error(
+                "WhatsApp event too large to queue; acknowledged and dropped",
+                extra={"entryId": unit.get("entryId"), "bytes": len(body)},
+            )
+    queue_url = get_settings().inbound_queue_url
+    if not queue_url:
+        raise ConfigurationError("INBOUND_QUEUE_URL is not configured")
+    queues.send_all(queue_url, bodies)
+    return len(bodies)

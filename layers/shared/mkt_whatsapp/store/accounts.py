@@ -23,12 +23,6 @@ class NoConnectedAccount(Exception):
 
 def _to_record(item: Item) -> AccountRecord:
     data = {k: v for k, v in item.items() if k not in ("PK", "SK", "entity")}
-    token = data.get("encryptedAccessToken")
-    if token is not None and not isinstance(token, bytes):
-        data["encryptedAccessToken"] = bytes(token)  # boto3's Binary wrapper
-    for name in ("dailyLimit",):
-        if data.get(name) is not None:
-            data[name] = int(data[name])
     return AccountRecord.model_validate(data)
 
 

@@ -1,4 +1,4 @@
-"""Key builders for every entity of the single table (see the package docstring for the map)."""
+"""Key builders for every entity of the single table (see docs/data-model.md for the map)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,70 @@ PHONE_SK = "PHONE"
 
 def rate_window_pk(shop_id: str, bucket: str) -> str:
     return f"RATE#{shop_id}#{bucket}"
+
+
+# --- customers (in the shop's partition) ------------------------------------------------------------
+
+CUSTOMER_PREFIX = "CUSTOMER#"
+
+
+def customer_sk(customer_key: str) -> str:
+    return f"{CUSTOMER_PREFIX}{customer_key}"
+
+
+def customer_identity_sk(identifier: str) -> str:
+    """A pointer from one of a customer's identifiers (phone or BSUID) to the customer's key."""
+    return f"CUSTID#{identifier}"
+
+
+def consent_event_sk(customer_key: str, at: str, reference: str) -> str:
+    return f"CONSENT#{customer_key}#{at}#{reference}"
+
+
+def shop_customers_gsi2pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#CUSTOMERS"
+
+
+def customer_gsi2sk(created_at: str, customer_key: str) -> str:
+    return f"{created_at}#{customer_key}"
+
+
+# --- conversations and messages ----------------------------------------------------------------------
+
+
+def conversation_pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+CONVERSATION_SK = "CONVERSATION"
+
+
+def shop_conversations_gsi1pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#CONVERSATIONS"
+
+
+def conversation_gsi1sk(last_message_at: str, conversation_id: str) -> str:
+    return f"{last_message_at}#{conversation_id}"
+
+
+def message_pk(message_id: str) -> str:
+    return f"MSG#{message_id}"
+
+
+MESSAGE_SK = "MESSAGE"
+
+
+def conversation_messages_gsi1pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}#MESSAGES"
+
+
+def message_gsi1sk(timestamp: str, message_id: str) -> str:
+    return f"{timestamp}#{message_id}"
+
+
+def wamid_pk(whatsapp_message_id: str) -> str:
+    """A pointer from an outbound message's wamid to the message (statuses name the wamid)."""
+    return f"WAMID#{whatsapp_message_id}"
+
+
+WAMID_SK = "WAMID"

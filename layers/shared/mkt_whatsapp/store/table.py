@@ -4,10 +4,11 @@ this service makes. Domain code never sees attribute-value JSON."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from mkt_whatsapp import aws
@@ -23,12 +24,37 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def _to_dynamo(value: Any) -> Any:
+    """DynamoDB numbers are Decimals: floats (e.g. a location's latitude) are stored exactly as written."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    if isinstance(value, set):
+        return {_from_dynamo(v) for v in value}
+    if isinstance(value, Binary):
+        return bytes(value.value)  # type: ignore[attr-defined]
+    return value
+
+
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> Item:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: _from_dynamo(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 class TransactionCancelled(Exception):
@@ -50,6 +76,75 @@ class Table:
         )
         raw = response.get("Item")
         return deserialize(raw) if raw else None
+
+    def put(self, item: Mapping[str, Any], *, condition: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        self.client.put_item(**kwargs)
+
+    def batch_get(self, key_pairs: Sequence[tuple[str, str]], *, consistent: bool = False) -> list[Item]:
+        """Items for (PK, SK) pairs, in no particular order (absent ones are simply missing)."""
+        items: list[Item] = []
+        unique = list(dict.fromkeys(key_pairs))
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in unique[start : start + 100]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for _attempt in range(8):
+                response = self.client.batch_get_item(RequestItems=request)
+                items.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.name, []))
+                request = dict(response.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+        return items
+
+    def query_index(
+        self,
+        index: str,
+        pk_name: str,
+        pk_value: str,
+        *,
+        newest_first: bool = False,
+        filter_expression: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        limit: int | None = None,
+        sort_key_below: str | None = None,
+    ) -> list[Item]:
+        """Items of one index partition in sort-key order (descending if ``newest_first``), optionally
+        filtered, up to ``limit`` matching items (all of them without one)."""
+        sort_name = pk_name.replace("PK", "SK")
+        condition = "#pk = :pk"
+        all_names = {"#pk": pk_name, **(names or {})}
+        all_values: dict[str, Any] = {":pk": pk_value, **(values or {})}
+        if sort_key_below is not None:
+            condition += " AND #sk < :below"
+            all_names["#sk"] = sort_name
+            all_values[":below"] = sort_key_below
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": all_names,
+            "ExpressionAttributeValues": serialize(all_values),
+            "ScanIndexForward": not newest_first,
+        }
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        items: list[Item] = []
+        while True:
+            if limit is not None:
+                kwargs["Limit"] = max(1, limit - len(items)) if not filter_expression else max(limit, 100)
+            response = self.client.query(**kwargs)
+            items.extend(deserialize(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+            kwargs["ExclusiveStartKey"] = last
 
     def query_prefix(self, pk: str, sk_prefix: str, *, consistent: bool = False) -> list[Item]:
         """All items of a partition whose sort key starts with ``sk_prefix`` (a bounded set by design)."""

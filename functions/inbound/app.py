@@ -1,0 +1,28 @@
+"""Inbound processor: drains the inbound queue the webhook receiver fills; each record is one WhatsApp
+change, stored exactly once. Failed records are reported individually (partial batch response) and
+reach the dead-letter queue after the queue's maxReceiveCount."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mkt_whatsapp import inbound
+from mkt_whatsapp.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def handle_change(record: SQSRecord) -> None:
+    outcome = inbound.process_change(record.json_body)
+    metrics.add_metric(name="InboundMessagesStored", unit="Count", value=outcome["messages"])
+    metrics.add_metric(name="StatusesApplied", unit="Count", value=outcome["statuses"])
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=handle_change, processor=processor, context=context)

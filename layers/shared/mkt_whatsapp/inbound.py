@@ -1,0 +1,350 @@
+"""Inbound processing: one webhook change (``entry[].changes[].value``) becomes customers, conversations
+and messages — exactly once, however often Meta delivers it.
+
+Exactly once by conditional writes, not Powertools' idempotency utility: each inbound message is stored
+in one DynamoDB transaction with its conversation and customer updates, and the message's put is
+conditional on its id (derived from the wamid) not existing. A redelivery, in parallel or days later,
+cancels on that condition and changes nothing; a crash leaves nothing half-applied. An idempotency
+record would add two writes per message and still not make the three updates atomic. Concurrent
+messages of one customer are serialised by the customer's ``version`` (optimistic locking, retried).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from mkt_whatsapp import text
+from mkt_whatsapp.clock import iso, meta_time, now_iso, parse_iso
+from mkt_whatsapp.store import conversations as conversation_store
+from mkt_whatsapp.store import customers as customer_store
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import messages as message_store
+from mkt_whatsapp.store.phone_numbers import phone_claim
+from mkt_whatsapp.store.table import Item, TransactionCancelled
+from mkt_whatsapp.whatsapp.inbound_content import content_of, meta_errors, referral_of, reply_context
+from mkt_whatsapp.whatsapp.webhook_models import ChangeValue, InboundMessage, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+logger = Logger(child=True)
+
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+OPT_OUT_KEYWORDS = frozenset({"stop", "unsubscribe", "huy", "dung"})
+OPT_IN_KEYWORDS = frozenset({"start"})
+MAX_ATTEMPTS = 8
+_MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4b8e-9a55-0c2f4b3c9e11")
+
+
+class UnattributableMessage(Exception):
+    """A message with neither a phone number nor a business-scoped user id: it cannot be filed under a
+    customer, so it is failed loudly (and reaches the dead-letter queue) instead of being dropped."""
+
+
+class ConcurrentUpdateError(Exception):
+    """A customer kept changing under us for every attempt; the delivery is retried later."""
+
+
+def inbound_message_id(shop_id: str, whatsapp_message_id: str) -> str:
+    """The id of an inbound message: the same wamid always gives the same id (that is the dedupe key)."""
+    return str(uuid.uuid5(_MESSAGE_ID_NAMESPACE, f"{shop_id}:{whatsapp_message_id}"))
+
+
+def consent_keyword(content: Mapping[str, Any]) -> str | None:
+    """``opted_out``/``opted_in`` when a text message is exactly an opt-out/opt-in keyword."""
+    if content.get("type") != "text":
+        return None
+    word = text.fold(str(content.get("text", ""))).strip(" .!?")
+    if word in OPT_OUT_KEYWORDS:
+        return "opted_out"
+    if word in OPT_IN_KEYWORDS:
+        return "opted_in"
+    return None
+
+
+def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
+    """Apply one change: its messages and statuses. Returns counts for logs and tests."""
+    try:
+        value = ChangeValue.model_validate(unit.get("value"))
+    except ValidationError as error:
+        logger.warning("change is not a WhatsApp messages value; skipped", extra={"errors": error.error_count()})
+        return {"messages": 0, "statuses": 0}
+    table = get_table()
+    claim = phone_claim(table, value.metadata.phone_number_id)
+    if claim is None:
+        logger.info(
+            "change for a phone number no connected account owns; skipped",
+            extra={"phoneNumberId": value.metadata.phone_number_id},
+        )
+        return {"messages": 0, "statuses": 0}
+    stored = sum(receive_message(claim.shop_id, value, message) for message in value.messages)
+    applied = sum(apply_status(claim.shop_id, status) for status in value.statuses)
+    for reported in value.errors:
+        logger.warning(
+            "Meta reported an error on the phone number",
+            extra={"shopId": claim.shop_id, "metaError": reported.model_dump(exclude_none=True)},
+        )
+    return {"messages": stored, "statuses": applied}
+
+
+def receive_message(shop_id: str, value: ChangeValue, message: InboundMessage) -> bool:
+    """Store one inbound message with its customer and conversation; False if it was already stored."""
+    contact = value.contact_for(message)
+    sender = Sender(
+        phone=message.sender_phone or (contact.wa_id if contact else None) or None,
+        bsuid=message.from_user_id or (contact.user_id if contact else None) or None,
+        name=(contact.profile.name if contact else None) or None,
+        username=(contact.profile.username if contact else None) or None,
+    )
+    if not sender.phone and not sender.bsuid:
+        raise UnattributableMessage(f"message {message.id} names no sender")
+    table = get_table()
+    for _attempt in range(MAX_ATTEMPTS):
+        customer = customer_store.find(table, shop_id, [sender.bsuid or "", sender.phone or ""])
+        operations = InboundPlan(shop_id, sender, message, customer).operations(table)
+        try:
+            table.transact_write(operations)
+        except TransactionCancelled as cancelled:
+            if cancelled.reasons and cancelled.reasons[0] == "ConditionalCheckFailed":
+                logger.debug("duplicate delivery of a message ignored", extra={"wamid": message.id})
+                return False
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(cancelled.reasons):
+                continue  # the customer or conversation moved under us: read again
+            raise
+        return True
+    raise ConcurrentUpdateError(f"customer of message {message.id} kept changing")
+
+
+class Sender:
+    def __init__(self, phone: str | None, bsuid: str | None, name: str | None, username: str | None) -> None:
+        self.phone = phone
+        self.bsuid = bsuid
+        self.name = name
+        self.username = username
+
+    @property
+    def identifiers(self) -> list[str]:
+        return [identifier for identifier in (self.bsuid, self.phone) if identifier]
+
+
+class InboundPlan:
+    """The writes one inbound message makes, given the customer as it is now."""
+
+    def __init__(self, shop_id: str, sender: Sender, message: InboundMessage, customer: Item | None) -> None:
+        self.shop_id = shop_id
+        self.sender = sender
+        self.message = message
+        self.customer = customer
+        self.at = meta_time(message.timestamp)
+        self.content = content_of(message)
+        self.consent = consent_keyword(self.content)
+        self.message_id = inbound_message_id(shop_id, message.id)
+
+    def operations(self, table: Any) -> list[TransactWriteItemTypeDef]:
+        at = iso(self.at)
+        customer_key = self._customer_key()
+        active = (self.customer or {}).get("activeConversation")
+        joins = isinstance(active, dict) and bool(active.get("id"))
+        conversation_id = str(active["id"]) if joins else str(uuid.uuid4())  # type: ignore[index]
+        last_message_at = max(str(active.get("lastMessageAt", at)), at) if joins else at  # type: ignore[union-attr]
+        last_inbound_at = max(str(active.get("lastInboundAt", at)), at) if joins else at  # type: ignore[union-attr]
+        window_expires_at = iso(parse_iso(last_inbound_at) + CUSTOMER_SERVICE_WINDOW)
+        summary = {
+            "id": conversation_id,
+            "lastMessageAt": last_message_at,
+            "lastInboundAt": last_inbound_at,
+            "windowExpiresAt": window_expires_at,
+        }
+
+        operations = [message_store.new_message_op(table, self._message_item(conversation_id, customer_key))]
+        if joins:
+            operations.append(
+                conversation_store.inbound_message_op(
+                    table,
+                    conversation_id,
+                    last_message_at=last_message_at,
+                    last_inbound_at=last_inbound_at,
+                    window_expires_at=window_expires_at,
+                    customer_name=self.sender.name,
+                )
+            )
+        else:
+            operations.append(
+                conversation_store.new_conversation_op(
+                    table,
+                    {
+                        "id": conversation_id,
+                        "shopId": self.shop_id,
+                        "customerKey": customer_key,
+                        "customerWaId": self.sender.phone or self.sender.bsuid,
+                        "customerName": self.sender.name,
+                        "status": conversation_store.OPEN,
+                        "createdAt": at,
+                        "lastMessageAt": at,
+                        "lastInboundAt": at,
+                        "windowExpiresAt": window_expires_at,
+                        "messageCount": 1,
+                        "tags": ["new-customer"] if self.customer is None else [],
+                    },
+                )
+            )
+        operations.extend(self._customer_operations(table, customer_key, summary, new_conversation=not joins))
+        if self.consent:
+            operations.append(
+                customer_store.consent_event_op(
+                    table, self.shop_id, customer_key, self._consent_record(), reference=self.message_id
+                )
+            )
+        return operations
+
+    def _changed_number(self) -> str | None:
+        """The customer's new phone number, from a ``user_changed_number`` system message."""
+        system = self.content.get("system") if self.content["type"] == "system" else None
+        if isinstance(system, dict) and system.get("type") == "user_changed_number" and system.get("waId"):
+            return str(system["waId"])
+        return None
+
+    def _customer_key(self) -> str:
+        if self.customer is not None:
+            return customer_store.key_of(self.customer)
+        return self.sender.identifiers[0]
+
+    def _consent_record(self) -> dict[str, Any]:
+        return {
+            "status": self.consent,
+            "timestamp": iso(self.at),
+            "source": "whatsapp",
+            "whatsAppMessageId": self.message.id,
+        }
+
+    def _message_item(self, conversation_id: str, customer_key: str) -> dict[str, Any]:
+        return {
+            "id": self.message_id,
+            "shopId": self.shop_id,
+            "conversationId": conversation_id,
+            "customerKey": customer_key,
+            "direction": "inbound",
+            "whatsAppMessageId": self.message.id,
+            "content": self.content,
+            "status": "received",
+            "statusRank": message_store.RECEIVED_RANK,
+            "timestamp": iso(self.at),
+            "receivedAt": now_iso(),
+            "context": reply_context(self.message),
+            "referral": referral_of(self.message),
+            "errors": meta_errors(self.message.errors) or None,
+        }
+
+    def _customer_operations(
+        self, table: Any, customer_key: str, summary: dict[str, str], new_conversation: bool
+    ) -> list[TransactWriteItemTypeDef]:
+        at = iso(self.at)
+        sender = self.sender
+        if self.customer is None:
+            item: dict[str, Any] = {
+                "customerKey": customer_key,
+                "id": str(uuid.uuid4()),
+                "shopId": self.shop_id,
+                "waId": sender.phone,
+                "bsuid": sender.bsuid,
+                "username": sender.username,
+                "name": sender.name,
+                "searchName": text.fold(sender.name or ""),
+                "phoneDigits": text.digits(sender.phone or ""),
+                "tags": [],
+                "customFields": {},
+                "consent": self._consent_record() if self.consent else {"status": "unknown"},
+                "createdAt": at,
+                "lastContactedAt": at,
+                "lastInboundAt": at,
+                "conversationCount": 1,
+                "activeConversation": summary,
+                "version": 1,
+            }
+            if self.content["type"] == "order":
+                item["lastPurchaseDate"] = at[:10]
+            operations = [customer_store.new_customer_op(table, self.shop_id, item)]
+            operations += [
+                customer_store.identity_op(table, self.shop_id, identifier, customer_key)
+                for identifier in sender.identifiers
+            ]
+            return operations
+
+        customer = self.customer
+        sets: dict[str, Any] = {
+            "lastContactedAt": max(str(customer.get("lastContactedAt", at)), at),
+            "lastInboundAt": max(str(customer.get("lastInboundAt", at)), at),
+            "activeConversation": summary,
+        }
+        if sender.name and sender.name != customer.get("name"):
+            sets.update(name=sender.name, searchName=text.fold(sender.name))
+        if sender.username and sender.username != customer.get("username"):
+            sets["username"] = sender.username
+        new_identifiers = []
+        if sender.phone and sender.phone != customer.get("waId"):
+            sets.update(waId=sender.phone, phoneDigits=text.digits(sender.phone))
+            new_identifiers.append(sender.phone)
+        if sender.bsuid and sender.bsuid != customer.get("bsuid"):
+            sets["bsuid"] = sender.bsuid
+            new_identifiers.append(sender.bsuid)
+        changed_to = self._changed_number()
+        if changed_to and changed_to != sets.get("waId", customer.get("waId")):
+            sets.update(waId=changed_to, phoneDigits=text.digits(changed_to))
+            new_identifiers.append(changed_to)
+        if self.consent:
+            sets["consent"] = self._consent_record()
+        if self.content["type"] == "order":
+            sets["lastPurchaseDate"] = max(str(customer.get("lastPurchaseDate", "")), at[:10])
+        operations = [
+            customer_store.update_customer_op(
+                table,
+                self.shop_id,
+                customer_key,
+                int(customer.get("version", 0)),
+                sets,
+                adds={"conversationCount": 1} if new_conversation else None,
+            )
+        ]
+        operations += [
+            customer_store.identity_op(table, self.shop_id, identifier, customer_key) for identifier in new_identifiers
+        ]
+        return operations
+
+
+def apply_status(shop_id: str, status: Status) -> bool:
+    """Move the outbound message a status names forward; unknown wamids and backward moves change nothing."""
+    table = get_table()
+    if status.status not in message_store.STATUS_RANK or status.status == "queued":
+        logger.warning("unknown status ignored", extra={"status": status.status, "wamid": status.id})
+        return False
+    pointer = message_store.message_for_wamid(table, status.id)
+    if pointer is None or pointer.get("shopId") != shop_id:
+        logger.info("status for an unknown message ignored", extra={"wamid": status.id, "status": status.status})
+        return False
+    details: dict[str, Any] = {}
+    if status.errors:
+        details["errors"] = meta_errors(status.errors)
+    if status.pricing:
+        details["pricing"] = {_camel(k): v for k, v in status.pricing.items()}
+    if status.conversation:
+        details["metaConversation"] = {
+            "id": status.conversation.get("id"),
+            "originType": (status.conversation.get("origin") or {}).get("type"),
+            "expiresAt": iso(meta_time(status.conversation["expiration_timestamp"]))
+            if status.conversation.get("expiration_timestamp")
+            else None,
+        }
+    return message_store.apply_status(
+        table, str(pointer["messageId"]), shop_id, status.status, iso(meta_time(status.timestamp)), details
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

@@ -1,0 +1,58 @@
+"""Conversations and messages as the API shows them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mkt_whatsapp.models import ApiModel
+
+ConversationStatus = Literal["active", "expired", "closed"]
+
+
+class ConversationSummary(ApiModel):
+    id: str
+    shop_id: str
+    customer_wa_id: str | None
+    customer_name: str | None
+    status: ConversationStatus
+    assigned_agent_id: str | None = None
+    last_message_at: str
+    message_count: int
+    tags: list[str]
+    created_at: str
+    expires_at: str
+
+
+class MessageView(ApiModel):
+    id: str
+    whats_app_message_id: str | None
+    direction: Literal["inbound", "outbound"]
+    content: dict[str, Any]
+    status: str
+    timestamp: str
+    context: dict[str, Any] | None = None
+    referral: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class ConversationCustomer(ApiModel):
+    id: str | None
+    wa_id: str | None
+    bsuid: str | None = None
+    name: str | None
+    tags: list[str]
+
+
+class ConversationDetail(ApiModel):
+    id: str
+    shop_id: str
+    customer: ConversationCustomer
+    status: ConversationStatus
+    assigned_agent_id: str | None = None
+    messages: list[MessageView]
+    message_count: int
+    older_messages_cursor: str | None
+    last_message_at: str
+    created_at: str
+    expires_at: str
+    closed_at: str | None = None

@@ -1,0 +1,95 @@
+"""Conversations: one item each (``PK = CONV#<id>``), listed per shop newest ``lastMessageAt`` first
+through GSI1 (``SHOP#<shop>#CONVERSATIONS`` / ``<lastMessageAt>#<id>``).
+
+The stored ``status`` is ``open`` or ``closed``; ``active`` and ``expired`` are an open conversation
+before and after its customer-service window (``windowExpiresAt``; not the table's TTL attribute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mkt_whatsapp.store import keys
+from mkt_whatsapp.store.table import Item, Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+OPEN = "open"
+CLOSED = "closed"
+
+
+def new_conversation_op(table: Table, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+    full = dict(item)
+    full.update(
+        PK=keys.conversation_pk(str(item["id"])),
+        SK=keys.CONVERSATION_SK,
+        entity="conversation",
+        GSI1PK=keys.shop_conversations_gsi1pk(str(item["shopId"])),
+        GSI1SK=keys.conversation_gsi1sk(str(item["lastMessageAt"]), str(item["id"])),
+    )
+    return table.put_op(full, condition="attribute_not_exists(PK)")
+
+
+def inbound_message_op(
+    table: Table,
+    conversation_id: str,
+    *,
+    last_message_at: str,
+    last_inbound_at: str,
+    window_expires_at: str,
+    customer_name: str | None,
+) -> TransactWriteItemTypeDef:
+    """Count an inbound message on an open conversation and move its window."""
+    sets = "lastMessageAt = :last, lastInboundAt = :inbound, windowExpiresAt = :window, GSI1SK = :sort"
+    values: dict[str, Any] = {
+        ":last": last_message_at,
+        ":inbound": last_inbound_at,
+        ":window": window_expires_at,
+        ":sort": keys.conversation_gsi1sk(last_message_at, conversation_id),
+        ":one": 1,
+        ":open": OPEN,
+    }
+    if customer_name:
+        sets += ", customerName = :name"
+        values[":name"] = customer_name
+    return table.update_op(
+        keys.conversation_pk(conversation_id),
+        keys.CONVERSATION_SK,
+        f"SET {sets} ADD messageCount :one",
+        values,
+        condition="attribute_exists(PK) AND #status = :open",
+        names={"#status": "status"},
+    )
+
+
+def get(table: Table, conversation_id: str) -> Item | None:
+    return table.get(keys.conversation_pk(conversation_id), keys.CONVERSATION_SK)
+
+
+def list_for_shop(
+    table: Table, shop_id: str, filter_expression: str | None, values: Mapping[str, Any], names: Mapping[str, str]
+) -> list[Item]:
+    """Every conversation of the shop matching the filter, newest ``lastMessageAt`` first."""
+    return table.query_index(
+        "GSI1",
+        "GSI1PK",
+        keys.shop_conversations_gsi1pk(shop_id),
+        newest_first=True,
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+    )
+
+
+def close_op(table: Table, conversation_id: str, at: str) -> TransactWriteItemTypeDef:
+    """Close an open conversation (the customer's next inbound message opens a new one)."""
+    return table.update_op(
+        keys.conversation_pk(conversation_id),
+        keys.CONVERSATION_SK,
+        "SET #status = :closed, closedAt = :at",
+        {":closed": CLOSED, ":at": at, ":open": OPEN},
+        condition="attribute_exists(PK) AND #status = :open",
+        names={"#status": "status"},
+    )

@@ -1,0 +1,161 @@
+"""Customers of a shop, their identity pointers and consent history.
+
+A customer item lives in its shop's partition (``SK = CUSTOMER#<customerKey>``); the key is the first
+identifier the shop saw for the person (the BSUID when Meta sent one, else the phone number). Every
+identifier (phone and BSUID) also gets a pointer item (``CUSTID#<identifier>`` → key), so a message that
+names the person either way finds the same customer. ``version`` guards concurrent updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mkt_whatsapp.store import keys
+from mkt_whatsapp.store.table import Item, Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+# Attributes projected into GSI2 (template.yaml): what the customer list filters on. Keeping the
+# projection to these means a message (which changes lastContactedAt) never writes to the index.
+SEARCH_ATTRIBUTES = ("searchName", "phoneDigits", "tags")
+
+
+def find(table: Table, shop_id: str, identifiers: Iterable[str]) -> Item | None:
+    """The customer any of ``identifiers`` names, read consistently (usually one BatchGetItem)."""
+    wanted = [identifier for identifier in dict.fromkeys(identifiers) if identifier]
+    if not wanted:
+        return None
+    pk = keys.shop_pk(shop_id)
+    sort_keys = [keys.customer_sk(i) for i in wanted] + [keys.customer_identity_sk(i) for i in wanted]
+    found = {item["SK"]: item for item in table.batch_get([(pk, sk) for sk in sort_keys], consistent=True)}
+    for identifier in wanted:
+        if keys.customer_sk(identifier) in found:
+            return found[keys.customer_sk(identifier)]
+    for identifier in wanted:
+        pointer = found.get(keys.customer_identity_sk(identifier))
+        if pointer:
+            return table.get(pk, keys.customer_sk(str(pointer["customerKey"])), consistent=True)
+    return None
+
+
+def get(table: Table, shop_id: str, customer_key: str) -> Item | None:
+    return table.get(keys.shop_pk(shop_id), keys.customer_sk(customer_key))
+
+
+def new_customer_op(table: Table, shop_id: str, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+    """Create a customer (``item`` without keys); fails if the key is taken."""
+    full = dict(item)
+    full.update(
+        PK=keys.shop_pk(shop_id),
+        SK=keys.customer_sk(str(item["customerKey"])),
+        entity="customer",
+        GSI2PK=keys.shop_customers_gsi2pk(shop_id),
+        GSI2SK=keys.customer_gsi2sk(str(item["createdAt"]), str(item["customerKey"])),
+    )
+    return table.put_op(full, condition="attribute_not_exists(PK)")
+
+
+def update_customer_op(
+    table: Table,
+    shop_id: str,
+    customer_key: str,
+    version: int,
+    sets: Mapping[str, Any],
+    adds: Mapping[str, int] | None = None,
+) -> TransactWriteItemTypeDef:
+    """SET ``sets`` and ADD ``adds`` on a customer whose ``version`` is still ``version`` (bumped)."""
+    names: dict[str, str] = {"#version": "version"}
+    values: dict[str, Any] = {":expected": version, ":next": version + 1}
+    assignments = ["#version = :next"]
+    for index, (name, value) in enumerate(sets.items()):
+        names[f"#s{index}"] = name
+        values[f":s{index}"] = value
+        assignments.append(f"#s{index} = :s{index}")
+    expression = "SET " + ", ".join(assignments)
+    if adds:
+        increments = []
+        for index, (name, amount) in enumerate(adds.items()):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = amount
+            increments.append(f"#a{index} :a{index}")
+        expression += " ADD " + ", ".join(increments)
+    return table.update_op(
+        keys.shop_pk(shop_id),
+        keys.customer_sk(customer_key),
+        expression,
+        values,
+        condition="#version = :expected",
+        names=names,
+    )
+
+
+def release_conversation_op(
+    table: Table, shop_id: str, customer_key: str, conversation_id: str
+) -> TransactWriteItemTypeDef:
+    """Forget the customer's active conversation if it is still ``conversation_id``."""
+    return table.update_op(
+        keys.shop_pk(shop_id),
+        keys.customer_sk(customer_key),
+        "REMOVE activeConversation ADD #version :one",
+        {":one": 1, ":id": conversation_id},
+        condition="activeConversation.id = :id",
+        names={"#version": "version"},
+    )
+
+
+def identity_op(table: Table, shop_id: str, identifier: str, customer_key: str) -> TransactWriteItemTypeDef:
+    return table.put_op(
+        {
+            "PK": keys.shop_pk(shop_id),
+            "SK": keys.customer_identity_sk(identifier),
+            "entity": "customerIdentity",
+            "customerKey": customer_key,
+        }
+    )
+
+
+def consent_event_op(
+    table: Table, shop_id: str, customer_key: str, event: Mapping[str, Any], reference: str
+) -> TransactWriteItemTypeDef:
+    """One entry of the customer's consent audit trail."""
+    item = dict(event)
+    item.update(
+        PK=keys.shop_pk(shop_id),
+        SK=keys.consent_event_sk(customer_key, str(event["timestamp"]), reference),
+        entity="consentEvent",
+        customerKey=customer_key,
+    )
+    return table.put_op(item)
+
+
+def consent_history(table: Table, shop_id: str, customer_key: str) -> list[Item]:
+    return table.query_prefix(keys.shop_pk(shop_id), f"CONSENT#{customer_key}#")
+
+
+def search_index(
+    table: Table, shop_id: str, filter_expression: str | None, values: Mapping[str, Any], names: Mapping[str, str]
+) -> list[Item]:
+    """Every customer of the shop matching the filter, newest first, as GSI2 entries (keys and the
+    search attributes only). Reads the shop's whole customer index: see docs/data-model.md for the cost."""
+    return table.query_index(
+        "GSI2",
+        "GSI2PK",
+        keys.shop_customers_gsi2pk(shop_id),
+        newest_first=True,
+        filter_expression=filter_expression,
+        values=values,
+        names=names,
+    )
+
+
+def get_many(table: Table, shop_id: str, customer_keys: list[str]) -> list[Item]:
+    """Customers by key, in the order asked."""
+    pk = keys.shop_pk(shop_id)
+    found = {item["SK"]: item for item in table.batch_get([(pk, keys.customer_sk(k)) for k in customer_keys])}
+    return [found[keys.customer_sk(k)] for k in customer_keys if keys.customer_sk(k) in found]
+
+
+def key_of(item: Mapping[str, Any]) -> str:
+    return str(item["SK"]).removeprefix(keys.CUSTOMER_PREFIX)

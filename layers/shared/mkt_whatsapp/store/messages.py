@@ -1,0 +1,110 @@
+"""Messages: one item each (``PK = MSG#<messageId>``), listed per conversation through GSI1
+(``CONV#<id>#MESSAGES`` / ``<timestamp>#<messageId>``).
+
+An inbound message's id is derived from its wamid, so the conditional put that stores it is also what
+makes a redelivered webhook a no-op. An outbound message gets a pointer item from its wamid
+(``WAMID#<wamid>``) once Meta has accepted it, so status webhooks find it with one read.
+
+Delivery statuses only move forward: each has a rank and an update applies only over a lower rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from mkt_whatsapp.store import keys
+from mkt_whatsapp.store.table import Item, Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4, "failed": 9}
+RECEIVED_RANK = 10  # inbound messages: no delivery status applies
+
+
+def _with_keys(item: Mapping[str, Any]) -> Item:
+    full = dict(item)
+    full.update(
+        PK=keys.message_pk(str(item["id"])),
+        SK=keys.MESSAGE_SK,
+        entity="message",
+        GSI1PK=keys.conversation_messages_gsi1pk(str(item["conversationId"])),
+        GSI1SK=keys.message_gsi1sk(str(item["timestamp"]), str(item["id"])),
+    )
+    return full
+
+
+def new_message_op(table: Table, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+    """Store a message once: a second put of the same id cancels the transaction."""
+    return table.put_op(_with_keys(item), condition="attribute_not_exists(PK)")
+
+
+def put_outbound(table: Table, item: Mapping[str, Any]) -> None:
+    """Store an outbound message (before it is sent)."""
+    table.put(_with_keys(item), condition="attribute_not_exists(PK)")
+
+
+def link_wamid(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str) -> None:
+    """Point a wamid at its outbound message, so its statuses find it."""
+    table.put(
+        {
+            "PK": keys.wamid_pk(whatsapp_message_id),
+            "SK": keys.WAMID_SK,
+            "entity": "wamid",
+            "messageId": message_id,
+            "shopId": shop_id,
+        }
+    )
+
+
+def message_for_wamid(table: Table, whatsapp_message_id: str) -> Item | None:
+    return table.get(keys.wamid_pk(whatsapp_message_id), keys.WAMID_SK)
+
+
+def apply_status(
+    table: Table, message_id: str, shop_id: str, status: str, timestamp: str, details: Mapping[str, Any]
+) -> bool:
+    """Move a message to ``status`` if that is forward; returns whether it changed anything."""
+    rank = STATUS_RANK[status]
+    sets = ["#status = :status", "statusRank = :rank", "statusUpdatedAt = :at", "statusTimestamps.#name = :at"]
+    values: dict[str, Any] = {":status": status, ":rank": rank, ":at": timestamp, ":shop": shop_id}
+    names = {"#status": "status", "#name": status}
+    for index, (name, value) in enumerate(details.items()):
+        names[f"#d{index}"] = name
+        values[f":d{index}"] = value
+        sets.append(f"#d{index} = :d{index}")
+    # failed only over queued/sent; every other status only over a lower rank
+    values[":ceiling"] = STATUS_RANK["sent"] if status == "failed" else rank - 1
+    try:
+        table.update(
+            keys.message_pk(message_id),
+            keys.MESSAGE_SK,
+            "SET " + ", ".join(sets),
+            values,
+            names=names,
+            condition="attribute_exists(PK) AND shopId = :shop AND statusRank <= :ceiling",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def get(table: Table, message_id: str) -> Item | None:
+    return table.get(keys.message_pk(message_id), keys.MESSAGE_SK)
+
+
+def recent_in_conversation(table: Table, conversation_id: str, limit: int, before: str | None) -> list[Item]:
+    """Up to ``limit`` messages of a conversation, newest first, older than the ``before`` sort key."""
+    return table.query_index(
+        "GSI1",
+        "GSI1PK",
+        keys.conversation_messages_gsi1pk(conversation_id),
+        newest_first=True,
+        limit=limit,
+        sort_key_below=before,
+    )

@@ -1,0 +1,22 @@
+"""Text folding for matching: case- and (Vietnamese) diacritics-insensitive, and phone digits."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+_NOT_DIGITS = re.compile(r"\D")
+# Letters that are not a base letter plus a combining mark, so NFD leaves them alone.
+_SPECIAL = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "ß": "ss"})
+
+
+def fold(text: str) -> str:
+    """``"  Nguyễn  Văn A "`` → ``"nguyen van a"``: lower case, no diacritics, single spaces."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _SPACES.sub(" ", stripped).strip().casefold()
+
+
+def digits(text: str) -> str:
+    return _NOT_DIGITS.sub("", text)

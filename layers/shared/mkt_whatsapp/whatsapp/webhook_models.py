@@ -1,0 +1,89 @@
+"""Meta's webhook payloads (``object: whatsapp_business_account``) as pydantic models.
+
+Lenient on purpose: Meta adds fields without notice, so unknown fields are kept (``extra="allow"``) and
+every list defaults to empty. A message's type-specific object (``text``, ``image``, …) stays a plain
+mapping: :mod:`mkt_whatsapp.whatsapp.inbound_content` turns it into the API's ``content`` shape.
+
+Since 2026 a sender may be known by a business-scoped user id (``user_id`` / ``from_user_id``, e.g.
+``US.1349…``) with no phone number (``wa_id`` empty, ``from`` missing); both are optional here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MetaModel(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+
+class Metadata(MetaModel):
+    phone_number_id: str
+    display_phone_number: str | None = None
+
+
+class Profile(MetaModel):
+    name: str | None = None
+    username: str | None = None
+
+
+class Contact(MetaModel):
+    wa_id: str | None = None
+    user_id: str | None = None
+    parent_user_id: str | None = None
+    profile: Profile = Field(default_factory=Profile)
+
+
+class MetaError(MetaModel):
+    code: int | None = None
+    title: str | None = None
+    message: str | None = None
+    error_data: dict[str, Any] | None = None
+    href: str | None = None
+
+
+class InboundMessage(MetaModel):
+    id: str
+    type: str = "unknown"
+    timestamp: str
+    sender_phone: str | None = Field(default=None, alias="from")
+    from_user_id: str | None = None
+    context: dict[str, Any] | None = None
+    referral: dict[str, Any] | None = None
+    errors: list[MetaError] = Field(default_factory=list)
+
+    def type_object(self) -> dict[str, Any]:
+        """The type-specific object (``message[type]``), or an empty mapping."""
+        value = (self.model_extra or {}).get(self.type)
+        return value if isinstance(value, dict) else {}
+
+
+class Status(MetaModel):
+    id: str
+    status: str
+    timestamp: str
+    recipient_id: str | None = None
+    recipient_user_id: str | None = None
+    conversation: dict[str, Any] | None = None
+    pricing: dict[str, Any] | None = None
+    errors: list[MetaError] = Field(default_factory=list)
+
+
+class ChangeValue(MetaModel):
+    messaging_product: str | None = None
+    metadata: Metadata
+    contacts: list[Contact] = Field(default_factory=list)
+    messages: list[InboundMessage] = Field(default_factory=list)
+    statuses: list[Status] = Field(default_factory=list)
+    errors: list[MetaError] = Field(default_factory=list)
+
+    def contact_for(self, message: InboundMessage) -> Contact | None:
+        """The ``contacts[]`` entry of a message's sender (matched by phone or user id)."""
+        for contact in self.contacts:
+            if message.sender_phone and contact.wa_id == message.sender_phone:
+                return contact
+            if message.from_user_id and contact.user_id == message.from_user_id:
+                return contact
+        return self.contacts[0] if len(self.contacts) == 1 else None

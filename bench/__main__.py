@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import aws_calls, coldstart
+from bench import aws_calls, coldstart, inbound
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -16,11 +16,13 @@ def main() -> None:
     started = time.time()
     cold = coldstart.measure()
     calls = aws_calls.measure()
+    ingestion = inbound.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
         "cold_start": cold,
         "aws_calls_per_request": calls,
+        "webhook_ingestion": ingestion,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -34,6 +36,29 @@ def main() -> None:
     for label, figures in calls.items():
         target = f"  (target <= {figures['target']})" if "target" in figures else ""
         print(f"  {label:28} {figures['aws_calls']}  {figures['by_operation']}{target}")
+    receiver = ingestion["receiver_handler_ms"]
+    per_message = ingestion["aws_calls_per_inbound_message"]
+    wru = ingestion["write_units_per_inbound_message"]
+    throughput = ingestion["processor_throughput"]
+    print("\nWebhook ingestion (warm, in-process, moto in-process)")
+    print(
+        f"  receiver handler: p50 {receiver['p50']} ms, p99 {receiver['p99']} ms over {receiver['runs']} runs"
+        f" (target p99 <= {receiver['target_p99']} ms); {ingestion['receiver_aws_calls']} AWS call"
+    )
+    print(
+        f"  AWS calls per inbound message end to end: {per_message['total']} (target <= {per_message['target']})"
+        f"  {per_message['by_operation']}"
+    )
+    print(f"  write units per inbound message: {wru['total']} (target <= {wru['target']})  {wru['by_target']}")
+    first = ingestion["first_message_of_a_new_customer"]
+    print(
+        f"  a new customer's first message: {first['aws_calls']} calls, {first['write_units']['total']} WRU"
+        f"  {first['write_units']['by_target']}"
+    )
+    print(
+        f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
+        f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"
+    )
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 

@@ -115,3 +115,38 @@ def test_the_stack_uses_graph_api_base_url_when_set_and_stops_on_sigterm() -> No
 def test_ctrl_c_stops_everything() -> None:
     running = start_stack()
     assert running.stop(signal.SIGINT) == 0
+
+
+def test_a_signed_webhook_becomes_a_conversation_a_message_and_a_customer(stack: RunningStack) -> None:
+    """The inbound path as deployed: receiver → SQS → the inbound processor (the stack's queue worker)."""
+    import time
+
+    token = stack.token("shop-in")
+    auth = {"Authorization": f"Bearer {token}"}
+    connected = httpx.post(
+        f"{stack.api}/accounts",
+        headers=auth,
+        json={"shopId": "shop-in", "phoneNumberId": "777000111", "accessToken": "EAAinbound"},
+    )
+    assert connected.status_code == 201, connected.text
+    raw = webhook_body().replace(b"106540352242922", b"777000111")
+    reply = httpx.post(
+        f"{stack.api}/webhooks",
+        content=raw,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, DEV_APP_SECRET)},
+    )
+    assert reply.status_code == 200
+
+    deadline = time.monotonic() + 20
+    while True:
+        listing = httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-in"}, headers=auth).json()
+        if listing["data"]["totalCount"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [conversation] = listing["data"]["conversations"]
+    assert conversation["customerName"] == "Nguyễn Văn A"
+    detail = httpx.get(f"{stack.api}/conversations/{conversation['id']}", headers=auth).json()["data"]
+    assert [m["content"] for m in detail["messages"]] == [{"type": "text", "text": "Xin chào, shop còn hàng không?"}]
+    customer = httpx.get(f"{stack.api}/customers/84901234567", params={"shopId": "shop-in"}, headers=auth)
+    assert customer.status_code == 200
+    assert customer.json()["data"]["stats"]["conversationCount"] == 1

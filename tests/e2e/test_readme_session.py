@@ -32,7 +32,7 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    health, connected, account, challenge, signed, forged = result.stdout.splitlines()
+    health, connected, account, challenge, signed, forged, listing, conversation, customer = result.stdout.splitlines()
     assert '"status":"ok"' in health
     assert '"status":"active"' in connected
     assert '"messageTier":"tier_1"' in connected
@@ -40,3 +40,6 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     assert challenge == "42"
     assert signed == '{"success":true}'
     assert forged == "401"
+    assert '"totalCount":1' in listing
+    assert '"text":"Xin chào, shop còn hàng không?"' in conversation
+    assert '"name":"Nguyễn Văn A"' in customer

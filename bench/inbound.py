@@ -1,0 +1,201 @@
+"""Webhook ingestion: the receiver's handler time (warm, in-process, moto in-process), AWS calls and
+DynamoDB write units per inbound message end to end, and the processor's throughput on batches of 10."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from bench import dynamo_cost
+from bench.stack import PHONE_NUMBER_ID, bench_stack
+from local.make_events import http_event, sqs_event
+
+WARM_RUNS = 300
+
+
+def text_delivery(n: int, customer: int = 0, messages: int = 1) -> bytes:
+    now = int(time.time())
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {"display_phone_number": "15550001", "phone_number_id": PHONE_NUMBER_ID},
+                                "contacts": [
+                                    {
+                                        "profile": {"name": f"Khách hàng {customer}"},
+                                        "wa_id": f"849{customer:08d}",
+                                        "user_id": f"VN.{customer:012d}",
+                                    }
+                                ],
+                                "messages": [
+                                    {
+                                        "from": f"849{customer:08d}",
+                                        "id": f"wamid.BENCH.{n}.{i}",
+                                        "timestamp": str(now),
+                                        "type": "text",
+                                        "text": {"body": "Xin chào, shop còn hàng không? Giá bao nhiêu ạ?"},
+                                    }
+                                    for i in range(messages)
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+        ensure_ascii=True,
+    ).encode()
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure() -> dict[str, Any]:
+    from mkt_whatsapp.store.table import get_table
+    from mkt_whatsapp.whatsapp.signature import sign
+
+    with bench_stack("bench-inbound") as stack:
+        lambdas, calls, writes, physical = stack.lambdas, stack.calls, stack.writes, stack.physical
+        stack.connect_account()
+        sqs = stack.session.client("sqs")
+        queue = physical["InboundQueue"]
+        secret = os.environ["META_APP_SECRET"]
+
+        def webhook(n: int, customer: int = 0, messages: int = 1) -> dict[str, Any]:
+            raw = text_delivery(n, customer, messages)
+            return http_event(
+                "POST",
+                "/webhooks",
+                "/webhooks",
+                body=raw,
+                headers={"content-type": "application/json", "x-hub-signature-256": sign(raw, secret)},
+            )
+
+        def drain() -> list[str]:
+            bodies = []
+            while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+                bodies += [m["Body"] for m in messages]
+                sqs.delete_message_batch(
+                    QueueUrl=queue,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+            return bodies
+
+        # Warm both functions (first customer, first conversation).
+        assert lambdas.invoke("WebhooksFunction", webhook(0))["statusCode"] == 200
+        lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
+
+        # 1. the receiver, warm
+        timings = []
+        for n in range(1, WARM_RUNS + 1):
+            event = webhook(n)
+            start = time.perf_counter()
+            result = lambdas.invoke("WebhooksFunction", event)
+            timings.append((time.perf_counter() - start) * 1000)
+            assert result["statusCode"] == 200
+        drain()
+
+        # 2. one message end to end (existing customer and conversation), calls and write units
+        calls.clear()
+        writes.clear()
+        assert lambdas.invoke("WebhooksFunction", webhook(10_000))["statusCode"] == 200
+        receiver_calls = sum(calls.values())
+        table = get_table()
+        before = _snapshot(table, writes_of=None)
+        lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
+        per_message_calls = dict(calls)
+        wru = _write_units(table, writes, before)
+
+        # 2b. a new customer's first message
+        calls.clear()
+        writes.clear()
+        lambdas.invoke("WebhooksFunction", webhook(20_000, customer=42))
+        before = _snapshot(table, writes_of=None)
+        lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
+        first_message_calls = sum(calls.values())
+        first_wru = _write_units(table, writes, before)
+
+        # 3. processor throughput: 50 batches of 10 queued changes, each a message of another customer
+        for batch in range(50):
+            for i in range(10):
+                lambdas.invoke("WebhooksFunction", webhook(30_000 + batch * 10 + i, customer=100 + i % 7))
+        bodies = drain()
+        start = time.perf_counter()
+        for offset in range(0, len(bodies), 10):
+            result = lambdas.invoke("InboundProcessorFunction", sqs_event(bodies[offset : offset + 10]))
+            assert result == {"batchItemFailures": []}
+        elapsed = time.perf_counter() - start
+    return {
+        "receiver_handler_ms": {
+            "p50": round(statistics.median(timings), 2),
+            "p99": round(percentile(timings, 0.99), 2),
+            "runs": WARM_RUNS,
+            "target_p99": 20,
+        },
+        "receiver_aws_calls": receiver_calls,
+        "aws_calls_per_inbound_message": {
+            "total": sum(per_message_calls.values()),
+            "target": 6,
+            "by_operation": per_message_calls,
+        },
+        "write_units_per_inbound_message": {**wru, "target": 6},
+        "first_message_of_a_new_customer": {"aws_calls": first_message_calls, "write_units": first_wru},
+        "processor_throughput": {
+            "messages": len(bodies),
+            "seconds": round(elapsed, 2),
+            "messages_per_second": round(len(bodies) / elapsed, 1),
+            "note": "moto in-process: its transactions copy the table, so this is a floor",
+        },
+    }
+
+
+def _snapshot(table: Any, writes_of: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of the table (the bench's table is small), to know each write's 'before'. Read with a
+    client of its own, so the bench's own reads are not counted as the service's calls."""
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": table.name}
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    while True:
+        page = client.scan(**kwargs)
+        for raw in page.get("Items", []):
+            item = dynamo_cost.plain(raw)
+            items[(item["PK"], item["SK"])] = item
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _write_units(table: Any, writes: list[tuple[str, dict[str, Any]]], before: dict) -> dict[str, Any]:
+    after = _snapshot(table, writes_of=None)
+    total: Counter[str] = Counter()
+    items = 0
+    for operation, params in writes:
+        transactional = operation == "TransactWriteItems"
+        entries = params["TransactItems"] if transactional else [{operation.removesuffix("Item"): params}]
+        for entry in entries:
+            [(kind, body)] = entry.items()
+            key = dynamo_cost.plain(body["Item"] if kind == "Put" else body["Key"])
+            identity = (key["PK"], key["SK"])
+            for name, cost in dynamo_cost.write_units(before.get(identity), after.get(identity), transactional).items():
+                total[name] += cost
+            items += 1
+    return {"total": sum(total.values()), "by_target": dict(total), "items_written": items}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))

@@ -1,0 +1,103 @@
+"""The benchmarks' in-process stack: moto with template.yaml's resources, the Graph simulator, the
+functions loaded as Lambda would, and the service's AWS calls counted with botocore's event hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from local import template as tpl
+from local.graph_simulator import GraphSimulator
+from local.lambdas import LocalLambdas, ensure_layer_on_path
+from local.make_events import http_event
+
+ensure_layer_on_path()
+
+SHOP = "bench-shop"
+PHONE_NUMBER_ID = "5550001"
+
+
+@dataclass
+class BenchStack:
+    session: boto3.session.Session
+    physical: dict[str, str]
+    lambdas: LocalLambdas
+    calls: Counter[str] = field(default_factory=Counter)
+    writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def token(self) -> str:
+        import jwt
+
+        return jwt.encode(
+            {"sub": "bench", "shop_ids": [SHOP], "exp": 4102444800}, os.environ["JWT_SECRET"], algorithm="HS256"
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token()}", "content-type": "application/json"}
+
+    def connect_account(self) -> None:
+        body = json.dumps({"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}).encode()
+        event = http_event("POST", "/accounts", "/accounts", headers=self.auth_headers(), body=body)
+        assert self.lambdas.invoke("AccountsFunction", event)["statusCode"] == 201
+
+
+@contextmanager
+def bench_stack(stack_name: str) -> Iterator[BenchStack]:
+    from mkt_whatsapp import aws
+    from mkt_whatsapp.settings import get_settings
+    from mkt_whatsapp.store.table import get_table
+    from mkt_whatsapp.whatsapp import graph
+
+    simulator = GraphSimulator().start()
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "JWT_SECRET": "bench-jwt-secret-0123456789abcdef",
+            "META_APP_SECRET": "bench-app-secret",
+            "WEBHOOK_VERIFY_TOKEN": "bench-verify",
+            "GRAPH_API_BASE_URL": simulator.url,
+            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "RATE_LIMIT_PER_MINUTE": "100000",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with mock_aws():
+            session = boto3.session.Session(region_name="us-east-1")
+            physical = tpl.deploy_resources(session, stack_name, {})
+            os.environ.update(
+                TABLE_NAME=physical["Table"],
+                TOKEN_KMS_KEY_ID=physical["TokenKey"],
+                INBOUND_QUEUE_URL=physical["InboundQueue"],
+                OUTBOUND_QUEUE_URL=physical["OutboundQueue"],
+            )
+            get_settings.cache_clear()
+            get_table.cache_clear()
+            graph._http.cache_clear()
+            aws.reset()
+            stack = BenchStack(session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()))
+
+            def on_call(model: Any, **_: Any) -> None:
+                stack.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+            def on_parameters(model: Any, params: dict[str, Any], **_: Any) -> None:
+                if model.name in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+                    stack.writes.append((model.name, json.loads(json.dumps(params, default=str))))
+
+            # Registered before any client exists: botocore clients copy the session's hooks when created.
+            aws.session().events.register("before-call", on_call)
+            aws.session().events.register("before-parameter-build.dynamodb", on_parameters)
+            yield stack
+    finally:
+        simulator.stop()

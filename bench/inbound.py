@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 
 from bench import dynamo_cost
-from bench.stack import PHONE_NUMBER_ID, bench_stack
+from bench.stack import bench_stack, delivery
 from local.make_events import http_event, sqs_event
 
 WARM_RUNS = 300
@@ -21,43 +21,24 @@ WARM_RUNS = 300
 
 def text_delivery(n: int, customer: int = 0, messages: int = 1) -> bytes:
     now = int(time.time())
-    return json.dumps(
+    phone = f"849{customer:08d}"
+    return delivery(
         {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "1",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "15550001", "phone_number_id": PHONE_NUMBER_ID},
-                                "contacts": [
-                                    {
-                                        "profile": {"name": f"Khách hàng {customer}"},
-                                        "wa_id": f"849{customer:08d}",
-                                        "user_id": f"VN.{customer:012d}",
-                                    }
-                                ],
-                                "messages": [
-                                    {
-                                        "from": f"849{customer:08d}",
-                                        "id": f"wamid.BENCH.{n}.{i}",
-                                        "timestamp": str(now),
-                                        "type": "text",
-                                        "text": {"body": "Xin chào, shop còn hàng không? Giá bao nhiêu ạ?"},
-                                    }
-                                    for i in range(messages)
-                                ],
-                            },
-                        }
-                    ],
-                }
+            "contacts": [
+                {"profile": {"name": f"Khách hàng {customer}"}, "wa_id": phone, "user_id": f"VN.{customer:012d}"}
             ],
-        },
-        ensure_ascii=True,
-    ).encode()
+            "messages": [
+                {
+                    "from": phone,
+                    "id": f"wamid.BENCH.{n}.{i}",
+                    "timestamp": str(now),
+                    "type": "text",
+                    "text": {"body": "Xin chào, shop còn hàng không? Giá bao nhiêu ạ?"},
+                }
+                for i in range(messages)
+            ],
+        }
+    )
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -25,6 +25,20 @@ SHOP = "bench-shop"
 PHONE_NUMBER_ID = "5550001"
 
 
+def delivery(value: dict[str, Any]) -> bytes:
+    """A webhook body as Meta sends it: one entry, one ``messages`` change for the bench's number."""
+    change = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001", "phone_number_id": PHONE_NUMBER_ID},
+        **value,
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": change}]}],
+    }
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
 @dataclass
 class BenchStack:
     session: boto3.session.Session

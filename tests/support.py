@@ -96,6 +96,16 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
             reset_caches()
 
 
+def connect_shop(api: ApiClient, shop_id: str = "shop-1", phone_number_id: str = "106540352242922") -> ApiClient:
+    """Give ``api`` a token for the shop and connect the shop's WhatsApp number (through the Graph simulator)."""
+    api.token = make_token([shop_id])
+    reply = api.post(
+        "/accounts", json_body={"shopId": shop_id, "phoneNumberId": phone_number_id, "accessToken": "EAAtest-token"}
+    )
+    assert reply.status == 201, reply.text
+    return api
+
+
 def drain_inbound(stack: AwsStack) -> int:
     """Deliver everything on the inbound queue to the inbound processor, as Lambda's event source mapping
     would; returns how many queue messages were delivered."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mkt_whatsapp.clock import iso, meta_time
-from tests.support import ApiClient, AwsStack, deliver, make_token
+from tests.support import ApiClient, AwsStack, connect_shop, deliver
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 SHOP = "shop-1"
@@ -134,10 +134,7 @@ def corpus(name: str) -> dict:
 
 @pytest.fixture
 def shop(api: ApiClient) -> ApiClient:
-    api.token = make_token([SHOP])
-    reply = api.post("/accounts", json_body={"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAx"})
-    assert reply.status == 201, reply.text
-    return api
+    return connect_shop(api, SHOP)
 
 
 def only_conversation(api: ApiClient) -> dict:

@@ -16,7 +16,16 @@ from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from tests.support import ApiClient, AwsStack, deliver, drain_inbound, lambdas, make_token, post_webhook, queue_depth
+from tests.support import (
+    ApiClient,
+    AwsStack,
+    connect_shop,
+    deliver,
+    drain_inbound,
+    lambdas,
+    post_webhook,
+    queue_depth,
+)
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 SHOP = "shop-1"
@@ -39,10 +48,7 @@ def text_message(wamid: str, body: str, timestamp: int, wa_id: str = WA_ID) -> d
 
 @pytest.fixture
 def shop(api: ApiClient) -> ApiClient:
-    api.token = make_token([SHOP])
-    reply = api.post("/accounts", json_body={"shopId": SHOP, "phoneNumberId": "106540352242922", "accessToken": "EAAx"})
-    assert reply.status == 201
-    return api
+    return connect_shop(api, SHOP)
 
 
 def conversations(api: ApiClient, **query: str) -> dict:

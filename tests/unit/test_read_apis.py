@@ -12,7 +12,7 @@ import pytest
 from mkt_whatsapp import inbound
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
-from tests.support import ApiClient, AwsStack, deliver, make_token
+from tests.support import ApiClient, AwsStack, connect_shop, deliver, make_token
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 SHOP = "shop-1"
@@ -35,14 +35,7 @@ def change(wa_id: str, name: str, wamid: str, text: str, timestamp: int) -> dict
 
 @pytest.fixture
 def shop(api: ApiClient) -> ApiClient:
-    api.token = make_token([SHOP])
-    assert (
-        api.post(
-            "/accounts", json_body={"shopId": SHOP, "phoneNumberId": "106540352242922", "accessToken": "EAAx"}
-        ).status
-        == 201
-    )
-    return api
+    return connect_shop(api, SHOP)
 
 
 @pytest.mark.parametrize("take", ["101", "0", "-5", "abc"])

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mkt_whatsapp import inbound
-from tests.support import ApiClient, AwsStack, make_token
+from tests.support import ApiClient, AwsStack, connect_shop
 from tests.unit.test_read_apis import change
 
 SHOP = "shop-1"
@@ -20,13 +20,7 @@ COUNT = 240
 @pytest.fixture(scope="module")
 def seeded(module_api: ApiClient, module_aws: AwsStack) -> ApiClient:
     """240 customers, each with one conversation; customer n wrote at NOW - 240 + n (n = 0 is oldest)."""
-    module_api.token = make_token([SHOP])
-    assert (
-        module_api.post(
-            "/accounts", json_body={"shopId": SHOP, "phoneNumberId": "106540352242922", "accessToken": "EAAx"}
-        ).status
-        == 201
-    )
+    connect_shop(module_api, SHOP)
     for n in range(COUNT):
         inbound.process_change(change(f"8490{n:07d}", f"Khách {n}", f"wamid.P{n}", "hi", NOW - COUNT + n))
     return module_api

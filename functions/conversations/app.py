@@ -1,11 +1,12 @@
-"""Conversations: the shop's list and one conversation with its messages. Sending, assigning and
-closing land with the outbound feature (declared and guarded here, answered 501 until then)."""
+"""Conversations: the shop's list, one conversation with its messages, assigning and closing. Sending
+lands with the outbound sender (declared and guarded here, answered 501 until then)."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, conversations
+from mkt_whatsapp import api, conversation_actions, conversations
+from mkt_whatsapp.models.conversations import AssignRequest
 from mkt_whatsapp.observability import logger, metrics
 from mkt_whatsapp.pagination import PageRequest
 
@@ -26,6 +27,16 @@ def list_conversations() -> Response[str]:
 def get_conversation(conversationId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
     query = app.current_event.query_string_parameters or {}
     return api.ok(conversations.get_conversation(conversationId, query.get("before") or None).to_wire())
+
+
+@app.post("/conversations/<conversationId>/assign")
+def assign_conversation(conversationId: str) -> Response[str]:  # noqa: N803
+    return api.ok(conversation_actions.assign(conversationId, api.parse_body(app, AssignRequest)))
+
+
+@app.post("/conversations/<conversationId>/close")
+def close_conversation(conversationId: str) -> Response[str]:  # noqa: N803
+    return api.ok(conversation_actions.close(conversationId))
 
 
 api.register_pending_routes(app, "conversations")

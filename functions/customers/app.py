@@ -1,11 +1,11 @@
-"""Customers: the shop's list (search, tag filters) and one customer's profile. Tag and consent updates
-land with the outbound feature (declared and guarded here, answered 501 until then)."""
+"""Customers: the shop's list (search, tag filters), one customer's profile, tags and consent."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import api, customers
+from mkt_whatsapp.models.customers import OptInRequest, UpdateTagsRequest
 from mkt_whatsapp.observability import logger, metrics
 from mkt_whatsapp.pagination import PageRequest
 
@@ -26,6 +26,20 @@ def list_customers() -> Response[str]:
 def get_customer(waId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
     query = app.current_event.query_string_parameters or {}
     return api.ok(customers.profile(api.required_query(query, "shopId"), waId).to_wire())
+
+
+@app.put("/customers/<waId>/tags")
+def update_tags(waId: str) -> Response[str]:  # noqa: N803
+    query = app.current_event.query_string_parameters or {}
+    request = api.parse_body(app, UpdateTagsRequest)
+    return api.ok(customers.update_tags(api.required_query(query, "shopId"), waId, request))
+
+
+@app.put("/customers/<waId>/opt-in")
+def update_consent(waId: str) -> Response[str]:  # noqa: N803
+    query = app.current_event.query_string_parameters or {}
+    request = api.parse_body(app, OptInRequest)
+    return api.ok(customers.update_consent(api.required_query(query, "shopId"), waId, request))
 
 
 api.register_pending_routes(app, "customers")

@@ -3,22 +3,36 @@ customer's profile. ``{waId}`` in a path is a phone number or a business-scoped 
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from typing import Any
 
 from mkt_whatsapp import text
-from mkt_whatsapp.errors import BadRequest, NotFound
-from mkt_whatsapp.models.customers import Consent, CustomerProfile, CustomerStats, CustomerSummary
+from mkt_whatsapp.clock import now_iso
+from mkt_whatsapp.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound
+from mkt_whatsapp.models.customers import (
+    Consent,
+    CustomerProfile,
+    CustomerStats,
+    CustomerSummary,
+    OptInRequest,
+    UpdateTagsRequest,
+)
 from mkt_whatsapp.pagination import PageRequest, Pagination
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
-from mkt_whatsapp.store.table import Item
+from mkt_whatsapp.store.table import Item, TransactionCancelled
 
+_NOT_TAG = re.compile(r"[^a-z0-9]+")
 MAX_TAG_FILTERS = 10
+MAX_TAGS_PER_CUSTOMER = 50
+MAX_ATTEMPTS = 5
 
 
 def normalise_tag(tag: str) -> str:
-    """Tags are lowercase kebab-case: ``" VIP Buyer "`` → ``vip-buyer``."""
-    return "-".join(text.fold(tag).replace("_", " ").replace("-", " ").split())
+    """Tags are lowercase ASCII kebab-case: ``" VIP Buyer "`` → ``vip-buyer``, ``"Khách_mới"`` → ``khach-moi``."""
+    return _NOT_TAG.sub("-", text.fold(tag)).strip("-")
 
 
 def format_duration(seconds: float | None) -> str | None:
@@ -109,4 +123,74 @@ def profile(shop_id: str, wa_id: str) -> CustomerProfile:
         ),
         created_at=item["createdAt"],
         last_contacted_at=item.get("lastContactedAt"),
+        consent_history=[Consent.model_validate(event) for event in consent_trail(shop_id, item)],
     )
+
+
+def _normalised(tags: list[str], field: str) -> list[str]:
+    result = []
+    for index, tag in enumerate(tags):
+        name = normalise_tag(tag)
+        if not name:
+            raise BadRequest(
+                f"Validation failed: {field}[{index}] is not a usable tag",
+                code="INVALID_VALUE",
+                field=f"{field}[{index}]",
+            )
+        result.append(name)
+    return result
+
+
+def update_tags(shop_id: str, wa_id: str, request: UpdateTagsRequest) -> dict[str, Any]:
+    """Add and remove tags in one atomic step (lowercase kebab-case, at most 50 per customer)."""
+    add = _normalised(request.add_tags, "addTags")
+    remove = set(_normalised(request.remove_tags, "removeTags"))
+    table = get_table()
+    for _attempt in range(MAX_ATTEMPTS):
+        item = find(shop_id, wa_id)
+        tags = [tag for tag in dict.fromkeys([*item.get("tags", []), *add]) if tag not in remove]
+        if len(tags) > MAX_TAGS_PER_CUSTOMER:
+            raise BusinessRuleViolation(
+                f"A customer may have at most {MAX_TAGS_PER_CUSTOMER} tags", code="TAG_LIMIT_EXCEEDED", field="addTags"
+            )
+        try:
+            table.transact_write(
+                [
+                    customer_store.update_customer_op(
+                        table, shop_id, customer_store.key_of(item), int(item.get("version", 0)), {"tags": tags}
+                    )
+                ]
+            )
+        except TransactionCancelled:
+            continue  # changed under us: read again
+        return {"waId": item.get("waId") or wa_id, "tags": tags}
+    raise Conflict("The customer is being changed concurrently; retry", code="CONCURRENT_UPDATE")
+
+
+def update_consent(shop_id: str, wa_id: str, request: OptInRequest) -> dict[str, Any]:
+    """Set the customer's consent and append the change to their consent trail."""
+    table = get_table()
+    consent = {"status": request.status, "timestamp": now_iso(), "source": request.source}
+    # Orders changes made within the same second, and keeps concurrent ones apart.
+    reference = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+    for _attempt in range(MAX_ATTEMPTS):
+        item = find(shop_id, wa_id)
+        key = customer_store.key_of(item)
+        try:
+            table.transact_write(
+                [
+                    customer_store.update_customer_op(
+                        table, shop_id, key, int(item.get("version", 0)), {"consent": consent}
+                    ),
+                    customer_store.consent_event_op(table, shop_id, key, consent, reference=reference),
+                ]
+            )
+        except TransactionCancelled:
+            continue
+        return {"waId": item.get("waId") or wa_id, "consent": consent}
+    raise Conflict("The customer is being changed concurrently; retry", code="CONCURRENT_UPDATE")
+
+
+def consent_trail(shop_id: str, item: Item) -> list[dict[str, Any]]:
+    events = customer_store.consent_history(get_table(), shop_id, customer_store.key_of(item))
+    return [{"status": e["status"], "timestamp": e["timestamp"], "source": e.get("source")} for e in events]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from mkt_whatsapp.models import ApiModel
 
@@ -56,3 +58,7 @@ class ConversationDetail(ApiModel):
     created_at: str
     expires_at: str
     closed_at: str | None = None
+
+
+class AssignRequest(ApiModel):
+    agent_id: Annotated[str, Field(min_length=1, max_length=128)]

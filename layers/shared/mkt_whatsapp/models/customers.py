@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from mkt_whatsapp.models import ApiModel
+
+TagText = Annotated[str, Field(min_length=1, max_length=50)]
 
 
 class Consent(ApiModel):
@@ -45,3 +49,20 @@ class CustomerProfile(ApiModel):
     stats: CustomerStats
     created_at: str
     last_contacted_at: str | None
+    consent_history: list[Consent] = Field(default_factory=list)
+
+
+class UpdateTagsRequest(ApiModel):
+    add_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
+    remove_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> UpdateTagsRequest:
+        if not self.add_tags and not self.remove_tags:
+            raise ValueError("give addTags or removeTags")
+        return self
+
+
+class OptInRequest(ApiModel):
+    status: Literal["opted_in", "opted_out"]
+    source: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$")]

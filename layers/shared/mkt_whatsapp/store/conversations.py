@@ -93,3 +93,15 @@ def close_op(table: Table, conversation_id: str, at: str) -> TransactWriteItemTy
         condition="attribute_exists(PK) AND #status = :open",
         names={"#status": "status"},
     )
+
+
+def assign_op(table: Table, conversation_id: str, agent_id: str, at: str) -> TransactWriteItemTypeDef:
+    """Assign an open conversation to a human agent; automation stops on it."""
+    return table.update_op(
+        keys.conversation_pk(conversation_id),
+        keys.CONVERSATION_SK,
+        "SET assignedAgentId = :agent, assignedAt = :at, automationStopped = :true",
+        {":agent": agent_id, ":at": at, ":true": True, ":open": OPEN},
+        condition="attribute_exists(PK) AND #status = :open",
+        names={"#status": "status"},
+    )

@@ -131,6 +131,7 @@ def consent_event_op(
 
 
 def consent_history(table: Table, shop_id: str, customer_key: str) -> list[Item]:
+    """The customer's consent changes, oldest first."""
     return table.query_prefix(keys.shop_pk(shop_id), f"CONSENT#{customer_key}#")
 
 

@@ -173,6 +173,23 @@ def events() -> dict[str, dict[str, Any]]:
             "GET", "/{proxy+}", "/no-such-route", path_parameters={"proxy": "api/v1/whatsapp/no-such-route"}
         ),
         "inbound-changes": inbound_event(),
+        "sender-messages": sqs_event(
+            [
+                json.dumps(
+                    {
+                        "messageId": "00000000-0000-4000-8000-000000000001",
+                        "body": {
+                            "messaging_product": "whatsapp",
+                            "recipient_type": "individual",
+                            "to": "84901234567",
+                            "type": "text",
+                            "text": {"body": "Cảm ơn bạn!", "preview_url": False},
+                        },
+                    },
+                    ensure_ascii=False,
+                )
+            ]
+        ),
         **corpus_events(),
     }
 

@@ -1,14 +1,14 @@
-"""Conversations: the shop's list, one conversation with its messages, assigning and closing. Sending
-lands with the outbound sender (declared and guarded here, answered 501 until then)."""
+"""Conversations: the shop's list, one conversation with its messages, sending, assigning, closing."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, conversation_actions, conversations
+from mkt_whatsapp import api, conversation_actions, conversations, outbound
 from mkt_whatsapp.models.conversations import AssignRequest
 from mkt_whatsapp.observability import logger, metrics
 from mkt_whatsapp.pagination import PageRequest
+from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
 
 app = api.create_resolver()
 
@@ -27,6 +27,18 @@ def list_conversations() -> Response[str]:
 def get_conversation(conversationId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
     query = app.current_event.query_string_parameters or {}
     return api.ok(conversations.get_conversation(conversationId, query.get("before") or None).to_wire())
+
+
+@app.post("/conversations/<conversationId>/messages")
+def send_message(conversationId: str) -> Response[str]:  # noqa: N803
+    request = api.parse_body(app, SendMessageRequest)
+    key = app.current_event.headers.get("idempotency-key")
+    if key is not None:
+        status, data = outbound.send_once(conversationId, request, key)
+    else:
+        status, data = outbound.send(conversationId, request)
+    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+    return api.ok(data, status=status)
 
 
 @app.post("/conversations/<conversationId>/assign")

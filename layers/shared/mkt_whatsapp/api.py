@@ -163,6 +163,7 @@ class RequestContext:
     principal: Principal | None = None
     quota: ratelimit.Quota | None = None
     authorised_shops: set[str] = field(default_factory=set)
+    lambda_context: LambdaContext | None = None
 
     def authorise_shop(self, shop_id: str) -> None:
         """403 unless the caller may act on ``shop_id``; then count it against the shop's rate limit.
@@ -293,6 +294,7 @@ def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaC
                 request = guard(event)
             except ApiError as error:
                 return _to_lambda_response(error_response(error))
+            request.lambda_context = context
             _current.set(request)
             result: dict[str, Any] = app.resolve(event, context)
             return _with_headers(result, request.quota.headers() if request.quota else {})

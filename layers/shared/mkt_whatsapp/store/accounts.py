@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import keys, phone_numbers
 from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class AccountAlreadyConnected(Exception):
@@ -35,16 +39,45 @@ def _to_item(record: AccountRecord) -> Item:
     return item
 
 
-def get_account_and_usage(table: Table, shop_id: str, day: str) -> tuple[AccountRecord | None, int]:
-    """The shop's account and the messages counted on ``day`` (``yyyy-mm-dd``), in one Query."""
+def get_account_and_usage(table: Table, shop_id: str, since_hour: str) -> tuple[AccountRecord | None, int]:
+    """The shop's account and the business-initiated conversations started in the hours from
+    ``since_hour`` (``yyyy-mm-ddTHH``) on, in one Query."""
     account: AccountRecord | None = None
     used = 0
     for item in table.query_prefix(keys.shop_pk(shop_id), keys.ACCOUNT_SK):
         if item["SK"] == keys.ACCOUNT_SK:
             account = _to_record(item)
-        elif item["SK"] == keys.account_usage_sk(day):
-            used = int(item.get("count", 0))
+        elif item["SK"].startswith(keys.USAGE_PREFIX) and item["SK"].removeprefix(keys.USAGE_PREFIX) >= since_hour:
+            used += int(item.get("count", 0))
     return account, used
+
+
+def business_initiated_ops(
+    table: Table, shop_id: str, customer_key: str, at: str, day_ago: str, expires_at: int
+) -> list[TransactWriteItemTypeDef]:
+    """Count a customer once per rolling 24 hours: start their period (only if none is running) and add
+    one to this hour's usage bucket. Cancels if the customer's period is still running."""
+    return [
+        table.update_op(
+            keys.shop_pk(shop_id),
+            keys.business_initiated_sk(customer_key),
+            "SET startedAt = :at",
+            {":at": at, ":day_ago": day_ago},
+            condition="attribute_not_exists(startedAt) OR startedAt <= :day_ago",
+        ),
+        table.update_op(
+            keys.shop_pk(shop_id),
+            keys.account_usage_sk(at[:13]),
+            "ADD #count :one SET expiresAt = :expires",
+            {":one": 1, ":expires": expires_at},
+            names={"#count": "count"},
+        ),
+    ]
+
+
+def business_period_started(table: Table, shop_id: str, customer_key: str) -> str | None:
+    item = table.get(keys.shop_pk(shop_id), keys.business_initiated_sk(customer_key))
+    return str(item["startedAt"]) if item else None
 
 
 def get_account(table: Table, shop_id: str) -> AccountRecord | None:

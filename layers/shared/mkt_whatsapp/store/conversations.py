@@ -105,3 +105,14 @@ def assign_op(table: Table, conversation_id: str, agent_id: str, at: str) -> Tra
         condition="attribute_exists(PK) AND #status = :open",
         names={"#status": "status"},
     )
+
+
+def outbound_message_op(table: Table, conversation_id: str, at: str) -> TransactWriteItemTypeDef:
+    """Count an outbound message on a conversation (open or closed: templates may reach closed ones)."""
+    return table.update_op(
+        keys.conversation_pk(conversation_id),
+        keys.CONVERSATION_SK,
+        "SET lastMessageAt = :at, GSI1SK = :sort ADD messageCount :one",
+        {":at": at, ":sort": keys.conversation_gsi1sk(at, conversation_id), ":one": 1},
+        condition="attribute_exists(PK)",
+    )

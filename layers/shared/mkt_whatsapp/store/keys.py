@@ -10,8 +10,17 @@ def shop_pk(shop_id: str) -> str:
 ACCOUNT_SK = "ACCOUNT"
 
 
-def account_usage_sk(day: str) -> str:
-    return f"{ACCOUNT_SK}#USAGE#{day}"
+USAGE_PREFIX = f"{ACCOUNT_SK}#USAGE#"
+
+
+def account_usage_sk(hour: str) -> str:
+    """The count of business-initiated conversations started in one UTC hour (``yyyy-mm-ddTHH``)."""
+    return f"{USAGE_PREFIX}{hour}"
+
+
+def business_initiated_sk(customer_key: str) -> str:
+    """When the customer's current business-initiated 24-hour period began."""
+    return f"BIC#{customer_key}"
 
 
 def phone_pk(phone_number_id: str) -> str:

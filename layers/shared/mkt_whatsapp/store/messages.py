@@ -108,3 +108,70 @@ def recent_in_conversation(table: Table, conversation_id: str, limit: int, befor
         limit=limit,
         sort_key_below=before,
     )
+
+
+def claim_for_sending(table: Table, message_id: str, at: str) -> Item | None:
+    """Move a queued message to ``sending`` (one sender at a time); None if it is not queued any more."""
+    try:
+        return table.update(
+            keys.message_pk(message_id),
+            keys.MESSAGE_SK,
+            "SET #status = :sending, sendAttempts = if_not_exists(sendAttempts, :zero) + :one, lastAttemptAt = :at",
+            {":sending": "sending", ":queued": "queued", ":zero": 0, ":one": 1, ":at": at},
+            names={"#status": "status"},
+            condition="#status = :queued",
+            return_values="ALL_NEW",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+
+
+def mark_sent(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str, at: str) -> None:
+    """Record Meta's acceptance: the wamid, status ``sent`` (unless a status webhook already moved it
+    further), and the pointer statuses use."""
+    table.transact_write(
+        [
+            table.update_op(
+                keys.message_pk(message_id),
+                keys.MESSAGE_SK,
+                "SET whatsAppMessageId = :wamid, #status = :sent, statusRank = :rank, statusTimestamps.#sent = :at, "
+                "statusUpdatedAt = :at",
+                {":wamid": whatsapp_message_id, ":sent": "sent", ":rank": STATUS_RANK["sent"], ":at": at},
+                names={"#status": "status", "#sent": "sent"},
+            ),
+            table.put_op(
+                {
+                    "PK": keys.wamid_pk(whatsapp_message_id),
+                    "SK": keys.WAMID_SK,
+                    "entity": "wamid",
+                    "messageId": message_id,
+                    "shopId": shop_id,
+                }
+            ),
+        ]
+    )
+
+
+def mark_failed(table: Table, message_id: str, at: str, errors: list[dict[str, Any]]) -> None:
+    table.update(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET #status = :failed, statusRank = :rank, statusTimestamps.#failed = :at, statusUpdatedAt = :at, "
+        "errors = :errors",
+        {":failed": "failed", ":rank": STATUS_RANK["failed"], ":at": at, ":errors": errors},
+        names={"#status": "status", "#failed": "failed"},
+    )
+
+
+def requeue(table: Table, message_id: str) -> None:
+    """Back to ``queued`` after a transient failure, for the outbound sender to retry."""
+    table.update(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET #status = :queued",
+        {":queued": "queued", ":sending": "sending"},
+        names={"#status": "status"},
+        condition="#status = :sending",
+    )

@@ -93,3 +93,35 @@ def get_phone_number(phone_number_id: str, access_token: str) -> PhoneNumberInfo
         quality_rating=payload.get("quality_rating"),
         messaging_limit=str(limit) if limit else None,
     )
+
+
+# Meta's error codes by what a sender should do about them (DESIGN.md, Meta's error-code reference).
+TRANSIENT_CODES = frozenset({130429, 131056, 80007, 4, 1, 2, 131000, 131016, 131057})
+ACCOUNT_CODES = frozenset({190, 0, 131031, 368, 131042})
+
+
+def is_transient(error: GraphApiError) -> bool:
+    """Worth retrying with backoff: throughput/pair-rate limits, temporary Meta errors, anything Meta marks
+    ``is_transient``."""
+    return error.is_transient or error.code in TRANSIENT_CODES
+
+
+def is_account_level(error: GraphApiError) -> bool:
+    """The account (token, payment, policy) is the problem: no send of this shop can succeed."""
+    return error.code in ACCOUNT_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    whatsapp_message_id: str
+    recipient_wa_id: str | None
+
+
+def send_message(phone_number_id: str, access_token: str, body: dict[str, Any]) -> SentMessage:
+    """``POST /{version}/{phone-number-id}/messages``: Meta's answer carries the new message's wamid."""
+    payload = _request("POST", f"/{phone_number_id}/messages", access_token, json=body)
+    messages = payload.get("messages") or []
+    if not messages or not messages[0].get("id"):
+        raise GraphUnavailable("Graph API accepted the send without a message id")
+    contacts = payload.get("contacts") or [{}]
+    return SentMessage(whatsapp_message_id=str(messages[0]["id"]), recipient_wa_id=contacts[0].get("wa_id"))

@@ -1,0 +1,80 @@
+"""The outbound sender: drains the outbound queue (messages whose send failed transiently, and later the
+automated sends of flows and AI agents) and sends each queued message once.
+
+Retries: a transient failure (network, 5xx, Meta's throughput errors, anything ``is_transient``) leaves
+the message ``queued``, pushes the SQS message's visibility out by an exponential backoff with full
+jitter (2 s, 4 s, 8 s… capped at 15 min), and reports the record as failed. On the last attempt the
+queue allows (its redrive ``maxReceiveCount``), the message is marked ``failed`` (``RETRIES_EXHAUSTED``)
+and the SQS message goes on to the dead-letter queue: nothing is dropped silently. A message that is no
+longer ``queued`` (sent already by an earlier delivery of the same record) is not sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mkt_whatsapp import aws, outbound
+from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.store import accounts as account_store
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import messages as message_store
+
+logger = Logger(child=True)
+
+BASE_DELAY_SECONDS = 2
+MAX_DELAY_SECONDS = 900
+MAX_RECEIVES = 5  # template.yaml: OutboundQueue's maxReceiveCount
+
+
+class RetryLater(Exception):
+    """The record failed transiently: SQS redelivers it after the backoff."""
+
+
+def backoff_seconds(receive_count: int, rng: random.Random | None = None) -> int:
+    """Full jitter: a random delay up to 2^n × base, capped."""
+    ceiling = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** max(0, receive_count))
+    return int((rng or random).uniform(1, ceiling))
+
+
+def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -> str:
+    """Send one queued message; returns its final status, or raises :class:`RetryLater`."""
+    message_id = str(body["messageId"])
+    table = get_table()
+    message = message_store.get(table, message_id)
+    if message is None:
+        logger.error("outbound record names no message", extra={"messageId": message_id})
+        return "missing"
+    if message.get("status") not in ("queued", "sending"):
+        return str(message.get("status"))  # already handled by an earlier delivery
+    account = account_store.get_account(table, str(message["shopId"]))
+    if account is None or account.status != "active" or not account.encrypted_access_token:
+        outbound.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
+        return "failed"
+    try:
+        _, answer = outbound.attempt(account, message_id, body["body"])
+    except outbound.Transient as reason:
+        final = receive_count >= MAX_RECEIVES
+        if final:
+            outbound.fail(
+                message_id,
+                [{"code": "RETRIES_EXHAUSTED", "title": f"Gave up after {receive_count} attempts; last: {reason}"}],
+            )
+        # The last failure is made visible at once, so SQS moves it on to the dead-letter queue promptly.
+        aws.sqs().change_message_visibility(
+            QueueUrl=get_settings().outbound_queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=0 if final else backoff_seconds(receive_count),
+        )
+        raise RetryLater(str(reason)) from reason
+    return str(answer["status"])
+
+
+def parse(record_body: str) -> dict[str, Any]:
+    body = json.loads(record_body)
+    if not isinstance(body, dict) or "messageId" not in body or "body" not in body:
+        raise ValueError("not an outbound send record")
+    return body

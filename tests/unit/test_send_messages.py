@@ -1,0 +1,292 @@
+"""Sending in a conversation: the Graph request, the rules before sending, Meta's answers, idempotency."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from local.graph_simulator import Fault
+from mkt_whatsapp import inbound
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import messages as message_store
+from tests.support import ApiClient, AwsStack, connect_shop, make_token, queue_depth
+
+SHOP = "shop-1"
+WA_ID = "84901234567"
+PHONE_NUMBER_ID = "106540352242922"
+
+
+def inbound_message(wamid: str, at: int, text: str = "hi") -> dict:
+    return {
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Nguyễn Văn A"}, "wa_id": WA_ID}],
+            "messages": [{"from": WA_ID, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": text}}],
+        },
+    }
+
+
+def open_conversation(api: ApiClient, at: int) -> str:
+    inbound.process_change(inbound_message(f"wamid.in.{at}", at))
+    [conversation] = api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
+    return str(conversation["id"])
+
+
+@pytest.fixture
+def shop(api: ApiClient, graph) -> ApiClient:
+    connect_shop(api, SHOP, PHONE_NUMBER_ID)
+    graph.state.requests.clear()
+    graph.state.faults.clear()
+    return api
+
+
+@pytest.fixture
+def conversation(shop: ApiClient) -> str:
+    return open_conversation(shop, int(time.time()) - 60)
+
+
+def sends(graph) -> list[dict]:
+    return [r for r in graph.state.requests if r["path"].endswith("/messages")]
+
+
+TEXT = {"content": {"type": "text", "text": "Cảm ơn bạn đã liên hệ!"}}
+TEMPLATE = {
+    "content": {"type": "template", "template": {"name": "order_update", "language": "vi", "category": "utility"}}
+}
+MARKETING = {
+    "content": {"type": "template", "template": {"name": "flash_sale", "language": "vi", "category": "marketing"}}
+}
+
+
+def test_a_text_reply_is_sent_within_the_request(shop: ApiClient, conversation: str, graph) -> None:
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+
+    assert reply.status == 201, reply.text
+    data = reply.data
+    assert data["status"] == "sent"
+    assert data["whatsAppMessageId"].startswith("wamid.")
+    assert data["timestamp"].endswith("Z")
+    [request] = sends(graph)
+    assert request["path"] == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+    assert request["authorization"] == "Bearer EAAtest-token"  # the decrypted access token
+    assert request["body"] == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": WA_ID,
+        "type": "text",
+        "text": {"body": "Cảm ơn bạn đã liên hệ!", "preview_url": False},
+    }
+    detail = shop.get(f"/conversations/{conversation}").data
+    assert detail["messageCount"] == 2
+    outbound = detail["messages"][-1]
+    assert (outbound["direction"], outbound["status"], outbound["id"]) == ("outbound", "sent", data["messageId"])
+    assert outbound["content"] == {"type": "text", "text": "Cảm ơn bạn đã liên hệ!", "previewUrl": False}
+
+
+def test_statuses_then_move_the_sent_message(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
+    from tests.support import deliver
+
+    sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
+    for status in ("delivered", "read"):
+        deliver(
+            shop,
+            aws,
+            {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "id": "1",
+                        "changes": [
+                            {
+                                "field": "messages",
+                                "value": {
+                                    "messaging_product": "whatsapp",
+                                    "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                                    "statuses": [
+                                        {
+                                            "id": sent["whatsAppMessageId"],
+                                            "status": status,
+                                            "timestamp": str(int(time.time())),
+                                            "recipient_id": WA_ID,
+                                        }
+                                    ],
+                                },
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+        outbound = shop.get(f"/conversations/{conversation}").data["messages"][-1]
+        assert outbound["status"] == status
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"type": "image", "url": "https://shop.example/p.jpg", "caption": "Xem sản phẩm"},
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": "Bạn cần gì?"},
+                "action": {"buttons": [{"id": "buy", "title": "Mua hàng"}, {"id": "help", "title": "Hỗ trợ"}]},
+            },
+        },
+    ],
+)
+def test_media_and_buttons_reach_meta_in_its_shape(shop: ApiClient, conversation: str, graph, content) -> None:
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body={"content": content})
+    assert reply.status == 201, reply.text
+    [request] = sends(graph)
+    body = request["body"]
+    if content["type"] == "image":
+        assert body["image"] == {"link": "https://shop.example/p.jpg", "caption": "Xem sản phẩm"}
+    else:
+        assert body["interactive"]["action"]["buttons"] == [
+            {"type": "reply", "reply": {"id": "buy", "title": "Mua hàng"}},
+            {"type": "reply", "reply": {"id": "help", "title": "Hỗ trợ"}},
+        ]
+
+
+def test_invalid_content_is_400_naming_the_field_and_nothing_is_sent(shop: ApiClient, conversation: str, graph) -> None:
+    buttons = [{"id": f"b{n}", "title": "x"} for n in range(4)]
+    reply = shop.post(
+        f"/conversations/{conversation}/messages",
+        json_body={
+            "content": {
+                "type": "interactive",
+                "interactive": {"type": "button", "body": {"text": "?"}, "action": {"buttons": buttons}},
+            }
+        },
+    )
+    assert reply.status == 400
+    assert reply.field == "content.interactive.action.buttons"
+    assert sends(graph) == []
+
+
+def test_outside_the_window_only_templates(shop: ApiClient, graph) -> None:
+    conversation = open_conversation(shop, int(time.time()) - 25 * 3600)
+    refused = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert refused.status == 422
+    assert refused.code == "OUTSIDE_CUSTOMER_SERVICE_WINDOW"
+    assert sends(graph) == []
+    template = shop.post(f"/conversations/{conversation}/messages", json_body=TEMPLATE)
+    assert template.status == 201, template.text
+    assert sends(graph)[0]["body"]["template"] == {"name": "order_update", "language": {"code": "vi"}}
+    assert shop.get(f"/accounts/{SHOP}").data["messagesUsedToday"] == 1
+    again = shop.post(f"/conversations/{conversation}/messages", json_body=TEMPLATE)
+    assert again.status == 201
+    assert shop.get(f"/accounts/{SHOP}").data["messagesUsedToday"] == 1  # one customer, one count a day
+
+
+def test_a_closed_conversation_takes_only_templates(shop: ApiClient, conversation: str) -> None:
+    assert shop.post(f"/conversations/{conversation}/close").status == 200
+    refused = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert refused.status == 422
+    assert refused.code == "CONVERSATION_CLOSED"
+    assert shop.post(f"/conversations/{conversation}/messages", json_body=TEMPLATE).status == 201
+
+
+def test_no_marketing_to_an_opted_out_customer(shop: ApiClient, conversation: str, graph) -> None:
+    shop.put(f"/customers/{WA_ID}/opt-in", query={"shopId": SHOP}, json_body={"status": "opted_out", "source": "web"})
+    refused = shop.post(f"/conversations/{conversation}/messages", json_body=MARKETING)
+    assert refused.status == 422
+    assert refused.code == "CUSTOMER_OPTED_OUT"
+    uncategorised = {"content": {"type": "template", "template": {"name": "promo", "language": "vi"}}}
+    assert shop.post(f"/conversations/{conversation}/messages", json_body=uncategorised).code == "CUSTOMER_OPTED_OUT"
+    assert shop.post(f"/conversations/{conversation}/messages", json_body=TEMPLATE).status == 201  # utility is fine
+    assert len(sends(graph)) == 1
+
+
+def test_the_daily_limit(shop: ApiClient, graph) -> None:
+    table = get_table()
+    table.update(f"SHOP#{SHOP}", "ACCOUNT", "SET dailyLimit = :one", {":one": 1})
+    first = open_conversation(shop, int(time.time()) - 30 * 3600)
+    assert shop.post(f"/conversations/{first}/messages", json_body=TEMPLATE).status == 201
+    inbound.process_change({**inbound_message("wamid.other", int(time.time()) - 30 * 3600)})
+    other_customer = inbound_message("wamid.second-customer", int(time.time()) - 30 * 3600)
+    other_customer["value"]["contacts"][0]["wa_id"] = "84909999999"
+    other_customer["value"]["messages"][0]["from"] = "84909999999"
+    inbound.process_change(other_customer)
+    listing = shop.get("/conversations", query={"shopId": SHOP}).data["conversations"]
+    second = next(c["id"] for c in listing if c["customerWaId"] == "84909999999")
+    refused = shop.post(f"/conversations/{second}/messages", json_body=TEMPLATE)
+    assert refused.status == 422
+    assert refused.code == "DAILY_LIMIT_REACHED"
+
+
+def test_a_disconnected_account_cannot_send(shop: ApiClient, conversation: str) -> None:
+    assert shop.delete(f"/accounts/{SHOP}").status == 200
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert reply.status == 422
+    assert reply.code == "ACCOUNT_DISCONNECTED"
+
+
+@pytest.mark.parametrize(
+    ("code", "title"),
+    [(131047, "Re-engagement message"), (190, "Invalid OAuth access token"), (131026, "Message undeliverable")],
+)
+def test_permanent_meta_errors_mark_the_message_failed(shop: ApiClient, conversation: str, graph, code, title) -> None:
+    graph.state.faults.append(
+        Fault(
+            match="/messages",
+            status=400,
+            count=1,
+            body={"error": {"message": title, "type": "OAuthException", "code": code, "fbtrace_id": "x"}},
+        )
+    )
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert reply.status == 201, reply.text
+    assert reply.data["status"] == "failed"
+    assert reply.data["errors"] == [{"code": code, "title": title}]
+    outbound = shop.get(f"/conversations/{conversation}").data["messages"][-1]
+    assert outbound["status"] == "failed"
+    assert outbound["errors"] == [{"code": code, "title": title}]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "body": {"error": {"message": "oops"}}},
+        {"status": 400, "body": {"error": {"message": "Rate limit hit", "code": 130429}}},
+    ],
+)
+def test_transient_failures_go_to_the_outbound_queue(
+    shop: ApiClient, aws: AwsStack, conversation: str, graph, fault
+) -> None:
+    graph.state.faults.append(Fault(match="/messages", count=1, **fault))
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert reply.status == 202, reply.text
+    assert reply.data["status"] == "queued"
+    assert queue_depth(aws, "OutboundQueue") == 1
+    queued = aws.client("sqs").receive_message(QueueUrl=aws.physical["OutboundQueue"])["Messages"][0]
+    assert json.loads(queued["Body"])["messageId"] == reply.data["messageId"]
+    assert message_store.get(get_table(), reply.data["messageId"])["status"] == "queued"
+
+
+def test_an_idempotency_key_returns_the_first_answer_instead_of_sending_again(
+    shop: ApiClient, conversation: str, graph
+) -> None:
+    headers = {"Idempotency-Key": "agent-7-reply-0001"}
+    first = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT, headers=headers)
+    second = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT, headers=headers)
+    assert first.status == second.status == 201
+    assert second.data == first.data
+    assert len(sends(graph)) == 1
+    other = shop.post(f"/conversations/{conversation}/messages", json_body=TEMPLATE, headers=headers)
+    assert other.status == 409
+    assert other.code == "IDEMPOTENCY_KEY_REUSED"
+    foreign = shop.post(
+        f"/conversations/{conversation}/messages", json_body=TEXT, headers=headers, token=make_token(["shop-2"])
+    )
+    assert foreign.status == 403
+
+
+def test_another_shops_conversation_is_403(shop: ApiClient, conversation: str) -> None:
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT, token=make_token(["shop-2"]))
+    assert reply.status == 403

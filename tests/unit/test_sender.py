@@ -1,0 +1,136 @@
+"""The outbound sender: retries transient failures with backoff, gives up into the DLQ with the message
+marked failed, never sends a message twice when the same queue record comes back."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from local.graph_simulator import Fault
+from local.sqs_worker import EventSourceMapping, SqsPoller
+from mkt_whatsapp import inbound, sender
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import messages as message_store
+from tests.support import ApiClient, AwsStack, connect_shop, lambdas, queue_depth
+
+SHOP = "shop-1"
+TEXT = {"content": {"type": "text", "text": "Xin chào"}}
+
+
+@pytest.fixture
+def queued(api: ApiClient, aws: AwsStack, graph, monkeypatch) -> str:
+    """A reply whose in-request send hit a Meta 500: stored queued and on the outbound queue."""
+    monkeypatch.setattr(sender, "backoff_seconds", lambda receive_count, rng=None: 0)  # redeliver at once
+    connect_shop(api, SHOP)
+    inbound.process_change(
+        {
+            "field": "messages",
+            "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"phone_number_id": "106540352242922"},
+                "contacts": [{"profile": {"name": "A"}, "wa_id": "84901234567"}],
+                "messages": [
+                    {
+                        "from": "84901234567",
+                        "id": "wamid.in",
+                        "timestamp": str(int(time.time()) - 5),
+                        "type": "text",
+                        "text": {"body": "hi"},
+                    }
+                ],
+            },
+        }
+    )
+    [conversation] = api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
+    graph.state.requests.clear()
+    graph.state.faults[:] = [Fault(match="/messages", status=500, count=1, body={"error": {"message": "x"}})]
+    reply = api.post(f"/conversations/{conversation['id']}/messages", json_body=TEXT)
+    assert reply.status == 202, reply.text
+    return str(reply.data["messageId"])
+
+
+def poller(aws: AwsStack) -> SqsPoller:
+    sqs = aws.client("sqs")
+    url = aws.physical["OutboundQueue"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return SqsPoller(lambdas(), EventSourceMapping("SenderFunction", url, arn, 10, True), sqs, "us-east-1", 0)
+
+
+def sends(graph) -> int:
+    return sum(1 for r in graph.state.requests if r["path"].endswith("/messages"))
+
+
+def test_the_sender_sends_a_queued_message(aws: AwsStack, graph, queued: str) -> None:
+    assert poller(aws).poll_once() == 1
+    message = message_store.get(get_table(), queued)
+    assert message["status"] == "sent"
+    assert message["whatsAppMessageId"].startswith("wamid.")
+    assert sends(graph) == 2  # the failed in-request attempt and this one
+    assert queue_depth(aws, "OutboundQueue") == 0
+
+
+def test_transient_failures_are_retried_until_sent(aws: AwsStack, graph, queued: str) -> None:
+    graph.state.faults.append(
+        Fault(match="/messages", status=400, count=2, body={"error": {"message": "Rate limit hit", "code": 130429}})
+    )
+    worker = poller(aws)
+    for _ in range(3):
+        worker.poll_once()
+    assert message_store.get(get_table(), queued)["status"] == "sent"
+    assert sends(graph) == 4
+    assert message_store.get(get_table(), queued)["sendAttempts"] == 4
+
+
+def test_after_the_retry_budget_the_message_fails_and_reaches_the_dlq(aws: AwsStack, graph, queued: str) -> None:
+    graph.state.faults.append(Fault(match="/messages", status=503, count=50, body={"error": {"message": "down"}}))
+    worker = poller(aws)
+    for _ in range(8):
+        worker.poll_once()
+    message = message_store.get(get_table(), queued)
+    assert message["status"] == "failed"
+    assert message["errors"][0]["code"] == "RETRIES_EXHAUSTED"
+    assert queue_depth(aws, "OutboundQueue") == 0
+    assert queue_depth(aws, "OutboundDeadLetterQueue") == 1
+
+
+def test_a_permanent_error_fails_the_message_without_retrying(aws: AwsStack, graph, queued: str) -> None:
+    graph.state.faults.append(
+        Fault(
+            match="/messages", status=400, count=1, body={"error": {"message": "Message undeliverable", "code": 131026}}
+        )
+    )
+    worker = poller(aws)
+    worker.poll_once()
+    worker.poll_once()
+    message = message_store.get(get_table(), queued)
+    assert message["status"] == "failed"
+    assert message["errors"] == [{"code": 131026, "title": "Message undeliverable"}]
+    assert queue_depth(aws, "OutboundQueue") == 0
+
+
+def test_the_same_record_delivered_twice_is_sent_once(aws: AwsStack, graph, queued: str) -> None:
+    sqs = aws.client("sqs")
+    record = sqs.receive_message(QueueUrl=aws.physical["OutboundQueue"], VisibilityTimeout=0)["Messages"][0]
+    sqs.send_message(QueueUrl=aws.physical["OutboundQueue"], MessageBody=record["Body"])  # a duplicate
+    worker = poller(aws)
+    while worker.poll_once():
+        pass
+    assert sends(graph) == 2  # the in-request attempt and exactly one sender send
+    assert message_store.get(get_table(), queued)["status"] == "sent"
+
+
+def test_backoff_grows_exponentially_with_full_jitter() -> None:
+    rng = random.Random(7)
+    ceilings = [min(900, 2 * 2**n) for n in range(1, 12)]
+    delays = [sender.backoff_seconds(n, rng) for n in range(1, 12)]
+    assert all(1 <= delay <= ceiling for delay, ceiling in zip(delays, ceilings, strict=True))
+    assert max(sender.backoff_seconds(30, random.Random(n)) for n in range(50)) <= 900
+    assert len({sender.backoff_seconds(5, random.Random(n)) for n in range(50)}) > 10  # jittered
+
+
+def test_records_that_are_not_sends_fail_loudly() -> None:
+    with pytest.raises(ValueError, match="not an outbound send record"):
+        sender.parse(json.dumps({"hello": 1}))

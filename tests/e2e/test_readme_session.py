@@ -32,7 +32,8 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    health, connected, account, challenge, signed, forged, listing, conversation, customer = result.stdout.splitlines()
+    lines = result.stdout.splitlines()
+    health, connected, account, challenge, signed, forged, listing, conversation, customer, refused, template = lines
     assert '"status":"ok"' in health
     assert '"status":"active"' in connected
     assert '"messageTier":"tier_1"' in connected
@@ -43,3 +44,5 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     assert '"totalCount":1' in listing
     assert '"text":"Xin chào, shop còn hàng không?"' in conversation
     assert '"name":"Nguyễn Văn A"' in customer
+    assert '"code":"OUTSIDE_CUSTOMER_SERVICE_WINDOW"' in refused
+    assert '"status":"sent"' in template

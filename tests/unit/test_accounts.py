@@ -76,7 +76,11 @@ def test_get_shows_the_account_with_usage_and_no_token(client: ApiClient, aws: A
     client.post("/accounts", json_body=connect_body())
     aws.client("dynamodb").put_item(
         TableName=aws.table_name,
-        Item={"PK": {"S": f"SHOP#{SHOP}"}, "SK": {"S": f"ACCOUNT#USAGE#{_today()}"}, "count": {"N": "17"}},
+        Item={"PK": {"S": f"SHOP#{SHOP}"}, "SK": {"S": f"ACCOUNT#USAGE#{_this_hour()}"}, "count": {"N": "17"}},
+    )
+    aws.client("dynamodb").put_item(  # a bucket older than the moving 24 hours does not count
+        TableName=aws.table_name,
+        Item={"PK": {"S": f"SHOP#{SHOP}"}, "SK": {"S": f"ACCOUNT#USAGE#{_this_hour(-25)}"}, "count": {"N": "5"}},
     )
 
     reply = client.get(f"/accounts/{SHOP}")
@@ -103,10 +107,10 @@ def test_get_shows_the_account_with_usage_and_no_token(client: ApiClient, aws: A
     assert "encrypted" not in reply.text.lower()
 
 
-def _today() -> str:
-    from datetime import UTC, datetime
+def _this_hour(offset_hours: int = 0) -> str:
+    from datetime import UTC, datetime, timedelta
 
-    return datetime.now(UTC).date().isoformat()
+    return (datetime.now(UTC) + timedelta(hours=offset_hours)).strftime("%Y-%m-%dT%H")
 
 
 def test_get_unknown_shop_is_404(client: ApiClient) -> None:

@@ -1,0 +1,205 @@
+"""End to end over HTTP: an agent replies to a simulated customer with text, an image and buttons; the
+statuses move to delivered and read as Meta's status webhooks arrive; outside the window it is 422."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from local.graph_simulator import GraphSimulator
+from mkt_whatsapp.whatsapp.signature import sign
+from tests.e2e.conftest import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+APP_SECRET = "local-dev-meta-app-secret"
+PHONE_NUMBER_ID = "880000111"
+CUSTOMER = "84912345678"
+
+
+def webhook(stack: RunningStack, value: dict) -> None:
+    raw = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                                **value,
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+    reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": sign(raw, APP_SECRET)})
+    assert reply.status_code == 200
+
+
+def eventually(read, check, seconds: float = 20):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if check(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def running():
+    simulator = GraphSimulator().start()
+    stack = start_stack({"GRAPH_API_BASE_URL": simulator.url})
+    try:
+        yield stack, simulator
+    finally:
+        stack.stop()
+        simulator.stop()
+
+
+def test_replies_and_their_statuses(running) -> None:
+    stack, simulator = running
+    auth = {"Authorization": f"Bearer {stack.token('shop-r')}"}
+    assert (
+        httpx.post(
+            f"{stack.api}/accounts",
+            headers=auth,
+            json={"shopId": "shop-r", "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAreplies"},
+        ).status_code
+        == 201
+    )
+    webhook(
+        stack,
+        {
+            "contacts": [{"profile": {"name": "Lan"}, "wa_id": CUSTOMER}],
+            "messages": [
+                {
+                    "from": CUSTOMER,
+                    "id": "wamid.e2e-in-1",
+                    "timestamp": str(int(time.time())),
+                    "type": "text",
+                    "text": {"body": "Shop ơi, còn áo size M không?"},
+                }
+            ],
+        },
+    )
+    listing = eventually(
+        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-r"}, headers=auth).json(),
+        lambda body: body["data"]["totalCount"] == 1,
+    )
+    conversation = listing["data"]["conversations"][0]["id"]
+
+    contents = [
+        {"type": "text", "text": "Dạ còn ạ!"},
+        {"type": "image", "url": "https://shop.example/ao-size-m.jpg", "caption": "Áo size M"},
+        {
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": "Bạn muốn đặt không?"},
+                "action": {"buttons": [{"id": "yes", "title": "Đặt ngay"}, {"id": "no", "title": "Để sau"}]},
+            },
+        },
+    ]
+    sent = []
+    for content in contents:
+        reply = httpx.post(
+            f"{stack.api}/conversations/{conversation}/messages", headers=auth, json={"content": content}
+        )
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["data"]["status"] == "sent"
+        sent.append(reply.json()["data"])
+    bodies = [r["body"] for r in simulator.state.requests if r["path"].endswith("/messages")]
+    assert [b["type"] for b in bodies] == ["text", "image", "interactive"]
+    assert all(b["to"] == CUSTOMER for b in bodies)
+
+    for status in ("delivered", "read"):
+        webhook(
+            stack,
+            {
+                "statuses": [
+                    {
+                        "id": m["whatsAppMessageId"],
+                        "status": status,
+                        "timestamp": str(int(time.time())),
+                        "recipient_id": CUSTOMER,
+                    }
+                    for m in sent
+                ]
+            },
+        )
+        detail = eventually(
+            lambda: httpx.get(f"{stack.api}/conversations/{conversation}", headers=auth).json()["data"],
+            lambda data, wanted=status: all(
+                m["status"] == wanted for m in data["messages"] if m["direction"] == "outbound"
+            ),
+        )
+        assert [m["status"] for m in detail["messages"] if m["direction"] == "outbound"] == [status] * 3
+
+
+def test_outside_the_window_a_reply_is_422(running) -> None:
+    stack, _ = running
+    auth = {"Authorization": f"Bearer {stack.token('shop-w')}"}
+    assert (
+        httpx.post(
+            f"{stack.api}/accounts",
+            headers=auth,
+            json={"shopId": "shop-w", "phoneNumberId": "880000222", "accessToken": "EAAwindow"},
+        ).status_code
+        == 201
+    )
+    raw = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {"phone_number_id": "880000222"},
+                                "contacts": [{"profile": {"name": "Old"}, "wa_id": "84900000077"}],
+                                "messages": [
+                                    {
+                                        "from": "84900000077",
+                                        "id": "wamid.e2e-old",
+                                        "timestamp": str(int(time.time()) - 2 * 86400),
+                                        "type": "text",
+                                        "text": {"body": "hello"},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+    assert (
+        httpx.post(
+            f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": sign(raw, APP_SECRET)}
+        ).status_code
+        == 200
+    )
+    listing = eventually(
+        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-w"}, headers=auth).json(),
+        lambda body: body["data"]["totalCount"] == 1,
+    )
+    conversation = listing["data"]["conversations"][0]
+    assert conversation["status"] == "expired"
+    reply = httpx.post(
+        f"{stack.api}/conversations/{conversation['id']}/messages",
+        headers=auth,
+        json={"content": {"type": "text", "text": "Chào bạn"}},
+    )
+    assert reply.status_code == 422
+    assert reply.json()["details"]["code"] == "OUTSIDE_CUSTOMER_SERVICE_WINDOW"

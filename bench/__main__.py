@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from bench import aws_calls, coldstart, inbound
+from bench import aws_calls, coldstart, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -17,12 +17,14 @@ def main() -> None:
     cold = coldstart.measure()
     calls = aws_calls.measure()
     ingestion = inbound.measure()
+    sending = sender.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
         "cold_start": cold,
         "aws_calls_per_request": calls,
         "webhook_ingestion": ingestion,
+        "sender_throughput": sending,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -59,6 +61,14 @@ def main() -> None:
         f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
         f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"
     )
+    print("\nSender throughput (outbound queue -> sender Lambda -> Graph simulator, one phone number, moto in-process)")
+    for label, run in sending.items():
+        print(
+            f"  {label}: {run['messages']} messages in {run['seconds']} s = {run['achieved_per_second']} msg/s"
+            f" with {run['containers']} containers; configured {run['configured_rate_per_second']}/s;"
+            f" busiest sliding second: {run['busiest_second_of_departures']} departures,"
+            f" {run['busiest_second_at_graph']} arrivals at Graph; all sent: {run['all_sent']}"
+        )
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 

@@ -4,6 +4,7 @@ functions loaded as Lambda would, and the service's AWS calls counted with botoc
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ class BenchStack:
     session: boto3.session.Session
     physical: dict[str, str]
     lambdas: LocalLambdas
+    simulator: GraphSimulator
     calls: Counter[str] = field(default_factory=Counter)
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -65,11 +67,12 @@ class BenchStack:
 
 @contextmanager
 def bench_stack(stack_name: str) -> Iterator[BenchStack]:
-    from mkt_whatsapp import aws
+    from mkt_whatsapp import aws, send_rate, sender, token_vault
     from mkt_whatsapp.settings import get_settings
     from mkt_whatsapp.store.table import get_table
     from mkt_whatsapp.whatsapp import graph
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call
     simulator = GraphSimulator().start()
     os.environ.update(
         {
@@ -100,7 +103,11 @@ def bench_stack(stack_name: str) -> Iterator[BenchStack]:
             get_table.cache_clear()
             graph._http.cache_clear()
             aws.reset()
-            stack = BenchStack(session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()))
+            for cache in (sender._accounts, token_vault._cache, send_rate._reserves):
+                cache.clear()
+            stack = BenchStack(
+                session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()), simulator=simulator
+            )
 
             def on_call(model: Any, **_: Any) -> None:
                 stack.calls[f"{model.service_model.service_name}:{model.name}"] += 1

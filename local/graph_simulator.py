@@ -6,7 +6,8 @@ Routes (any version segment, e.g. ``/v23.0``):
 - ``POST /{version}/{phone-number-id}/messages``: accepts a send, answers with a fresh ``wamid``.
 - ``GET /_simulator/requests``: what it has received (``DELETE`` clears it).
 - ``PUT /_simulator/phone-numbers/{id}``: set a number's details (``messagingLimit``, ``verifiedName``, …).
-- ``POST /_simulator/faults``: the next ``count`` requests whose path contains ``match`` get ``status``/``body``.
+- ``POST /_simulator/faults``: the next ``count`` requests whose path contains ``match`` get ``status``/``body``
+  (after ``delaySeconds``, to play a timeout).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,7 @@ class Fault:
     status: int
     body: Any
     count: int
+    delay_seconds: float = 0.0  # answer this late (a timeout, for a client with a shorter one)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class GraphSimulator:
         with self.state.lock:
             self.state.requests.append(
                 {
+                    "at": time.time(),
                     "method": request.method,
                     "path": path,
                     "query": dict(request.args),
@@ -101,7 +105,10 @@ class GraphSimulator:
             fault = next((f for f in self.state.faults if f.match in path and f.count > 0), None)
             if fault:
                 fault.count -= 1
-                return _json(fault.status, fault.body)
+        if fault:
+            if fault.delay_seconds:
+                time.sleep(fault.delay_seconds)
+            return _json(fault.status, fault.body)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not token.startswith("EAA"):
             return meta_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
@@ -175,6 +182,7 @@ class GraphSimulator:
                         status=int(spec.get("status", 500)),
                         body=spec.get("body", {}),
                         count=int(spec.get("count", 1)),
+                        delay_seconds=float(spec.get("delaySeconds", 0)),
                     )
                 )
                 return _json(200, {"queued": True})

@@ -32,7 +32,13 @@ ACCOUNT_ID = "123456789012"
 log = logging.getLogger("local.stack")
 
 # Environment values the handlers read as plain values in the local stack (deployed stacks use secrets).
-_PASS_THROUGH = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "RATE_LIMIT_PER_MINUTE", "ANALYTICS_RATE_LIMIT_PER_MINUTE")
+_PASS_THROUGH = (
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "RATE_LIMIT_PER_MINUTE",
+    "ANALYTICS_RATE_LIMIT_PER_MINUTE",
+    "SEND_RATE_PER_SECOND",
+)
 
 
 @dataclass

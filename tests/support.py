@@ -34,11 +34,16 @@ META_APP_SECRET = os.environ["META_APP_SECRET"]
 
 
 def reset_caches() -> None:
-    """Forget settings and clients so the next request reads the current environment."""
+    """Forget settings, clients and per-container caches so the next request reads the current environment."""
+    from mkt_whatsapp import send_rate, sender, token_vault
+
     get_settings.cache_clear()
     get_table.cache_clear()
     aws_clients.reset()
     graph_client._http.cache_clear()
+    sender._accounts.clear()
+    token_vault._cache.clear()
+    send_rate._reserves.clear()
 
 
 def make_token(

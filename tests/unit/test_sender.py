@@ -134,3 +134,16 @@ def test_backoff_grows_exponentially_with_full_jitter() -> None:
 def test_records_that_are_not_sends_fail_loudly() -> None:
     with pytest.raises(ValueError, match="not an outbound send record"):
         sender.parse(json.dumps({"hello": 1}))
+
+
+def test_a_timeout_is_transient_and_retried(aws: AwsStack, graph, queued: str, monkeypatch) -> None:
+    monkeypatch.setenv("GRAPH_API_TIMEOUT_SECONDS", "0.2")
+    from tests.support import reset_caches
+
+    reset_caches()
+    graph.state.faults.append(Fault(match="/messages", status=200, count=1, body={}, delay_seconds=1.0))
+    worker = poller(aws)
+    worker.poll_once()  # times out: back to queued, retried
+    assert message_store.get(get_table(), queued)["status"] == "queued"
+    worker.poll_once()
+    assert message_store.get(get_table(), queued)["status"] == "sent"

@@ -29,7 +29,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mkt_whatsapp import aws, token_vault
+from mkt_whatsapp import aws, send_rate, token_vault
 from mkt_whatsapp.api import current_principal, current_request
 from mkt_whatsapp.clock import iso, now_iso, parse_iso
 from mkt_whatsapp.conversations import load
@@ -210,7 +210,7 @@ def deliver(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tu
     try:
         return attempt(account, message_id, body)
     except Transient as reason:
-        return _hand_to_sender(message_id, body, reason=str(reason))
+        return _hand_to_sender(message_id, account.shop_id, body, reason=str(reason))
 
 
 def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -223,6 +223,7 @@ def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tu
     token = token_vault.access_token_for(
         account.encrypted_access_token or b"", shop_id=account.shop_id, phone_number_id=account.phone_number_id
     )
+    send_rate.acquire(account.phone_number_id)
     try:
         sent = graph.send_message(account.phone_number_id, token, body)
     except graph.GraphApiError as error:
@@ -240,7 +241,8 @@ def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tu
         message_store.requeue(table, message_id)
         raise Transient(str(error)) from error
     message_store.mark_sent(table, message_id, account.shop_id, sent.whatsapp_message_id, now_iso())
-    return 201, _answer(message_id, message_store.get(table, message_id) or {})
+    # Answered from what this attempt knows: no read-back (a send costs its writes, not another read).
+    return 201, _answer(message_id, {**claimed, "status": "sent", "whatsAppMessageId": sent.whatsapp_message_id})
 
 
 def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
@@ -249,12 +251,17 @@ def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
     )
 
 
-def _hand_to_sender(message_id: str, body: dict[str, Any], reason: str) -> tuple[int, dict[str, Any]]:
+def outbound_record(message_id: str, shop_id: str, body: dict[str, Any]) -> str:
+    """What the outbound queue carries: the stored message to send, its shop and the Graph body."""
+    return json.dumps({"messageId": message_id, "shopId": shop_id, "body": body}, ensure_ascii=False)
+
+
+def _hand_to_sender(message_id: str, shop_id: str, body: dict[str, Any], reason: str) -> tuple[int, dict[str, Any]]:
     """A transient failure within the request: onto the outbound queue; the sender retries with backoff."""
     table = get_table()
     queue_url = get_settings().outbound_queue_url
     try:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=json.dumps({"messageId": message_id, "body": body}))
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=outbound_record(message_id, shop_id, body))
     except (BotoCoreError, ClientError) as error:  # the message stays queued and visible; say so
         logger.exception("could not queue a message for retry", extra={"messageId": message_id})
         raise ServiceUnavailable(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -44,13 +45,14 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -
     """Send one queued message; returns its final status, or raises :class:`RetryLater`."""
     message_id = str(body["messageId"])
     table = get_table()
-    message = message_store.get(table, message_id)
-    if message is None:
-        logger.error("outbound record names no message", extra={"messageId": message_id})
-        return "missing"
-    if message.get("status") not in ("queued", "sending"):
-        return str(message.get("status"))  # already handled by an earlier delivery
-    account = account_store.get_account(table, str(message["shopId"]))
+    shop_id = body.get("shopId")
+    if not shop_id:  # records queued before they named their shop
+        message = message_store.get(table, message_id)
+        if message is None:
+            logger.error("outbound record names no message", extra={"messageId": message_id})
+            return "missing"
+        shop_id = message["shopId"]
+    account = _account(str(shop_id))
     if account is None or account.status != "active" or not account.encrypted_access_token:
         outbound.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
         return "failed"
@@ -71,6 +73,22 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -
         )
         raise RetryLater(str(reason)) from reason
     return str(answer["status"])
+
+
+_ACCOUNT_SECONDS = 30.0
+_accounts: dict[str, tuple[float, Any]] = {}
+
+
+def _account(shop_id: str) -> Any:
+    """The shop's account, kept for a few seconds per container: a burst of sends reads it once. A
+    disconnect is seen within that time; Meta refuses a revoked token in any case."""
+    cached = _accounts.get(shop_id)
+    now = time.monotonic()
+    if cached and now - cached[0] < _ACCOUNT_SECONDS:
+        return cached[1]
+    account = account_store.get_account(get_table(), shop_id)
+    _accounts[shop_id] = (now, account)
+    return account
 
 
 def parse(record_body: str) -> dict[str, Any]:

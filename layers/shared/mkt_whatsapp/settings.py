@@ -48,6 +48,7 @@ class Settings:
     rate_limit_per_minute: int
     analytics_rate_limit_per_minute: int
     secrets_max_age_seconds: int
+    send_rate_per_second: int
 
 
 @cache
@@ -73,4 +74,5 @@ def get_settings() -> Settings:
         rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 60),
         analytics_rate_limit_per_minute=_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 10),
         secrets_max_age_seconds=_int("SECRETS_MAX_AGE_SECONDS", 300),
+        send_rate_per_second=_int("SEND_RATE_PER_SECOND", 80),
     )

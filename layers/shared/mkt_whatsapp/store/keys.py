@@ -34,6 +34,11 @@ def rate_window_pk(shop_id: str, bucket: str) -> str:
     return f"RATE#{shop_id}#{bucket}"
 
 
+def send_rate_pk(phone_number_id: str) -> str:
+    """One-second send windows of a phone number (SK: the epoch second)."""
+    return f"SENDRATE#{phone_number_id}"
+
+
 # --- customers (in the shop's partition) ------------------------------------------------------------
 
 CUSTOMER_PREFIX = "CUSTOMER#"

@@ -129,29 +129,37 @@ def claim_for_sending(table: Table, message_id: str, at: str) -> Item | None:
 
 
 def mark_sent(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str, at: str) -> None:
-    """Record Meta's acceptance: the wamid, status ``sent`` (unless a status webhook already moved it
-    further), and the pointer statuses use."""
-    table.transact_write(
-        [
-            table.update_op(
-                keys.message_pk(message_id),
-                keys.MESSAGE_SK,
-                "SET whatsAppMessageId = :wamid, #status = :sent, statusRank = :rank, statusTimestamps.#sent = :at, "
-                "statusUpdatedAt = :at",
-                {":wamid": whatsapp_message_id, ":sent": "sent", ":rank": STATUS_RANK["sent"], ":at": at},
-                names={"#status": "status", "#sent": "sent"},
-            ),
-            table.put_op(
-                {
-                    "PK": keys.wamid_pk(whatsapp_message_id),
-                    "SK": keys.WAMID_SK,
-                    "entity": "wamid",
-                    "messageId": message_id,
-                    "shopId": shop_id,
-                }
-            ),
-        ]
+    """Record Meta's acceptance: the pointer statuses use, then the wamid and status ``sent``. Two plain
+    writes, each idempotent, in the order that never leaves a status webhook without its message."""
+    table.put(
+        {
+            "PK": keys.wamid_pk(whatsapp_message_id),
+            "SK": keys.WAMID_SK,
+            "entity": "wamid",
+            "messageId": message_id,
+            "shopId": shop_id,
+        }
     )
+    try:
+        table.update(
+            keys.message_pk(message_id),
+            keys.MESSAGE_SK,
+            "SET whatsAppMessageId = :wamid, #status = :sent, statusRank = :rank, statusTimestamps.#sent = :at, "
+            "statusUpdatedAt = :at",
+            {":wamid": whatsapp_message_id, ":sent": "sent", ":rank": STATUS_RANK["sent"], ":at": at},
+            names={"#status": "status", "#sent": "sent"},
+            condition="statusRank < :rank",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        # A status webhook got here first (delivered, read…): keep its status, record the wamid.
+        table.update(
+            keys.message_pk(message_id),
+            keys.MESSAGE_SK,
+            "SET whatsAppMessageId = :wamid",
+            {":wamid": whatsapp_message_id},
+        )
 
 
 def mark_failed(table: Table, message_id: str, at: str, errors: list[dict[str, Any]]) -> None:

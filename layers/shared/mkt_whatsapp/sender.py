@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp import aws, outbound
+from mkt_whatsapp import aws, delivery
 from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
@@ -54,14 +54,14 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -
         shop_id = message["shopId"]
     account = _account(str(shop_id))
     if account is None or account.status != "active" or not account.encrypted_access_token:
-        outbound.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
+        delivery.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
         return "failed"
     try:
-        _, answer = outbound.attempt(account, message_id, body["body"])
-    except outbound.Transient as reason:
+        _, answer = delivery.attempt(account, message_id, body["body"])
+    except delivery.Transient as reason:
         final = receive_count >= MAX_RECEIVES
         if final:
-            outbound.fail(
+            delivery.fail(
                 message_id,
                 [{"code": "RETRIES_EXHAUSTED", "title": f"Gave up after {receive_count} attempts; last: {reason}"}],
             )

@@ -1,0 +1,106 @@
+"""Delivering a stored, queued outbound message through the Graph API: one attempt (claimed, paced by the
+per-number send rate, recorded as ``sent`` or ``failed``), and the hand-over to the outbound queue after a
+transient failure. Used by the API (``outbound.send``) and by the sender Lambda, which gets a ready Graph
+body and so never loads the content models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mkt_whatsapp import aws, send_rate, token_vault
+from mkt_whatsapp.clock import now_iso
+from mkt_whatsapp.errors import ServiceUnavailable
+from mkt_whatsapp.models.accounts import AccountRecord
+from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import messages as message_store
+from mkt_whatsapp.store.table import Item
+from mkt_whatsapp.whatsapp import graph
+
+logger = Logger(child=True)
+
+
+class Transient(Exception):
+    """Meta or the network failed in a way worth retrying; the message is back to ``queued``."""
+
+
+def deliver(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Send a stored, queued message within the request; a transient failure hands it to the sender."""
+    try:
+        return attempt(account, message_id, body)
+    except Transient as reason:
+        return _hand_to_sender(message_id, account.shop_id, body, reason=str(reason))
+
+
+def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One attempt to send a queued message: ``sent`` with its wamid, or ``failed`` with Meta's reason, or
+    :class:`Transient` (back to ``queued``). A message that is not ``queued`` any more is not sent again."""
+    table = get_table()
+    claimed = message_store.claim_for_sending(table, message_id, now_iso())
+    if claimed is None:
+        return 200, _answer(message_id, message_store.get(table, message_id) or {})
+    token = token_vault.access_token_for(
+        account.encrypted_access_token or b"", shop_id=account.shop_id, phone_number_id=account.phone_number_id
+    )
+    send_rate.acquire(account.phone_number_id)
+    try:
+        sent = graph.send_message(account.phone_number_id, token, body)
+    except graph.GraphApiError as error:
+        if graph.is_transient(error):
+            message_store.requeue(table, message_id)
+            raise Transient(f"meta {error.code}") from error
+        fail(message_id, [{"code": error.code, "title": error.message, "subcode": error.subcode or None}])
+        if graph.is_account_level(error):
+            logger.error(
+                "account-level Graph error: sends for this shop will fail until it reconnects",
+                extra={"shopId": account.shop_id, "metaCode": error.code},
+            )
+        return 201, _answer(message_id, message_store.get(table, message_id) or {})
+    except graph.GraphUnavailable as error:
+        message_store.requeue(table, message_id)
+        raise Transient(str(error)) from error
+    message_store.mark_sent(table, message_id, account.shop_id, sent.whatsapp_message_id, now_iso())
+    # Answered from what this attempt knows: no read-back (a send costs its writes, not another read).
+    return 201, _answer(message_id, {**claimed, "status": "sent", "whatsAppMessageId": sent.whatsapp_message_id})
+
+
+def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
+    message_store.mark_failed(
+        get_table(), message_id, now_iso(), [{k: v for k, v in error.items() if v is not None} for error in errors]
+    )
+
+
+def outbound_record(message_id: str, shop_id: str, body: dict[str, Any]) -> str:
+    """What the outbound queue carries: the stored message to send, its shop and the Graph body."""
+    return json.dumps({"messageId": message_id, "shopId": shop_id, "body": body}, ensure_ascii=False)
+
+
+def _hand_to_sender(message_id: str, shop_id: str, body: dict[str, Any], reason: str) -> tuple[int, dict[str, Any]]:
+    """A transient failure within the request: onto the outbound queue; the sender retries with backoff."""
+    table = get_table()
+    queue_url = get_settings().outbound_queue_url
+    try:
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=outbound_record(message_id, shop_id, body))
+    except (BotoCoreError, ClientError) as error:  # the message stays queued and visible; say so
+        logger.exception("could not queue a message for retry", extra={"messageId": message_id})
+        raise ServiceUnavailable(
+            "The message is stored but could not be queued; retry", code="QUEUE_UNAVAILABLE"
+        ) from error
+    logger.info("send handed to the outbound queue", extra={"messageId": message_id, "reason": reason})
+    return 202, _answer(message_id, message_store.get(table, message_id) or {})
+
+
+def _answer(message_id: str, stored: Item) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "messageId": message_id,
+        "whatsAppMessageId": stored.get("whatsAppMessageId"),
+        "status": stored.get("status", "queued"),
+        "timestamp": stored.get("timestamp"),
+    }
+    if stored.get("errors"):
+        answer["errors"] = stored["errors"]
+    return answer

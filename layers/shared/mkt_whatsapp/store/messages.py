@@ -131,15 +131,7 @@ def claim_for_sending(table: Table, message_id: str, at: str) -> Item | None:
 def mark_sent(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str, at: str) -> None:
     """Record Meta's acceptance: the pointer statuses use, then the wamid and status ``sent``. Two plain
     writes, each idempotent, in the order that never leaves a status webhook without its message."""
-    table.put(
-        {
-            "PK": keys.wamid_pk(whatsapp_message_id),
-            "SK": keys.WAMID_SK,
-            "entity": "wamid",
-            "messageId": message_id,
-            "shopId": shop_id,
-        }
-    )
+    link_wamid(table, message_id, shop_id, whatsapp_message_id)
     try:
         table.update(
             keys.message_pk(message_id),

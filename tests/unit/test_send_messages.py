@@ -290,3 +290,57 @@ def test_an_idempotency_key_returns_the_first_answer_instead_of_sending_again(
 def test_another_shops_conversation_is_403(shop: ApiClient, conversation: str) -> None:
     reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT, token=make_token(["shop-2"]))
     assert reply.status == 403
+
+
+def test_meta_131050_records_the_customers_opt_out(shop: ApiClient, conversation: str, graph) -> None:
+    graph.state.faults.append(
+        Fault(
+            match="/messages",
+            status=400,
+            count=1,
+            body={"error": {"message": "User stopped marketing messages", "type": "OAuthException", "code": 131050}},
+        )
+    )
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=MARKETING)
+    assert reply.data["status"] == "failed"
+    profile = shop.get(f"/customers/{WA_ID}", query={"shopId": SHOP}).data
+    assert profile["consent"]["status"] == "opted_out"
+    assert profile["consent"]["source"] == "whatsapp"
+    assert shop.post(f"/conversations/{conversation}/messages", json_body=MARKETING).code == "CUSTOMER_OPTED_OUT"
+
+
+def test_a_failed_status_with_131050_records_the_opt_out(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
+    from tests.support import deliver
+
+    sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
+    deliver(
+        shop,
+        aws,
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                                "statuses": [
+                                    {
+                                        "id": sent["whatsAppMessageId"],
+                                        "status": "failed",
+                                        "timestamp": str(int(time.time())),
+                                        "recipient_id": WA_ID,
+                                        "errors": [{"code": 131050, "title": "User stopped marketing"}],
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+    assert shop.get(f"/customers/{WA_ID}", query={"shopId": SHOP}).data["consent"]["status"] == "opted_out"

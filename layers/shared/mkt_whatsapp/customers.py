@@ -4,12 +4,10 @@ customer's profile. ``{waId}`` in a path is a phone number or a business-scoped 
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from typing import Any
 
 from mkt_whatsapp import text
-from mkt_whatsapp.clock import now_iso
+from mkt_whatsapp.consent import set_consent
 from mkt_whatsapp.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound
 from mkt_whatsapp.models.customers import (
     Consent,
@@ -169,26 +167,9 @@ def update_tags(shop_id: str, wa_id: str, request: UpdateTagsRequest) -> dict[st
 
 def update_consent(shop_id: str, wa_id: str, request: OptInRequest) -> dict[str, Any]:
     """Set the customer's consent and append the change to their consent trail."""
-    table = get_table()
-    consent = {"status": request.status, "timestamp": now_iso(), "source": request.source}
-    # Orders changes made within the same second, and keeps concurrent ones apart.
-    reference = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-    for _attempt in range(MAX_ATTEMPTS):
-        item = find(shop_id, wa_id)
-        key = customer_store.key_of(item)
-        try:
-            table.transact_write(
-                [
-                    customer_store.update_customer_op(
-                        table, shop_id, key, int(item.get("version", 0)), {"consent": consent}
-                    ),
-                    customer_store.consent_event_op(table, shop_id, key, consent, reference=reference),
-                ]
-            )
-        except TransactionCancelled:
-            continue
-        return {"waId": item.get("waId") or wa_id, "consent": consent}
-    raise Conflict("The customer is being changed concurrently; retry", code="CONCURRENT_UPDATE")
+    item = find(shop_id, wa_id)
+    item, consent = set_consent(shop_id, customer_store.key_of(item), request.status, request.source, customer=item)
+    return {"waId": item.get("waId") or wa_id, "consent": consent}
 
 
 def consent_trail(shop_id: str, item: Item) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mkt_whatsapp import aws, send_rate, token_vault
+from mkt_whatsapp import aws, consent, send_rate, token_vault
 from mkt_whatsapp.clock import now_iso
 from mkt_whatsapp.errors import ServiceUnavailable
 from mkt_whatsapp.models.accounts import AccountRecord
@@ -54,6 +54,8 @@ def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tu
             message_store.requeue(table, message_id)
             raise Transient(f"meta {error.code}") from error
         fail(message_id, [{"code": error.code, "title": error.message, "subcode": error.subcode or None}])
+        if error.code == consent.USER_STOPPED_MARKETING and claimed.get("customerKey"):
+            consent.record_meta_opt_out(account.shop_id, str(claimed["customerKey"]))
         if graph.is_account_level(error):
             logger.error(
                 "account-level Graph error: sends for this shop will fail until it reconnects",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from mkt_whatsapp import text
+from mkt_whatsapp import consent, text
 from mkt_whatsapp.clock import iso, meta_time, now_iso, parse_iso
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
@@ -340,9 +340,14 @@ def apply_status(shop_id: str, status: Status) -> bool:
             if status.conversation.get("expiration_timestamp")
             else None,
         }
-    return message_store.apply_status(
+    changed = message_store.apply_status(
         table, str(pointer["messageId"]), shop_id, status.status, iso(meta_time(status.timestamp)), details
     )
+    if changed and any(error.code == consent.USER_STOPPED_MARKETING for error in status.errors):
+        message = message_store.get(table, str(pointer["messageId"])) or {}
+        if message.get("customerKey"):
+            consent.record_meta_opt_out(shop_id, str(message["customerKey"]))
+    return changed
 
 
 def _camel(name: str) -> str:

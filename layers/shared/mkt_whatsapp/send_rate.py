@@ -88,10 +88,11 @@ def acquire(phone_number_id: str) -> None:
                 _reserves[phone_number_id] = _Block(next_slot=start, left=BLOCK)
             continue
         now = _now()
-        if slot < now - interval / 2:
-            continue  # a slot this container was too busy to use is wasted, never spent late
         if slot > now:
             _sleep(slot - now)
+            now = _now()
+        if now > slot + interval / 2:
+            continue  # too late for this slot (busy, or woke late): it is wasted, never spent late
         return
 
 

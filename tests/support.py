@@ -133,6 +133,15 @@ def queue_depth(stack: AwsStack, logical_id: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def whatsapp_delivery(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
+    """A webhook body as Meta sends it: one entry with one ``messages`` change for ``phone_number_id``."""
+    change = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": phone_number_id}, **value}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": change}]}],
+    }
+
+
 def post_webhook(api: ApiClient, payload: Any) -> Reply:
     """POST a webhook body signed as Meta signs it (non-ASCII escaped, over the raw bytes)."""
     raw = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=True).encode()

@@ -12,6 +12,7 @@ import pytest
 from local.graph_simulator import GraphSimulator
 from mkt_whatsapp.whatsapp.signature import sign
 from tests.e2e.conftest import RunningStack, start_stack
+from tests.support import whatsapp_delivery
 
 pytestmark = pytest.mark.e2e
 APP_SECRET = "local-dev-meta-app-secret"
@@ -20,26 +21,7 @@ CUSTOMER = "84912345678"
 
 
 def webhook(stack: RunningStack, value: dict, phone_number_id: str = PHONE_NUMBER_ID) -> None:
-    raw = json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "1",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {"phone_number_id": phone_number_id},
-                                **value,
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    ).encode()
+    raw = json.dumps(whatsapp_delivery(phone_number_id, value)).encode()
     reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": sign(raw, APP_SECRET)})
     assert reply.status_code == 200
 

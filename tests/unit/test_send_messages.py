@@ -11,7 +11,7 @@ from local.graph_simulator import Fault
 from mkt_whatsapp import inbound
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from tests.support import ApiClient, AwsStack, connect_shop, make_token, queue_depth
+from tests.support import ApiClient, AwsStack, connect_shop, deliver, make_token, queue_depth, whatsapp_delivery
 
 SHOP = "shop-1"
 WA_ID = "84901234567"
@@ -88,38 +88,24 @@ def test_a_text_reply_is_sent_within_the_request(shop: ApiClient, conversation: 
 
 
 def test_statuses_then_move_the_sent_message(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
-    from tests.support import deliver
-
     sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
     for status in ("delivered", "read"):
         deliver(
             shop,
             aws,
-            {
-                "object": "whatsapp_business_account",
-                "entry": [
-                    {
-                        "id": "1",
-                        "changes": [
-                            {
-                                "field": "messages",
-                                "value": {
-                                    "messaging_product": "whatsapp",
-                                    "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-                                    "statuses": [
-                                        {
-                                            "id": sent["whatsAppMessageId"],
-                                            "status": status,
-                                            "timestamp": str(int(time.time())),
-                                            "recipient_id": WA_ID,
-                                        }
-                                    ],
-                                },
-                            }
-                        ],
-                    }
-                ],
-            },
+            whatsapp_delivery(
+                PHONE_NUMBER_ID,
+                {
+                    "statuses": [
+                        {
+                            "id": sent["whatsAppMessageId"],
+                            "status": status,
+                            "timestamp": str(int(time.time())),
+                            "recipient_id": WA_ID,
+                        }
+                    ]
+                },
+            ),
         )
         outbound = shop.get(f"/conversations/{conversation}").data["messages"][-1]
         assert outbound["status"] == status
@@ -310,37 +296,23 @@ def test_meta_131050_records_the_customers_opt_out(shop: ApiClient, conversation
 
 
 def test_a_failed_status_with_131050_records_the_opt_out(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
-    from tests.support import deliver
-
     sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
     deliver(
         shop,
         aws,
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "1",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-                                "statuses": [
-                                    {
-                                        "id": sent["whatsAppMessageId"],
-                                        "status": "failed",
-                                        "timestamp": str(int(time.time())),
-                                        "recipient_id": WA_ID,
-                                        "errors": [{"code": 131050, "title": "User stopped marketing"}],
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
-        },
+        whatsapp_delivery(
+            PHONE_NUMBER_ID,
+            {
+                "statuses": [
+                    {
+                        "id": sent["whatsAppMessageId"],
+                        "status": "failed",
+                        "timestamp": str(int(time.time())),
+                        "recipient_id": WA_ID,
+                        "errors": [{"code": 131050, "title": "User stopped marketing"}],
+                    }
+                ]
+            },
+        ),
     )
     assert shop.get(f"/customers/{WA_ID}", query={"shopId": SHOP}).data["consent"]["status"] == "opted_out"

@@ -108,8 +108,13 @@ def test_the_stack_uses_graph_api_base_url_when_set_and_stops_on_sigterm() -> No
         code = running.stop(signal.SIGTERM)
         simulator.stop()
     assert code == 0
-    with socket.socket() as probe:  # its port is free again
+    # Nothing listens on its port any more: a new server can bind it (SO_REUSEADDR, as servers do, since
+    # the closed connections may linger in TIME_WAIT) and a connection is refused.
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", running.port))
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{running.api}/health", timeout=2)
 
 
 def test_ctrl_c_stops_everything() -> None:

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Powertools warns on every invocation that adds no metric; in a terminal that is only noise.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     for noisy in ("werkzeug", "samcli", "botocore", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 

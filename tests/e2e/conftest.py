@@ -46,6 +46,17 @@ class RunningStack:
         )
         return result.stdout.strip()
 
+    def connect(self, shop_id: str, phone_number_id: str, access_token: str = "EAAe2e-token") -> dict[str, str]:
+        """Connect the shop's number over HTTP; returns the shop's Authorization header."""
+        auth = {"Authorization": f"Bearer {self.token(shop_id)}"}
+        reply = httpx.post(
+            f"{self.api}/accounts",
+            headers=auth,
+            json={"shopId": shop_id, "phoneNumberId": phone_number_id, "accessToken": access_token},
+        )
+        assert reply.status_code == 201, reply.text
+        return auth
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -92,13 +92,7 @@ def test_the_stack_uses_graph_api_base_url_when_set_and_stops_on_sigterm() -> No
     running = start_stack({"GRAPH_API_BASE_URL": simulator.url, "RATE_LIMIT_PER_MINUTE": "2"})
     try:
         assert simulator.url in running.ready_line
-        auth = {"Authorization": f"Bearer {running.token('shop-g')}"}
-        reply = httpx.post(
-            f"{running.api}/accounts",
-            headers=auth,
-            json={"shopId": "shop-g", "phoneNumberId": "4455", "accessToken": "EAAgraph"},
-        )
-        assert reply.status_code == 201, reply.text
+        auth = running.connect("shop-g", "4455")
         assert [r["path"] for r in simulator.state.requests] == ["/v23.0/4455"]
         # RATE_LIMIT_PER_MINUTE reaches the handlers: the third call in this minute is refused
         # (unless the minute turned between calls, in which case the second window allows two more).
@@ -126,14 +120,7 @@ def test_a_signed_webhook_becomes_a_conversation_a_message_and_a_customer(stack:
     """The inbound path as deployed: receiver → SQS → the inbound processor (the stack's queue worker)."""
     import time
 
-    token = stack.token("shop-in")
-    auth = {"Authorization": f"Bearer {token}"}
-    connected = httpx.post(
-        f"{stack.api}/accounts",
-        headers=auth,
-        json={"shopId": "shop-in", "phoneNumberId": "777000111", "accessToken": "EAAinbound"},
-    )
-    assert connected.status_code == 201, connected.text
+    auth = stack.connect("shop-in", "777000111")
     raw = webhook_body().replace(b"106540352242922", b"777000111")
     reply = httpx.post(
         f"{stack.api}/webhooks",

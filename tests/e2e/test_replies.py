@@ -48,15 +48,7 @@ def running():
 
 def test_replies_and_their_statuses(running) -> None:
     stack, simulator = running
-    auth = {"Authorization": f"Bearer {stack.token('shop-r')}"}
-    assert (
-        httpx.post(
-            f"{stack.api}/accounts",
-            headers=auth,
-            json={"shopId": "shop-r", "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAreplies"},
-        ).status_code
-        == 201
-    )
+    auth = stack.connect("shop-r", PHONE_NUMBER_ID)
     webhook(
         stack,
         {
@@ -128,15 +120,7 @@ def test_replies_and_their_statuses(running) -> None:
 
 def test_outside_the_window_a_reply_is_422(running) -> None:
     stack, _ = running
-    auth = {"Authorization": f"Bearer {stack.token('shop-w')}"}
-    assert (
-        httpx.post(
-            f"{stack.api}/accounts",
-            headers=auth,
-            json={"shopId": "shop-w", "phoneNumberId": "880000222", "accessToken": "EAAwindow"},
-        ).status_code
-        == 201
-    )
+    auth = stack.connect("shop-w", "880000222")
     webhook(
         stack,
         {

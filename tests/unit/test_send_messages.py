@@ -87,26 +87,28 @@ def test_a_text_reply_is_sent_within_the_request(shop: ApiClient, conversation: 
     assert outbound["content"] == {"type": "text", "text": "Cảm ơn bạn đã liên hệ!", "previewUrl": False}
 
 
+def status_of(sent: dict, status: str, **extra: object) -> dict:
+    """Meta's status webhook for a message the API sent."""
+    return whatsapp_delivery(
+        PHONE_NUMBER_ID,
+        {
+            "statuses": [
+                {
+                    "id": sent["whatsAppMessageId"],
+                    "status": status,
+                    "timestamp": str(int(time.time())),
+                    "recipient_id": WA_ID,
+                    **extra,
+                }
+            ]
+        },
+    )
+
+
 def test_statuses_then_move_the_sent_message(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
     sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
     for status in ("delivered", "read"):
-        deliver(
-            shop,
-            aws,
-            whatsapp_delivery(
-                PHONE_NUMBER_ID,
-                {
-                    "statuses": [
-                        {
-                            "id": sent["whatsAppMessageId"],
-                            "status": status,
-                            "timestamp": str(int(time.time())),
-                            "recipient_id": WA_ID,
-                        }
-                    ]
-                },
-            ),
-        )
+        deliver(shop, aws, status_of(sent, status))
         outbound = shop.get(f"/conversations/{conversation}").data["messages"][-1]
         assert outbound["status"] == status
 
@@ -297,22 +299,5 @@ def test_meta_131050_records_the_customers_opt_out(shop: ApiClient, conversation
 
 def test_a_failed_status_with_131050_records_the_opt_out(shop: ApiClient, aws: AwsStack, conversation: str) -> None:
     sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
-    deliver(
-        shop,
-        aws,
-        whatsapp_delivery(
-            PHONE_NUMBER_ID,
-            {
-                "statuses": [
-                    {
-                        "id": sent["whatsAppMessageId"],
-                        "status": "failed",
-                        "timestamp": str(int(time.time())),
-                        "recipient_id": WA_ID,
-                        "errors": [{"code": 131050, "title": "User stopped marketing"}],
-                    }
-                ]
-            },
-        ),
-    )
+    deliver(shop, aws, status_of(sent, "failed", errors=[{"code": 131050, "title": "User stopped marketing"}]))
     assert shop.get(f"/customers/{WA_ID}", query={"shopId": SHOP}).data["consent"]["status"] == "opted_out"

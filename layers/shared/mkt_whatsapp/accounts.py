@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
@@ -88,8 +88,7 @@ def connect(request: ConnectAccountRequest) -> ConnectedAccount:
 
 
 def get(shop_id: str) -> AccountView:
-    since = (_now() - timedelta(hours=23)).strftime("%Y-%m-%dT%H")
-    account, used_today = account_store.get_account_and_usage(get_table(), shop_id, since)
+    account, used_today = account_store.get_account_and_usage(get_table(), shop_id, _now())
     if account is None:
         raise NotFound("No WhatsApp account is connected for this shop", code="ACCOUNT_NOT_FOUND", field="shopId")
     return AccountView.model_validate({**account.model_dump(), "messages_used_today": used_today})

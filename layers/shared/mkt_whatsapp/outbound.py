@@ -187,8 +187,7 @@ def _count_business_initiated(account: AccountRecord, shop_id: str, customer_key
     day_ago = iso(parse_iso(now) - DAY)
     if started and started > day_ago:
         return []  # already counted in this moving 24 hours
-    since_hour = iso(parse_iso(now) - timedelta(hours=23))[:13]
-    _, used = account_store.get_account_and_usage(table, shop_id, since_hour)
+    _, used = account_store.get_account_and_usage(table, shop_id, parse_iso(now))
     if account.daily_limit is not None and used >= account.daily_limit:
         raise _rule(
             f"The account reached its messaging limit of {account.daily_limit} customers in 24 hours",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mkt_whatsapp.models.accounts import AccountRecord
@@ -39,9 +39,10 @@ def _to_item(record: AccountRecord) -> Item:
     return item
 
 
-def get_account_and_usage(table: Table, shop_id: str, since_hour: str) -> tuple[AccountRecord | None, int]:
-    """The shop's account and the business-initiated conversations started in the hours from
-    ``since_hour`` (``yyyy-mm-ddTHH``) on, in one Query."""
+def get_account_and_usage(table: Table, shop_id: str, now: datetime) -> tuple[AccountRecord | None, int]:
+    """The shop's account and the business-initiated conversations started in the moving 24 hours
+    before ``now`` (the current hourly usage bucket and the 23 before it), in one Query."""
+    since_hour = (now - timedelta(hours=23)).strftime("%Y-%m-%dT%H")
     account: AccountRecord | None = None
     used = 0
     for item in table.query_prefix(keys.shop_pk(shop_id), keys.ACCOUNT_SK):

@@ -61,13 +61,23 @@ def main() -> None:
         f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
         f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"
     )
-    print("\nSender throughput (outbound queue -> sender Lambda -> Graph simulator, one phone number, moto in-process)")
+    print("\nSender throughput (outbound queue -> sender containers -> Graph simulator, one phone number;")
+    print("  moto's server, the simulator and each container in a process of its own)")
     for label, run in sending.items():
+        cpu = run["cpu_seconds"]
         print(
-            f"  {label}: {run['messages']} messages in {run['seconds']} s = {run['achieved_per_second']} msg/s"
-            f" with {run['containers']} containers; configured {run['configured_rate_per_second']}/s;"
-            f" busiest sliding second: {run['busiest_second_of_departures']} departures,"
-            f" {run['busiest_second_at_graph']} arrivals at Graph; all sent: {run['all_sent']}"
+            f"  {label}: {run['messages']} messages, configured {run['configured_rate_per_second']}/s,"
+            f" {run['containers']} containers: {run['achieved_per_second']} msg/s over"
+            f" {run['seconds_first_to_last_send']} s; busiest sliding second {run['busiest_second_of_departures']}"
+            f" departures / {run['busiest_second_at_graph']} arrivals (never over the rate:"
+            f" {run['rate_never_exceeded']}); all sent: {run['all_sent']} {run['final_statuses']}"
+        )
+        print(
+            f"    AWS calls per message {run['service_aws_calls_per_message']} {run['service_aws_calls']};"
+            f" CPU s: emulator {cpu['aws_emulator']} (busy {run['emulator_busy_share']} of the run),"
+            f" simulator {cpu['graph_simulator']}, senders {cpu['senders']}"
+            f" = {run['sender_cpu_ms_per_message']} ms per message;"
+            f" queue ran dry: {run['queue_ran_dry_while_offering']}"
         )
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 

@@ -103,7 +103,8 @@ def bench_stack(stack_name: str) -> Iterator[BenchStack]:
             get_table.cache_clear()
             graph._http.cache_clear()
             aws.reset()
-            for cache in (sender._accounts, token_vault._cache, send_rate._reserves):
+            send_rate.reset()
+            for cache in (sender._accounts, token_vault._cache):
                 cache.clear()
             stack = BenchStack(
                 session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()), simulator=simulator

@@ -8,6 +8,10 @@ Routes (any version segment, e.g. ``/v23.0``):
 - ``PUT /_simulator/phone-numbers/{id}``: set a number's details (``messagingLimit``, ``verifiedName``, …).
 - ``POST /_simulator/faults``: the next ``count`` requests whose path contains ``match`` get ``status``/``body``
   (after ``delaySeconds``, to play a timeout).
+- ``PUT /_simulator/latency``: answer every send ``seconds`` late, like Meta's round trip.
+
+On its own: ``python -m local.graph_simulator --port 8002`` (the local stack and the tests start it in
+process; the sender benchmark runs it as its own process, as Meta is).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class SimulatorState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    latency_seconds: float = 0.0  # every send answered this late, as Meta's round trip would be
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -113,6 +118,8 @@ class GraphSimulator:
         if not token.startswith("EAA"):
             return meta_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
         if (match := _MESSAGES.match(path)) and request.method == "POST":
+            if self.state.latency_seconds:
+                time.sleep(self.state.latency_seconds)
             return self._send(match.group(2), body_text)
         if (match := _NUMBER.match(path)) and request.method == "GET":
             return self._phone_number(match.group(2))
@@ -170,6 +177,9 @@ class GraphSimulator:
                     self.state.requests.clear()
                     return _json(200, {"cleared": True})
                 return _json(200, {"requests": list(self.state.requests)})
+            if action == "latency" and request.method == "PUT":
+                self.state.latency_seconds = float((request.get_json(force=True) or {}).get("seconds", 0))
+                return _json(200, {"latencySeconds": self.state.latency_seconds})
             if action.startswith("phone-numbers/") and request.method == "PUT":
                 number = action.removeprefix("phone-numbers/")
                 self.state.numbers[number] = dict(request.get_json(force=True) or {})
@@ -190,3 +200,24 @@ class GraphSimulator:
                 self.state.faults.clear()
                 return _json(200, {"cleared": True})
         return _json(404, {"error": f"unknown simulator action {action}"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import contextlib
+    import logging
+
+    parser = argparse.ArgumentParser(description="The WhatsApp Cloud API simulator on its own.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    simulator = GraphSimulator(args.host, args.port)
+    print(f"Graph API simulator on {simulator.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator._server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -89,7 +89,9 @@ class LocalLambdas:
         handler = getattr(self.module(name), self.specs[name].handler_name)
         with self._locks[name]:
             try:
-                return handler(event, FakeLambdaContext(function_name=name))
+                return handler(
+                    event, FakeLambdaContext(function_name=name, timeout_seconds=self.specs[name].timeout_seconds)
+                )
             except Exception as error:
                 raise FunctionError(name, error) from error
 

@@ -28,6 +28,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, Any]
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeout_seconds: float = 3.0  # SAM's default
 
     @property
     def module_file(self) -> Path:
@@ -64,6 +65,7 @@ def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]
             handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
             environment=env,
             events=props.get("Events", {}),
+            timeout_seconds=float(props.get("Timeout", globals_.get("Timeout", 3))),
         )
     return specs
 

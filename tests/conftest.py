@@ -28,17 +28,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.graph_simulator import GraphSimulator
 from tests.support import ApiClient, AwsStack, deploy_stack, graph_simulator, local_api
 
 
 @pytest.fixture(scope="session")
-def graph() -> Iterator[object]:
+def graph() -> Iterator[GraphSimulator]:
     with graph_simulator() as simulator:
         yield simulator
 
 
 @pytest.fixture
-def aws(graph: object) -> Iterator[AwsStack]:
+def aws(graph: GraphSimulator) -> Iterator[AwsStack]:
+    graph.state.faults.clear()
+    graph.state.latency_seconds = 0.0
     with deploy_stack() as stack:
         yield stack
 

@@ -43,7 +43,7 @@ def reset_caches() -> None:
     graph_client._http.cache_clear()
     sender._accounts.clear()
     token_vault._cache.clear()
-    send_rate._reserves.clear()
+    send_rate.reset()
 
 
 def make_token(

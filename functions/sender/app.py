@@ -1,23 +1,47 @@
 """Outbound sender: sends the queued messages of the outbound queue, with retries and backoff; failed
-records are reported individually (partial batch response)."""
+records are reported individually (partial batch response).
+
+A batch's records are sent concurrently (Powertools' AsyncBatchProcessor, each send in a thread of one
+pool sharing the container's HTTP connection pool): a batch of ten takes about one Graph round trip, not
+ten, and the send rate's reservation covers the whole batch with one write.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp import sender
 from mkt_whatsapp.observability import logger, metrics
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# As many threads as a batch has records (template.yaml: BatchSize 10).
+_pool = ThreadPoolExecutor(max_workers=10, thread_name_prefix="send")
+# A send starts only if it can finish before the Lambda is stopped: its Graph call may take the HTTP
+# client's timeout, and the records' results must still be reported.
+_MARGIN_SECONDS = 12.0
 
 
-def send_one(record: SQSRecord) -> None:
-    status = sender.send_record(
-        sender.parse(record.body), int(record.attributes.approximate_receive_count), record.receipt_handle
+async def send_one(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    deadline = None
+    if lambda_context is not None:
+        deadline = time.time() + lambda_context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
+    status = await asyncio.get_running_loop().run_in_executor(
+        _pool,
+        partial(
+            sender.send_record,
+            sender.parse(record.body),
+            int(record.attributes.approximate_receive_count),
+            record.receipt_handle,
+            deadline,
+        ),
     )
     metrics.add_metric(name=f"Outbound_{status}", unit="Count", value=1)
 
@@ -25,4 +49,5 @@ def send_one(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=send_one, processor=processor, context=context)
+    sender.prepare([str(record.get("body", "")) for record in event.get("Records", [])])
+    return async_process_partial_response(event=event, record_handler=send_one, processor=processor, context=context)

@@ -147,3 +147,90 @@ def test_a_timeout_is_transient_and_retried(aws: AwsStack, graph, queued: str, m
     assert message_store.get(get_table(), queued)["status"] == "queued"
     worker.poll_once()
     assert message_store.get(get_table(), queued)["status"] == "sent"
+
+
+def rate_writes(aws: AwsStack) -> list[str]:
+    """Collects the send-rate reservations (UpdateItem on a number's TAT item) made from now on."""
+    from mkt_whatsapp import aws as aws_clients
+
+    writes: list[str] = []
+
+    def on_update(params: dict, **_: object) -> None:
+        if params.get("Key", {}).get("SK", {}).get("S") == "TAT":
+            writes.append(params["Key"]["PK"]["S"])
+
+    aws_clients.dynamodb().meta.events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
+    return writes
+
+
+def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
+    api: ApiClient, aws: AwsStack, graph, queued: str
+) -> None:
+    conversation_id = message_store.get(get_table(), queued)["conversationId"]
+    graph.state.faults[:] = [Fault(match="/messages", status=500, count=9, body={"error": {"message": "x"}})]
+    for _ in range(9):
+        assert api.post(f"/conversations/{conversation_id}/messages", json_body=TEXT).status == 202
+    assert queue_depth(aws, "OutboundQueue") == 10
+    graph.state.requests.clear()
+    graph.state.latency_seconds = 0.5  # one at a time, ten sends would arrive over 4.5 s
+    writes = rate_writes(aws)
+    assert poller(aws).poll_once() == 10
+    arrivals = sorted(r["at"] for r in graph.state.requests if r["path"].endswith("/messages"))
+    assert len(arrivals) == 10
+    assert arrivals[-1] - arrivals[0] < 0.5  # all ten were in flight together
+    assert len(writes) == 1  # one reservation covered the batch
+    assert queue_depth(aws, "OutboundQueue") == 0
+
+
+def test_a_claim_whose_sender_stopped_fails_visibly_instead_of_sending_twice(aws: AwsStack, graph, queued: str) -> None:
+    """A sender that timed out or crashed after claiming a message leaves it ``sending``: whether Meta got
+    it is unknown, so after the lease it is failed with SEND_UNCONFIRMED, never sent again."""
+    get_table().update(
+        f"MSG#{queued}",
+        "MESSAGE",
+        "SET #s = :s, lastAttemptAt = :at",
+        {":s": "sending", ":at": "2020-01-01T00:00:00Z"},
+        names={"#s": "status"},
+    )
+    graph.state.requests.clear()
+    assert poller(aws).poll_once() == 1
+    message = message_store.get(get_table(), queued)
+    assert message["status"] == "failed"
+    assert message["errors"][0]["code"] == "SEND_UNCONFIRMED"
+    assert sends(graph) == 0
+    assert queue_depth(aws, "OutboundQueue") == 0
+
+
+def test_a_message_being_sent_elsewhere_is_looked_at_again_later(aws: AwsStack, graph, queued: str) -> None:
+    """A duplicate record arriving while another sender holds the claim is not dropped: it comes back."""
+    from mkt_whatsapp.clock import now_iso
+
+    get_table().update(
+        f"MSG#{queued}",
+        "MESSAGE",
+        "SET #s = :s, lastAttemptAt = :at",
+        {":s": "sending", ":at": now_iso()},
+        names={"#s": "status"},
+    )
+    graph.state.requests.clear()
+    worker = poller(aws)
+    assert worker.poll_once() == 1
+    assert sends(graph) == 0
+    assert message_store.get(get_table(), queued)["status"] == "sending"
+    assert queue_depth(aws, "OutboundQueue") == 1  # still queued, to be looked at again
+
+
+def test_a_send_that_cannot_start_before_the_lambda_times_out_waits_in_the_queue(
+    aws: AwsStack, graph, queued: str, monkeypatch
+) -> None:
+    module = lambdas().module("SenderFunction")
+    monkeypatch.setattr(module, "_MARGIN_SECONDS", 3600.0)  # no time left for any send
+    graph.state.requests.clear()
+    worker = poller(aws)
+    assert worker.poll_once() == 1
+    assert sends(graph) == 0
+    assert message_store.get(get_table(), queued)["status"] == "queued"  # the claim was given back
+    monkeypatch.setattr(module, "_MARGIN_SECONDS", 1.0)
+    assert worker.poll_once() == 1
+    assert message_store.get(get_table(), queued)["status"] == "sent"
+    assert sends(graph) == 1

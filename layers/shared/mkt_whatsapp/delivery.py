@@ -6,13 +6,14 @@ body and so never loads the content models."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mkt_whatsapp import aws, consent, send_rate, token_vault
-from mkt_whatsapp.clock import now_iso
+from mkt_whatsapp.clock import iso, now_iso
 from mkt_whatsapp.errors import ServiceUnavailable
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.settings import get_settings
@@ -22,6 +23,14 @@ from mkt_whatsapp.store.table import Item
 from mkt_whatsapp.whatsapp import graph
 
 logger = Logger(child=True)
+
+
+# A claim older than this belongs to a sender that stopped: the longest a send can take is the sender
+# Lambda's timeout (template.yaml: 30 s).
+SENDING_LEASE_SECONDS = 120
+UNCONFIRMED_TITLE = (
+    "A sender stopped while sending this message; it may not have reached the customer. Send it again if needed."
+)
 
 
 class Transient(Exception):
@@ -36,17 +45,38 @@ def deliver(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tu
         return _hand_to_sender(message_id, account.shop_id, body, reason=str(reason))
 
 
-def attempt(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def attempt(
+    account: AccountRecord, message_id: str, body: dict[str, Any], deadline: float | None = None
+) -> tuple[int, dict[str, Any]]:
     """One attempt to send a queued message: ``sent`` with its wamid, or ``failed`` with Meta's reason, or
-    :class:`Transient` (back to ``queued``). A message that is not ``queued`` any more is not sent again."""
+    :class:`Transient` (back to ``queued``). A message that is not ``queued`` any more is not sent again.
+
+    A message another attempt is sending right now is :class:`Transient` (look again later); one whose
+    sender stopped after claiming it (a crash or timeout, seen ``SENDING_LEASE_SECONDS`` later) may or may
+    not have reached WhatsApp: it is failed with ``SEND_UNCONFIRMED``, visible, rather than risk sending it
+    twice. ``deadline`` (epoch seconds): give the claim back rather than wait for a send slot past it.
+    """
     table = get_table()
-    claimed = message_store.claim_for_sending(table, message_id, now_iso())
+    now = datetime.now(UTC)
+    claimed = message_store.claim_for_sending(
+        table, message_id, iso(now), stale_before=iso(now - timedelta(seconds=SENDING_LEASE_SECONDS))
+    )
     if claimed is None:
-        return 200, _answer(message_id, message_store.get(table, message_id) or {})
+        stored = message_store.get(table, message_id) or {}
+        if stored.get("status") == "sending":
+            raise Transient("another attempt is sending this message")
+        return 200, _answer(message_id, stored)
+    if claimed.get("status") == "sending":
+        fail(message_id, [{"code": "SEND_UNCONFIRMED", "title": UNCONFIRMED_TITLE}])
+        return 201, _answer(message_id, message_store.get(table, message_id) or {})
     token = token_vault.access_token_for(
         account.encrypted_access_token or b"", shop_id=account.shop_id, phone_number_id=account.phone_number_id
     )
-    send_rate.acquire(account.phone_number_id)
+    try:
+        send_rate.acquire(account.phone_number_id, deadline=deadline)
+    except send_rate.NoSlotInTime as busy:
+        message_store.requeue(table, message_id)
+        raise Transient(str(busy)) from busy
     try:
         sent = graph.send_message(account.phone_number_id, token, body)
     except graph.GraphApiError as error:

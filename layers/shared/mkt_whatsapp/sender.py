@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp import aws, delivery
+from mkt_whatsapp import aws, delivery, send_rate, token_vault
 from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
@@ -41,8 +42,30 @@ def backoff_seconds(receive_count: int, rng: random.Random | None = None) -> int
     return int((rng or random).uniform(1, ceiling))
 
 
-def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -> str:
-    """Send one queued message; returns its final status, or raises :class:`RetryLater`."""
+def prepare(record_bodies: list[str]) -> None:
+    """Before a batch's records are sent concurrently: read each shop's account and decrypt its token once
+    (not once per thread), and tell the send rate how many sends each number is about to make, so one reservation
+    covers the batch. Records that do not parse are left for their own handler to fail."""
+    per_number: Counter[str] = Counter()
+    for raw in record_bodies:
+        try:
+            shop_id = parse(raw).get("shopId")
+        except ValueError:
+            continue
+        account = _account(str(shop_id)) if shop_id else None
+        if account is not None and account.status == "active" and account.encrypted_access_token:
+            if account.phone_number_id not in per_number:  # decrypt the token once, not once per thread
+                token_vault.access_token_for(
+                    account.encrypted_access_token, shop_id=account.shop_id, phone_number_id=account.phone_number_id
+                )
+            per_number[account.phone_number_id] += 1
+    for phone_number_id, sends in per_number.items():
+        send_rate.expect(phone_number_id, sends)
+
+
+def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, deadline: float | None = None) -> str:
+    """Send one queued message; returns its final status, or raises :class:`RetryLater`. ``deadline``
+    (epoch seconds): the latest moment a send may start (the Lambda's remaining time, less a margin)."""
     message_id = str(body["messageId"])
     table = get_table()
     shop_id = body.get("shopId")
@@ -57,7 +80,7 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str) -
         delivery.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
         return "failed"
     try:
-        _, answer = delivery.attempt(account, message_id, body["body"])
+        _, answer = delivery.attempt(account, message_id, body["body"], deadline=deadline)
     except delivery.Transient as reason:
         final = receive_count >= MAX_RECEIVES
         if final:
@@ -92,7 +115,10 @@ def _account(shop_id: str) -> Any:
 
 
 def parse(record_body: str) -> dict[str, Any]:
-    body = json.loads(record_body)
+    try:
+        body = json.loads(record_body)
+    except json.JSONDecodeError as error:
+        raise ValueError("not an outbound send record") from error
     if not isinstance(body, dict) or "messageId" not in body or "body" not in body:
         raise ValueError("not an outbound send record")
     return body

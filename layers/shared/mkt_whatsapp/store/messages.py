@@ -110,17 +110,19 @@ def recent_in_conversation(table: Table, conversation_id: str, limit: int, befor
     )
 
 
-def claim_for_sending(table: Table, message_id: str, at: str) -> Item | None:
-    """Move a queued message to ``sending`` (one sender at a time); None if it is not queued any more."""
+def claim_for_sending(table: Table, message_id: str, at: str, stale_before: str) -> Item | None:
+    """Move a queued message to ``sending`` (one sender at a time), or take over a ``sending`` claim last
+    touched before ``stale_before`` (its sender stopped). Returns the message as it was before the claim
+    (``status`` tells which case), or None if it is neither queued nor stale."""
     try:
         return table.update(
             keys.message_pk(message_id),
             keys.MESSAGE_SK,
             "SET #status = :sending, sendAttempts = if_not_exists(sendAttempts, :zero) + :one, lastAttemptAt = :at",
-            {":sending": "sending", ":queued": "queued", ":zero": 0, ":one": 1, ":at": at},
+            {":sending": "sending", ":queued": "queued", ":zero": 0, ":one": 1, ":at": at, ":stale": stale_before},
             names={"#status": "status"},
-            condition="#status = :queued",
-            return_values="ALL_NEW",
+            condition="#status = :queued OR (#status = :sending AND lastAttemptAt < :stale)",
+            return_values="ALL_OLD",
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
     """One sender container: polls the queue and invokes the sender handler until the work is done."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the handler's metrics lines, for this process's life
+    warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are disabled here
     from local import template as tpl
     from local.lambdas import LocalLambdas
     from local.sqs_worker import EventSourceMapping, SqsPoller
@@ -116,7 +117,7 @@ def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
         received = poller.poll_once()
         idle = idle + 1 if received == 0 and all_offered.is_set() else 0
         if received == 0:
-            time.sleep(0.05)
+            time.sleep(0.2)  # moto counts the queue by scanning it: look now and then
     results.put(
         {
             "departures": departures,
@@ -230,6 +231,7 @@ def _measure(
         "sends_at_graph": len(arrivals),
         "busiest_second_of_departures": busiest_window(departures),
         "busiest_second_at_graph": busiest_window(arrivals),
+        "transit_ms_by_order": _transit(departures, arrivals),
         "rate_never_exceeded": busiest_window(departures) <= rate and busiest_window(arrivals) <= rate,
         "final_statuses": dict(statuses),
         "all_sent": statuses.get("sent", 0) == messages and len(arrivals) == messages,
@@ -239,6 +241,19 @@ def _measure(
         "cpu_seconds": {**cpu, "senders": round(sender_cpu, 1)},
         "emulator_busy_share": round(cpu["aws_emulator"] / span, 2) if span else None,
         "sender_cpu_ms_per_message": round(sender_cpu * 1000 / messages, 2),
+    }
+
+
+def _transit(departures: list[float], arrivals: list[float]) -> dict[str, float]:
+    """Departure to arrival at the simulator, pairing the two in time order (a paced stream keeps its
+    order, nearly): what the send rate's jitter allowance has to cover."""
+    gaps = sorted(max(0.0, b - a) * 1000 for a, b in zip(sorted(departures), sorted(arrivals), strict=False))
+    if not gaps:
+        return {}
+    return {
+        "p50": round(gaps[len(gaps) // 2], 1),
+        "p99": round(gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))], 1),
+        "max": round(gaps[-1], 1),
     }
 
 
@@ -273,7 +288,7 @@ class _Feeder(threading.Thread):
                 )
                 offered += len(batch)
                 waiting += len(batch)
-            time.sleep(0.05)
+            time.sleep(0.2)  # moto counts the queue by scanning it: look now and then
 
 
 def _forget_clients() -> None:

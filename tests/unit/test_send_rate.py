@@ -50,7 +50,7 @@ def test_no_sliding_second_exceeds_the_rate_across_containers(clock, monkeypatch
 
 @pytest.mark.parametrize("rate", [10, 80, 1000])
 def test_a_busy_sender_uses_the_rate(clock, monkeypatch, rate: int) -> None:
-    """One container sending as fast as it may reaches the rate less the spacing margin (98%), not less."""
+    """One container sending as fast as it may reaches the rate less the spacing margin (96%), not less."""
     monkeypatch.setenv("SEND_RATE_PER_SECOND", str(rate))
     reset_caches()
     sent = []

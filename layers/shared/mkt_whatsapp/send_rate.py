@@ -11,7 +11,7 @@ Why no window ever holds more than the rate: blocks never overlap; a send leaves
 and no later than ``LATE_SECONDS`` after it (a slot a send would miss is given up, never spent late); and
 slots are ``SPACING`` / rate apart, where ``SPACING`` = 1 + ``LATE_SECONDS`` + ``JITTER_SECONDS``. A send
 reaching Meta in [a, a + 1) then left a slot in (a − LATE − JITTER, a + 1), an interval of rate slot
-spacings, which holds at most rate slots. So a number is paced at rate / SPACING (98% of it) and the
+spacings, which holds at most rate slots. So a number is paced at rate / SPACING (96% of it) and the
 way to Meta may add up to ``JITTER_SECONDS`` without a window going over. After an idle period the first
 block starts now, never in the past: no catch-up burst. About rate / block-size writes a second reach the
 table.
@@ -31,7 +31,7 @@ from mkt_whatsapp.store import get_table, keys
 
 TAT_SK = "TAT"
 LATE_SECONDS = 0.010
-JITTER_SECONDS = 0.010
+JITTER_SECONDS = 0.030
 SPACING = 1 + LATE_SECONDS + JITTER_SECONDS
 MAX_BLOCK = 10
 MIN_LEAD_SECONDS = 0.005

@@ -12,6 +12,7 @@ import pytest
 from local.graph_simulator import Fault
 from local.sqs_worker import EventSourceMapping, SqsPoller
 from mkt_whatsapp import inbound, sender
+from mkt_whatsapp.clock import now_iso
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from tests.support import ApiClient, AwsStack, connect_shop, lambdas, queue_depth
@@ -96,19 +97,39 @@ def test_after_the_retry_budget_the_message_fails_and_reaches_the_dlq(aws: AwsSt
     assert queue_depth(aws, "OutboundDeadLetterQueue") == 1
 
 
-def test_a_permanent_error_fails_the_message_without_retrying(aws: AwsStack, graph, queued: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "code", "title"),
+    [
+        (400, 131026, "Message undeliverable"),
+        (400, 131047, "Re-engagement message"),
+        (401, 190, "Invalid OAuth access token - Cannot parse access token"),
+    ],
+)
+def test_a_permanent_error_fails_the_message_without_retrying(
+    aws: AwsStack, graph, queued: str, status: int, code: int, title: str
+) -> None:
     graph.state.faults.append(
-        Fault(
-            match="/messages", status=400, count=1, body={"error": {"message": "Message undeliverable", "code": 131026}}
-        )
+        Fault(match="/messages", status=status, count=1, body={"error": {"message": title, "code": code}})
     )
+    graph.state.requests.clear()
     worker = poller(aws)
     worker.poll_once()
     worker.poll_once()
     message = message_store.get(get_table(), queued)
     assert message["status"] == "failed"
-    assert message["errors"] == [{"code": 131026, "title": "Message undeliverable"}]
+    assert message["errors"] == [{"code": code, "title": title}]
+    assert sends(graph) == 1
     assert queue_depth(aws, "OutboundQueue") == 0
+
+
+def test_a_throttled_send_with_http_429_is_retried_until_sent(aws: AwsStack, graph, queued: str) -> None:
+    graph.state.faults.append(
+        Fault(match="/messages", status=429, count=1, body={"error": {"message": "Too many", "code": 130429}})
+    )
+    worker = poller(aws)
+    worker.poll_once()
+    worker.poll_once()
+    assert message_store.get(get_table(), queued)["status"] == "sent"
 
 
 def test_the_same_record_delivered_twice_is_sent_once(aws: AwsStack, graph, queued: str) -> None:
@@ -149,6 +170,17 @@ def test_a_timeout_is_transient_and_retried(aws: AwsStack, graph, queued: str, m
     assert message_store.get(get_table(), queued)["status"] == "sent"
 
 
+def held_by_a_sender(message_id: str, claimed_at: str) -> None:
+    """The message as a sender leaves it while it sends: claimed (``sending``) at ``claimed_at``."""
+    get_table().update(
+        f"MSG#{message_id}",
+        "MESSAGE",
+        "SET #s = :s, lastAttemptAt = :at",
+        {":s": "sending", ":at": claimed_at},
+        names={"#s": "status"},
+    )
+
+
 def rate_writes(aws: AwsStack) -> list[str]:
     """Collects the send-rate reservations (UpdateItem on a number's TAT item) made from now on."""
     from mkt_whatsapp import aws as aws_clients
@@ -164,8 +196,15 @@ def rate_writes(aws: AwsStack) -> list[str]:
 
 
 def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
-    api: ApiClient, aws: AwsStack, graph, queued: str
+    api: ApiClient, aws: AwsStack, graph, queued: str, monkeypatch
 ) -> None:
+    from mkt_whatsapp import send_rate
+
+    # The send rate's clock stands still, so no thread of a loaded test machine wakes late for its slot
+    # (which would give the slot up and reserve again): the reservation count is exact.
+    now = time.time()
+    monkeypatch.setattr(send_rate, "_now", lambda: now)
+    monkeypatch.setattr(send_rate, "_sleep", lambda seconds: None)
     conversation_id = message_store.get(get_table(), queued)["conversationId"]
     graph.state.faults[:] = [Fault(match="/messages", status=500, count=9, body={"error": {"message": "x"}})]
     for _ in range(9):
@@ -185,13 +224,7 @@ def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
 def test_a_claim_whose_sender_stopped_fails_visibly_instead_of_sending_twice(aws: AwsStack, graph, queued: str) -> None:
     """A sender that timed out or crashed after claiming a message leaves it ``sending``: whether Meta got
     it is unknown, so after the lease it is failed with SEND_UNCONFIRMED, never sent again."""
-    get_table().update(
-        f"MSG#{queued}",
-        "MESSAGE",
-        "SET #s = :s, lastAttemptAt = :at",
-        {":s": "sending", ":at": "2020-01-01T00:00:00Z"},
-        names={"#s": "status"},
-    )
+    held_by_a_sender(queued, "2020-01-01T00:00:00Z")
     graph.state.requests.clear()
     assert poller(aws).poll_once() == 1
     message = message_store.get(get_table(), queued)
@@ -203,15 +236,7 @@ def test_a_claim_whose_sender_stopped_fails_visibly_instead_of_sending_twice(aws
 
 def test_a_message_being_sent_elsewhere_is_looked_at_again_later(aws: AwsStack, graph, queued: str) -> None:
     """A duplicate record arriving while another sender holds the claim is not dropped: it comes back."""
-    from mkt_whatsapp.clock import now_iso
-
-    get_table().update(
-        f"MSG#{queued}",
-        "MESSAGE",
-        "SET #s = :s, lastAttemptAt = :at",
-        {":s": "sending", ":at": now_iso()},
-        names={"#s": "status"},
-    )
+    held_by_a_sender(queued, now_iso())
     graph.state.requests.clear()
     worker = poller(aws)
     assert worker.poll_once() == 1
@@ -234,3 +259,17 @@ def test_a_send_that_cannot_start_before_the_lambda_times_out_waits_in_the_queue
     assert worker.poll_once() == 1
     assert message_store.get(get_table(), queued)["status"] == "sent"
     assert sends(graph) == 1
+
+
+def test_a_held_message_is_left_to_its_holder_when_the_record_runs_out_of_receives(
+    aws: AwsStack, graph, queued: str
+) -> None:
+    """The record goes on to the dead-letter queue (alarmed; a redrive settles it once the claim is
+    stale), and the message is not marked failed under the attempt that holds it."""
+    held_by_a_sender(queued, now_iso())
+    worker = poller(aws)
+    for _ in range(sender.MAX_RECEIVES + 1):
+        worker.poll_once()
+    assert message_store.get(get_table(), queued)["status"] == "sending"
+    assert queue_depth(aws, "OutboundQueue") == 0
+    assert queue_depth(aws, "OutboundDeadLetterQueue") == 1

@@ -37,6 +37,10 @@ class Transient(Exception):
     """Meta or the network failed in a way worth retrying; the message is back to ``queued``."""
 
 
+class HeldElsewhere(Transient):
+    """Another attempt holds the message's claim right now; it will settle the message itself."""
+
+
 def deliver(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Send a stored, queued message within the request; a transient failure hands it to the sender."""
     try:
@@ -64,7 +68,7 @@ def attempt(
     if claimed is None:
         stored = message_store.get(table, message_id) or {}
         if stored.get("status") == "sending":
-            raise Transient("another attempt is sending this message")
+            raise HeldElsewhere("another attempt is sending this message")
         return 200, _answer(message_id, stored)
     if claimed.get("status") == "sending":
         fail(message_id, [{"code": "SEND_UNCONFIRMED", "title": UNCONFIRMED_TITLE}])

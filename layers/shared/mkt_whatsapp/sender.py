@@ -44,8 +44,8 @@ def backoff_seconds(receive_count: int, rng: random.Random | None = None) -> int
 
 def prepare(record_bodies: list[str]) -> None:
     """Before a batch's records are sent concurrently: read each shop's account and decrypt its token once
-    (not once per thread), and tell the send rate how many sends each number is about to make, so one reservation
-    covers the batch. Records that do not parse are left for their own handler to fail."""
+    (not once per thread), and tell the send rate how many sends each number is about to make, so one
+    reservation covers the batch. Records that do not parse are left for their own handler to fail."""
     per_number: Counter[str] = Counter()
     for raw in record_bodies:
         try:
@@ -83,7 +83,8 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
         _, answer = delivery.attempt(account, message_id, body["body"], deadline=deadline)
     except delivery.Transient as reason:
         final = receive_count >= MAX_RECEIVES
-        if final:
+        # A message another attempt holds is that attempt's to settle: this record only goes on to the DLQ.
+        if final and not isinstance(reason, delivery.HeldElsewhere):
             delivery.fail(
                 message_id,
                 [{"code": "RETRIES_EXHAUSTED", "title": f"Gave up after {receive_count} attempts; last: {reason}"}],

@@ -37,7 +37,8 @@ def main() -> None:
     print("\nAWS calls per request (warm)")
     for label, figures in calls.items():
         target = f"  (target <= {figures['target']})" if "target" in figures else ""
-        print(f"  {label:28} {figures['aws_calls']}  {figures['by_operation']}{target}")
+        units = f"; {figures['write_units']} WRU {figures['write_units_by_target']}" if "write_units" in figures else ""
+        print(f"  {label:28} {figures['aws_calls']}  {figures['by_operation']}{target}{units}")
     receiver = ingestion["receiver_handler_ms"]
     per_message = ingestion["aws_calls_per_inbound_message"]
     wru = ingestion["write_units_per_inbound_message"]

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+import boto3
+
 from bench.stack import PHONE_NUMBER_ID, SHOP, bench_stack, delivery
 from local.make_events import http_event
 
@@ -56,6 +58,7 @@ def measure() -> dict[str, Any]:
             ),
             200,
         )
+        results["sender: per message, batches of 10"] = _sender_batch(stack)
         count(
             "DELETE /accounts/{shopId}",
             "AccountsFunction",
@@ -65,6 +68,61 @@ def measure() -> dict[str, Any]:
             200,
         )
     return results
+
+
+def _sender_batch(stack: Any) -> dict[str, Any]:
+    """A warm sender container's second batch of ten queued messages: calls and write units per message."""
+    from bench import dynamo_cost
+    from local.sqs_worker import lambda_record
+    from mkt_whatsapp.delivery import outbound_record
+    from mkt_whatsapp.store.table import serialize
+
+    table = stack.physical["Table"]
+    graph_body = {"messaging_product": "whatsapp", "to": "84900000001", "type": "text", "text": {"body": "Xin chào"}}
+    client = boto3.client("dynamodb", region_name="us-east-1")  # the bench's own writes: not counted
+
+    def batch(first: int) -> dict[str, Any]:
+        records = []
+        for n in range(first, first + 10):
+            message_id = f"bench-out-{n}"
+            item = {
+                "PK": f"MSG#{message_id}",
+                "SK": "MESSAGE",
+                "entity": "message",
+                "id": message_id,
+                "shopId": SHOP,
+                "conversationId": "bench-conversation",
+                "direction": "outbound",
+                "content": {"type": "text", "text": "Xin chào"},
+                "status": "queued",
+                "statusRank": 0,
+                "statusTimestamps": {"queued": "2026-11-25T10:00:00Z"},
+                "timestamp": "2026-11-25T10:00:00Z",
+            }
+            client.put_item(TableName=table, Item=serialize(item))
+            body = outbound_record(message_id, SHOP, graph_body)
+            message = {
+                "MessageId": f"sqs-{n}",
+                "ReceiptHandle": f"rh-{n}",
+                "Body": body,
+                "Attributes": {"ApproximateReceiveCount": "1"},
+            }
+            records.append(lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:outbound", "us-east-1"))
+        return {"Records": records}
+
+    stack.lambdas.invoke("SenderFunction", batch(0))  # warm: the account, the token, the clients
+    event = batch(10)
+    before = dynamo_cost.snapshot(table)
+    stack.calls.clear()
+    stack.writes.clear()
+    assert stack.lambdas.invoke("SenderFunction", event) == {"batchItemFailures": []}
+    wru = dynamo_cost.write_units_of(stack.writes, before, dynamo_cost.snapshot(table))
+    return {
+        "aws_calls": sum(stack.calls.values()) / 10,
+        "by_operation": {name: n / 10 for name, n in sorted(stack.calls.items())},
+        "write_units": wru["total"] / 10,
+        "write_units_by_target": {name: n / 10 for name, n in wru["by_target"].items()},
+    }
 
 
 if __name__ == "__main__":

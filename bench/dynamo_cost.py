@@ -6,9 +6,11 @@ deleted and a new one written), one when a projected attribute changes."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 _deserializer = TypeDeserializer()
@@ -75,3 +77,40 @@ def write_units(before: dict[str, Any] | None, after: dict[str, Any] | None, tra
 
 def plain(raw: dict[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in raw.items()}
+
+
+def snapshot(table_name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of the table (a benchmark's table is small), to know each write's 'before'. Read with a
+    client of its own, so these reads are not counted as the service's calls."""
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": table_name}
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    while True:
+        page = client.scan(**kwargs)
+        for raw in page.get("Items", []):
+            item = plain(raw)
+            items[(item["PK"], item["SK"])] = item
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def write_units_of(
+    writes: list[tuple[str, dict[str, Any]]],
+    before: dict[tuple[str, str], dict[str, Any]],
+    after: dict[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """WRU of the writes the service made (operation name, request parameters), by table and index."""
+    total: Counter[str] = Counter()
+    items = 0
+    for operation, params in writes:
+        transactional = operation == "TransactWriteItems"
+        entries = params["TransactItems"] if transactional else [{operation.removesuffix("Item"): params}]
+        for entry in entries:
+            [(kind, body)] = entry.items()
+            key = plain(body["Item"] if kind == "Put" else body["Key"])
+            identity = (key["PK"], key["SK"])
+            for name, cost in write_units(before.get(identity), after.get(identity), transactional).items():
+                total[name] += cost
+            items += 1
+    return {"total": sum(total.values()), "by_target": dict(total), "items_written": items}

@@ -7,10 +7,7 @@ import json
 import os
 import statistics
 import time
-from collections import Counter
 from typing import Any
-
-import boto3
 
 from bench import dynamo_cost
 from bench.stack import bench_stack, delivery
@@ -97,19 +94,19 @@ def measure() -> dict[str, Any]:
         assert lambdas.invoke("WebhooksFunction", webhook(10_000))["statusCode"] == 200
         receiver_calls = sum(calls.values())
         table = get_table()
-        before = _snapshot(table, writes_of=None)
+        before = dynamo_cost.snapshot(table.name)
         lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
         per_message_calls = dict(calls)
-        wru = _write_units(table, writes, before)
+        wru = dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name))
 
         # 2b. a new customer's first message
         calls.clear()
         writes.clear()
         lambdas.invoke("WebhooksFunction", webhook(20_000, customer=42))
-        before = _snapshot(table, writes_of=None)
+        before = dynamo_cost.snapshot(table.name)
         lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
         first_message_calls = sum(calls.values())
-        first_wru = _write_units(table, writes, before)
+        first_wru = dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name))
 
         # 3. processor throughput: 50 batches of 10 queued changes, each a message of another customer
         for batch in range(50):
@@ -143,39 +140,6 @@ def measure() -> dict[str, Any]:
             "note": "moto in-process: its transactions copy the table, so this is a floor",
         },
     }
-
-
-def _snapshot(table: Any, writes_of: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every item of the table (the bench's table is small), to know each write's 'before'. Read with a
-    client of its own, so the bench's own reads are not counted as the service's calls."""
-    items: dict[tuple[str, str], dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"TableName": table.name}
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    while True:
-        page = client.scan(**kwargs)
-        for raw in page.get("Items", []):
-            item = dynamo_cost.plain(raw)
-            items[(item["PK"], item["SK"])] = item
-        if not page.get("LastEvaluatedKey"):
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _write_units(table: Any, writes: list[tuple[str, dict[str, Any]]], before: dict) -> dict[str, Any]:
-    after = _snapshot(table, writes_of=None)
-    total: Counter[str] = Counter()
-    items = 0
-    for operation, params in writes:
-        transactional = operation == "TransactWriteItems"
-        entries = params["TransactItems"] if transactional else [{operation.removesuffix("Item"): params}]
-        for entry in entries:
-            [(kind, body)] = entry.items()
-            key = dynamo_cost.plain(body["Item"] if kind == "Put" else body["Key"])
-            identity = (key["PK"], key["SK"])
-            for name, cost in dynamo_cost.write_units(before.get(identity), after.get(identity), transactional).items():
-                total[name] += cost
-            items += 1
-    return {"total": sum(total.values()), "by_target": dict(total), "items_written": items}
 
 
 if __name__ == "__main__":

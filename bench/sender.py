@@ -85,7 +85,8 @@ def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
     """One sender container: polls the queue and invokes the sender handler until the work is done."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    warnings.filterwarnings("ignore", message="No application metrics to publish")  # metrics are disabled here
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the handler's metric lines, for this process's life
     from local import template as tpl
     from local.lambdas import LocalLambdas
     from local.sqs_worker import EventSourceMapping, SqsPoller

@@ -257,6 +257,37 @@ def test_transient_failures_go_to_the_outbound_queue(
     assert message_store.get(get_table(), reply.data["messageId"])["status"] == "queued"
 
 
+def test_a_slow_meta_turns_a_reply_into_a_queued_send_inside_the_request_time(
+    shop: ApiClient, aws: AwsStack, conversation: str, graph, monkeypatch
+) -> None:
+    """Within a request Meta gets the shorter inline timeout, so the function answers 202 long before its
+    own timeout would stop it with the message claimed by nobody."""
+    from tests.support import reset_caches
+
+    monkeypatch.setenv("GRAPH_API_INLINE_TIMEOUT_SECONDS", "0.3")
+    reset_caches()
+    graph.state.faults.append(Fault(match="/messages", status=200, count=1, body={}, delay_seconds=1.5))
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert reply.status == 202, reply.text
+    assert message_store.get(get_table(), reply.data["messageId"])["status"] == "queued"
+    assert queue_depth(aws, "OutboundQueue") == 1
+
+
+def test_a_reply_whose_send_slot_comes_too_late_for_the_request_is_queued(
+    shop: ApiClient, aws: AwsStack, conversation: str, graph
+) -> None:
+    """A campaign has reserved the number's next minute of slots: the reply is not held past the
+    request's time; it waits in the queue for the sender, claim given back."""
+    from mkt_whatsapp.store import keys
+
+    get_table().put({"PK": keys.send_rate_pk(PHONE_NUMBER_ID), "SK": "TAT", "tat": time.time() + 60})
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)
+    assert reply.status == 202, reply.text
+    assert sends(graph) == []
+    assert message_store.get(get_table(), reply.data["messageId"])["status"] == "queued"
+    assert queue_depth(aws, "OutboundQueue") == 1
+
+
 def test_an_idempotency_key_returns_the_first_answer_instead_of_sending_again(
     shop: ApiClient, conversation: str, graph
 ) -> None:

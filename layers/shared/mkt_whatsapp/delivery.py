@@ -6,6 +6,7 @@ body and so never loads the content models."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,8 @@ from mkt_whatsapp.whatsapp import graph
 logger = Logger(child=True)
 
 
+# What a send needs after Meta answers (recording the result) and before the Lambda's end.
+FINISH_SECONDS = 2.0
 # A claim older than this belongs to a sender that stopped: the longest a send can take is the sender
 # Lambda's timeout (template.yaml: 30 s).
 SENDING_LEASE_SECONDS = 120
@@ -41,16 +44,30 @@ class HeldElsewhere(Transient):
     """Another attempt holds the message's claim right now; it will settle the message itself."""
 
 
-def deliver(account: AccountRecord, message_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Send a stored, queued message within the request; a transient failure hands it to the sender."""
+def deliver(
+    account: AccountRecord, message_id: str, body: dict[str, Any], remaining_seconds: float | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Send a stored, queued message within the request; a transient failure hands it to the sender.
+
+    The send must end well inside the request's Lambda (``remaining_seconds`` of it left): Meta gets the
+    shorter inline timeout, and a send slot that would come too late for it leaves the message to the
+    sender (202) — a Lambda stopped mid-send would leave the message claimed by nobody."""
+    timeout = get_settings().graph_api_inline_timeout_seconds
+    deadline = None
+    if remaining_seconds is not None:
+        deadline = time.time() + remaining_seconds - timeout - FINISH_SECONDS
     try:
-        return attempt(account, message_id, body)
+        return attempt(account, message_id, body, deadline=deadline, graph_timeout=timeout)
     except Transient as reason:
         return _hand_to_sender(message_id, account.shop_id, body, reason=str(reason))
 
 
 def attempt(
-    account: AccountRecord, message_id: str, body: dict[str, Any], deadline: float | None = None
+    account: AccountRecord,
+    message_id: str,
+    body: dict[str, Any],
+    deadline: float | None = None,
+    graph_timeout: float | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """One attempt to send a queued message: ``sent`` with its wamid, or ``failed`` with Meta's reason, or
     :class:`Transient` (back to ``queued``). A message that is not ``queued`` any more is not sent again.
@@ -82,7 +99,7 @@ def attempt(
         message_store.requeue(table, message_id)
         raise Transient(str(busy)) from busy
     try:
-        sent = graph.send_message(account.phone_number_id, token, body)
+        sent = graph.send_message(account.phone_number_id, token, body, timeout=graph_timeout)
     except graph.GraphApiError as error:
         if graph.is_transient(error):
             message_store.requeue(table, message_id)

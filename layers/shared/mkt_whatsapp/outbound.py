@@ -111,7 +111,9 @@ def send(conversation_id: str, request: SendMessageRequest) -> tuple[int, dict[s
 
     recipient = customer.get("waId") or customer.get("bsuid") or conversation.get("customerWaId")
     body = to_graph_body(request.content, str(recipient), reply_to=request.reply_to)
-    return delivery.deliver(account, message_id, body)
+    lambda_context = current_request().lambda_context
+    remaining = lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context is not None else None
+    return delivery.deliver(account, message_id, body, remaining_seconds=remaining)
 
 
 IDEMPOTENCY_SECONDS = 24 * 3600

@@ -45,6 +45,7 @@ class Settings:
     graph_api_base_url: str
     graph_api_version: str
     graph_api_timeout_seconds: float
+    graph_api_inline_timeout_seconds: float
     rate_limit_per_minute: int
     analytics_rate_limit_per_minute: int
     secrets_max_age_seconds: int
@@ -71,6 +72,9 @@ def get_settings() -> Settings:
         graph_api_base_url=_text("GRAPH_API_BASE_URL", "https://graph.facebook.com").rstrip("/"),
         graph_api_version=_text("GRAPH_API_VERSION", "v23.0"),
         graph_api_timeout_seconds=_float("GRAPH_API_TIMEOUT_SECONDS", 10.0),
+        # A send within an API request: shorter, so a slow Meta turns into a queued send (202), well
+        # inside the API function's timeout.
+        graph_api_inline_timeout_seconds=_float("GRAPH_API_INLINE_TIMEOUT_SECONDS", 4.0),
         rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 60),
         analytics_rate_limit_per_minute=_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 10),
         secrets_max_age_seconds=_int("SECRETS_MAX_AGE_SECONDS", 300),

@@ -117,9 +117,17 @@ class SentMessage:
     recipient_wa_id: str | None
 
 
-def send_message(phone_number_id: str, access_token: str, body: dict[str, Any]) -> SentMessage:
-    """``POST /{version}/{phone-number-id}/messages``: Meta's answer carries the new message's wamid."""
-    payload = _request("POST", f"/{phone_number_id}/messages", access_token, json=body)
+def send_message(
+    phone_number_id: str, access_token: str, body: dict[str, Any], timeout: float | None = None
+) -> SentMessage:
+    """``POST /{version}/{phone-number-id}/messages``: Meta's answer carries the new message's wamid.
+    ``timeout`` (seconds) replaces the client's read timeout for this call."""
+    extra: dict[str, Any] = {}
+    if timeout is not None:
+        import httpx
+
+        extra["timeout"] = httpx.Timeout(timeout, connect=min(3.0, timeout))
+    payload = _request("POST", f"/{phone_number_id}/messages", access_token, json=body, **extra)
     messages = payload.get("messages") or []
     if not messages or not messages[0].get("id"):
         raise GraphUnavailable("Graph API accepted the send without a message id")

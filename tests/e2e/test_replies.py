@@ -150,3 +150,52 @@ def test_outside_the_window_a_reply_is_422(running) -> None:
     )
     assert reply.status_code == 422
     assert reply.json()["details"]["code"] == "OUTSIDE_CUSTOMER_SERVICE_WINDOW"
+
+
+def test_a_reply_meta_fails_transiently_is_sent_by_the_stacks_sender(running) -> None:
+    """The in-request send meets a Meta 500: 202 queued; the local stack's sender worker (the SQS event
+    source mapping, in a thread of its own) sends it, and the conversation shows it sent."""
+    stack, simulator = running
+    auth = stack.connect("shop-q", "880000333")
+    webhook(
+        stack,
+        {
+            "contacts": [{"profile": {"name": "Minh"}, "wa_id": "84900000088"}],
+            "messages": [
+                {
+                    "from": "84900000088",
+                    "id": "wamid.e2e-q-1",
+                    "timestamp": str(int(time.time())),
+                    "type": "text",
+                    "text": {"body": "Đơn của mình tới đâu rồi?"},
+                }
+            ],
+        },
+        phone_number_id="880000333",
+    )
+    listing = eventually(
+        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-q"}, headers=auth).json(),
+        lambda body: body["data"]["totalCount"] == 1,
+    )
+    conversation = listing["data"]["conversations"][0]["id"]
+    fault = {"match": "/880000333/messages", "status": 500, "count": 1, "body": {"error": {"message": "down"}}}
+    assert httpx.post(f"{simulator.url}/_simulator/faults", json=fault).status_code == 200
+
+    reply = httpx.post(
+        f"{stack.api}/conversations/{conversation}/messages",
+        headers=auth,
+        json={"content": {"type": "text", "text": "Đơn đang được giao ạ."}},
+    )
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["data"]["status"] == "queued"
+    message_id = reply.json()["data"]["messageId"]
+
+    detail = eventually(
+        lambda: httpx.get(f"{stack.api}/conversations/{conversation}", headers=auth).json()["data"],
+        lambda data: any(m["id"] == message_id and m["status"] == "sent" for m in data["messages"]),
+    )
+    [message] = [m for m in detail["messages"] if m["id"] == message_id]
+    assert message["status"] == "sent"
+    assert message["whatsAppMessageId"].startswith("wamid.")
+    sends = [r for r in simulator.state.requests if r["path"].endswith("/880000333/messages")]
+    assert len(sends) == 2  # the failed in-request attempt and the sender's

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, conversation_actions, conversations, outbound
+from mkt_whatsapp import api, conversation_actions, conversations
 from mkt_whatsapp.models.conversations import AssignRequest
 from mkt_whatsapp.observability import logger, metrics
 from mkt_whatsapp.pagination import PageRequest
-from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
 
 app = api.create_resolver()
 
@@ -31,6 +30,11 @@ def get_conversation(conversationId: str) -> Response[str]:  # noqa: N803 - the 
 
 @app.post("/conversations/<conversationId>/messages")
 def send_message(conversationId: str) -> Response[str]:  # noqa: N803
+    # The ~30 content models (about 25 ms to define) load with the container's first send, not with the
+    # cold start of a list, a read, an assign or a close.
+    from mkt_whatsapp import outbound
+    from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
+
     request = api.parse_body(app, SendMessageRequest)
     key = app.current_event.headers.get("idempotency-key")
     if key is not None:

@@ -18,11 +18,12 @@ sys.path.insert(0, {layer!r})
 spec = importlib.util.spec_from_file_location("app", {module!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
+print(json.dumps(sorted(sys.modules)))
 """
 
 
-def imported_packages(function: str) -> set[str]:
+def imported_modules(function: str) -> set[str]:
+    """Every module the function's handler module has loaded once imported, in a fresh interpreter."""
     spec = tpl.functions()[function]
     code = PROBE.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(spec.module_file))
     result = subprocess.run(
@@ -33,6 +34,10 @@ def imported_packages(function: str) -> set[str]:
         env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
     )
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def imported_packages(function: str) -> set[str]:
+    return {name.split(".")[0] for name in imported_modules(function)}
 
 
 @pytest.mark.parametrize("function", sorted(tpl.functions()))
@@ -51,21 +56,12 @@ def test_public_functions_load_neither_jwt_nor_pydantic(function: str) -> None:
 
 def test_no_function_loads_powertools_openapi_validation() -> None:
     for function in tpl.functions():
-        code = PROBE.replace(
-            'print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))',
-            "print(json.dumps(sorted(sys.modules)))",
-        )
-        spec = tpl.functions()[function]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                code.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(spec.module_file)),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
-        )
-        modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+        modules = imported_modules(function)
         assert "aws_lambda_powertools.event_handler.middlewares.openapi_validation" not in modules, function
+
+
+def test_content_models_load_only_with_a_send() -> None:
+    """The outbound content models are the largest set of models: the sender gets ready Graph bodies and
+    never loads them; the conversations function loads them with its first send, not at import."""
+    for function in ("SenderFunction", "ConversationsFunction"):
+        assert "mkt_whatsapp.whatsapp.outbound_content" not in imported_modules(function), function

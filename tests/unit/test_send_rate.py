@@ -79,8 +79,8 @@ def test_a_send_that_wakes_late_gives_its_slot_up(clock, monkeypatch) -> None:
     taken = [0]
     take_slot = send_rate._take_slot
 
-    def counted_take(phone_number_id: str) -> float | None:
-        slot = take_slot(phone_number_id)
+    def counted_take(phone_number_id: str, spacing: float) -> float | None:
+        slot = take_slot(phone_number_id, spacing)
         taken[0] += slot is not None
         return slot
 

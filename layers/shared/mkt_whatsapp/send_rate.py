@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -50,11 +50,11 @@ class _Block:
 
 _reserves: dict[str, _Block] = {}
 _round_trips: deque[float] = deque(maxlen=8)
-_warm: set[bool] = set()
+_warmed = threading.Event()  # the container's first reservation (it also creates the client) is done
 _expected: dict[str, int] = {}
 _idle_hint: dict[str, bool] = {}
 _lock = threading.Lock()
-_reserving: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_reserving: dict[str, threading.Lock] = {}
 
 
 def reset() -> None:
@@ -63,7 +63,7 @@ def reset() -> None:
         for state in (_reserves, _expected, _idle_hint):
             state.clear()
         _round_trips.clear()
-        _warm.clear()
+        _warmed.clear()
 
 
 def _now() -> float:
@@ -94,7 +94,7 @@ def acquire(phone_number_id: str, deadline: float | None = None) -> None:
     """
     spacing = interval()
     while True:
-        slot = _take_slot(phone_number_id)
+        slot = _take_slot(phone_number_id, spacing)
         if slot is None:
             _reserve(phone_number_id, spacing)
             continue
@@ -112,20 +112,22 @@ def acquire(phone_number_id: str, deadline: float | None = None) -> None:
         return
 
 
-def _take_slot(phone_number_id: str) -> float | None:
+def _take_slot(phone_number_id: str, spacing: float) -> float | None:
     with _lock:
         block = _reserves.get(phone_number_id)
         if not block or block.left <= 0:
             return None
         slot = block.next_slot
-        block.next_slot += interval()
+        block.next_slot += spacing
         block.left -= 1
         return slot
 
 
 def _reserve(phone_number_id: str, spacing: float) -> None:
     """Reserve the next block for this container; one thread reserves while the others wait for it."""
-    with _reserving[phone_number_id]:
+    with _lock:
+        reserving = _reserving.setdefault(phone_number_id, threading.Lock())
+    with reserving:
         with _lock:
             block = _reserves.get(phone_number_id)
             if block and block.left > 0:
@@ -171,9 +173,9 @@ def _reserve_block(phone_number_id: str, spacing: float, size: int) -> float:
                 )
             else:
                 end = _conditional_update(pk, "SET tat = tat + :span", {":span": span, ":now": now}, "tat >= :now")
-            if _warm:  # a container's first call also creates its client: not a round trip
+            if _warmed.is_set():  # a container's first call also creates its client: not a round trip
                 _round_trips.append(time.monotonic() - started)
-            _warm.add(True)
+            _warmed.set()
             if end is not None:
                 _idle_hint[phone_number_id] = idle
                 return end - span

@@ -58,6 +58,12 @@ def main() -> None:
         f"  a new customer's first message: {first['aws_calls']} calls, {first['write_units']['total']} WRU"
         f"  {first['write_units']['by_target']}"
     )
+    for label in ("text_reply_sent_within_the_request", "status_webhook_end_to_end"):
+        figures = ingestion[label]
+        print(
+            f"  {label.replace('_', ' ')}: {figures['aws_calls']} calls {figures['by_operation']},"
+            f" {figures['write_units']['total']} WRU {figures['write_units']['by_target']}"
+        )
     print(
         f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
         f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from bench import dynamo_cost
-from bench.stack import bench_stack, delivery
+from bench.stack import SHOP, bench_stack, delivery
 from local.make_events import http_event, sqs_event
 
 WARM_RUNS = 300
@@ -108,6 +108,51 @@ def measure() -> dict[str, Any]:
         first_message_calls = sum(calls.values())
         first_wru = dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name))
 
+        # 2c. an agent's text reply sent within the request, then its "delivered" status webhook
+        listing = lambdas.invoke(
+            "ConversationsFunction",
+            http_event("GET", "/conversations", "/conversations", query={"shopId": SHOP}, headers=stack.auth_headers()),
+        )
+        conversation_id = json.loads(listing["body"])["data"]["conversations"][0]["id"]
+        reply_event = http_event(
+            "POST",
+            "/conversations/{conversationId}/messages",
+            f"/conversations/{conversation_id}/messages",
+            headers=stack.auth_headers(),
+            body=json.dumps({"content": {"type": "text", "text": "Dạ còn ạ"}}).encode(),
+            path_parameters={"conversationId": conversation_id},
+        )
+        lambdas.invoke("ConversationsFunction", reply_event)  # warm the send path
+        calls.clear()
+        writes.clear()
+        before = dynamo_cost.snapshot(table.name)
+        answer = lambdas.invoke("ConversationsFunction", reply_event)
+        assert answer["statusCode"] == 201, answer
+        reply = {
+            "aws_calls": sum(calls.values()),
+            "by_operation": dict(sorted(calls.items())),
+            "write_units": dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name)),
+        }
+        wamid = json.loads(answer["body"])["data"]["whatsAppMessageId"]
+        raw = delivery(
+            {
+                "statuses": [
+                    {"id": wamid, "status": "delivered", "timestamp": str(int(time.time())), "recipient_id": "1"}
+                ]
+            }
+        )
+        headers = {"content-type": "application/json", "x-hub-signature-256": sign(raw, secret)}
+        calls.clear()
+        writes.clear()
+        before = dynamo_cost.snapshot(table.name)
+        lambdas.invoke("WebhooksFunction", http_event("POST", "/webhooks", "/webhooks", body=raw, headers=headers))
+        lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
+        status = {
+            "aws_calls": sum(calls.values()),
+            "by_operation": dict(sorted(calls.items())),
+            "write_units": dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name)),
+        }
+
         # 3. processor throughput: 50 batches of 10 queued changes, each a message of another customer
         for batch in range(50):
             for i in range(10):
@@ -133,6 +178,8 @@ def measure() -> dict[str, Any]:
         },
         "write_units_per_inbound_message": {**wru, "target": 6},
         "first_message_of_a_new_customer": {"aws_calls": first_message_calls, "write_units": first_wru},
+        "text_reply_sent_within_the_request": reply,
+        "status_webhook_end_to_end": status,
         "processor_throughput": {
             "messages": len(bodies),
             "seconds": round(elapsed, 2),

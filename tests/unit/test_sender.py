@@ -273,3 +273,26 @@ def test_a_held_message_is_left_to_its_holder_when_the_record_runs_out_of_receiv
     assert message_store.get(get_table(), queued)["status"] == "sending"
     assert queue_depth(aws, "OutboundQueue") == 0
     assert queue_depth(aws, "OutboundDeadLetterQueue") == 1
+
+
+def test_a_failed_warm_up_does_not_fail_the_batch(aws: AwsStack, graph, queued: str, monkeypatch) -> None:
+    """The batch's warm-up read of the account fails (DynamoDB throttled): the records still run, each
+    meeting DynamoDB on its own."""
+    from botocore.exceptions import ClientError
+
+    from mkt_whatsapp.store import accounts as account_store
+
+    real_get_account = account_store.get_account
+    failures = [1]
+
+    def throttled_once(table, shop_id):  # type: ignore[no-untyped-def]
+        if failures:
+            failures.pop()
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+        return real_get_account(table, shop_id)
+
+    monkeypatch.setattr(account_store, "get_account", throttled_once)
+    sender._accounts.clear()
+    assert poller(aws).poll_once() == 1
+    assert not failures  # the warm-up met the throttle
+    assert message_store.get(get_table(), queued)["status"] == "sent"

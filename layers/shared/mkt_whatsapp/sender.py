@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mkt_whatsapp import aws, delivery, send_rate, token_vault
 from mkt_whatsapp.settings import get_settings
@@ -52,13 +53,17 @@ def prepare(record_bodies: list[str]) -> None:
             shop_id = parse(raw).get("shopId")
         except ValueError:
             continue
-        account = _account(str(shop_id)) if shop_id else None
-        if account is not None and account.status == "active" and account.encrypted_access_token:
-            if account.phone_number_id not in per_number:  # decrypt the token once, not once per thread
-                token_vault.access_token_for(
-                    account.encrypted_access_token, shop_id=account.shop_id, phone_number_id=account.phone_number_id
-                )
-            per_number[account.phone_number_id] += 1
+        try:
+            account = _account(str(shop_id)) if shop_id else None
+            if account is not None and account.status == "active" and account.encrypted_access_token:
+                if account.phone_number_id not in per_number:  # decrypt the token once, not once per thread
+                    token_vault.access_token_for(
+                        account.encrypted_access_token, shop_id=account.shop_id, phone_number_id=account.phone_number_id
+                    )
+                per_number[account.phone_number_id] += 1
+        except (BotoCoreError, ClientError):
+            # Only a warm-up: each record meets the same failure itself and is retried on its own.
+            logger.warning("could not prepare a shop's sends", extra={"shopId": shop_id}, exc_info=True)
     for phone_number_id, sends in per_number.items():
         send_rate.expect(phone_number_id, sends)
 

@@ -35,6 +35,22 @@ def eventually(read, check, seconds: float = 20):
         time.sleep(0.2)
 
 
+def customer_writes(
+    stack: RunningStack, auth: dict[str, str], shop_id: str, phone_number_id: str, message: dict, name: str
+) -> dict:
+    """A customer's text message reaches the shop's number; returns the conversation it opened."""
+    webhook(
+        stack,
+        {"contacts": [{"profile": {"name": name}, "wa_id": message["from"]}], "messages": [message]},
+        phone_number_id=phone_number_id,
+    )
+    listing = eventually(
+        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": shop_id}, headers=auth).json(),
+        lambda body: body["data"]["totalCount"] == 1,
+    )
+    return dict(listing["data"]["conversations"][0])
+
+
 @pytest.fixture(scope="module")
 def running():
     simulator = GraphSimulator().start()
@@ -49,26 +65,14 @@ def running():
 def test_replies_and_their_statuses(running) -> None:
     stack, simulator = running
     auth = stack.connect("shop-r", PHONE_NUMBER_ID)
-    webhook(
-        stack,
-        {
-            "contacts": [{"profile": {"name": "Lan"}, "wa_id": CUSTOMER}],
-            "messages": [
-                {
-                    "from": CUSTOMER,
-                    "id": "wamid.e2e-in-1",
-                    "timestamp": str(int(time.time())),
-                    "type": "text",
-                    "text": {"body": "Shop ơi, còn áo size M không?"},
-                }
-            ],
-        },
-    )
-    listing = eventually(
-        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-r"}, headers=auth).json(),
-        lambda body: body["data"]["totalCount"] == 1,
-    )
-    conversation = listing["data"]["conversations"][0]["id"]
+    message = {
+        "from": CUSTOMER,
+        "id": "wamid.e2e-in-1",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": "Shop ơi, còn áo size M không?"},
+    }
+    conversation = customer_writes(stack, auth, "shop-r", PHONE_NUMBER_ID, message, "Lan")["id"]
 
     contents = [
         {"type": "text", "text": "Dạ còn ạ!"},
@@ -121,27 +125,14 @@ def test_replies_and_their_statuses(running) -> None:
 def test_outside_the_window_a_reply_is_422(running) -> None:
     stack, _ = running
     auth = stack.connect("shop-w", "880000222")
-    webhook(
-        stack,
-        {
-            "contacts": [{"profile": {"name": "Old"}, "wa_id": "84900000077"}],
-            "messages": [
-                {
-                    "from": "84900000077",
-                    "id": "wamid.e2e-old",
-                    "timestamp": str(int(time.time()) - 2 * 86400),
-                    "type": "text",
-                    "text": {"body": "hello"},
-                }
-            ],
-        },
-        phone_number_id="880000222",
-    )
-    listing = eventually(
-        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-w"}, headers=auth).json(),
-        lambda body: body["data"]["totalCount"] == 1,
-    )
-    conversation = listing["data"]["conversations"][0]
+    message = {
+        "from": "84900000077",
+        "id": "wamid.e2e-old",
+        "timestamp": str(int(time.time()) - 2 * 86400),
+        "type": "text",
+        "text": {"body": "hello"},
+    }
+    conversation = customer_writes(stack, auth, "shop-w", "880000222", message, "Old")
     assert conversation["status"] == "expired"
     reply = httpx.post(
         f"{stack.api}/conversations/{conversation['id']}/messages",
@@ -157,27 +148,14 @@ def test_a_reply_meta_fails_transiently_is_sent_by_the_stacks_sender(running) ->
     source mapping, in a thread of its own) sends it, and the conversation shows it sent."""
     stack, simulator = running
     auth = stack.connect("shop-q", "880000333")
-    webhook(
-        stack,
-        {
-            "contacts": [{"profile": {"name": "Minh"}, "wa_id": "84900000088"}],
-            "messages": [
-                {
-                    "from": "84900000088",
-                    "id": "wamid.e2e-q-1",
-                    "timestamp": str(int(time.time())),
-                    "type": "text",
-                    "text": {"body": "Đơn của mình tới đâu rồi?"},
-                }
-            ],
-        },
-        phone_number_id="880000333",
-    )
-    listing = eventually(
-        lambda: httpx.get(f"{stack.api}/conversations", params={"shopId": "shop-q"}, headers=auth).json(),
-        lambda body: body["data"]["totalCount"] == 1,
-    )
-    conversation = listing["data"]["conversations"][0]["id"]
+    message = {
+        "from": "84900000088",
+        "id": "wamid.e2e-q-1",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": "Đơn của mình tới đâu rồi?"},
+    }
+    conversation = customer_writes(stack, auth, "shop-q", "880000333", message, "Minh")["id"]
     fault = {"match": "/880000333/messages", "status": 500, "count": 1, "body": {"error": {"message": "down"}}}
     assert httpx.post(f"{simulator.url}/_simulator/faults", json=fault).status_code == 200
 

@@ -1,4 +1,8 @@
-"""Connecting, reading and disconnecting a shop's WhatsApp Business account."""
+"""Connecting, reading and disconnecting a shop's WhatsApp Business account.
+
+An account whose sends Meta refused for an account-level reason (``action_required``: an expired or
+revoked token, a restricted account) shows Meta's error as ``lastError``; the shop reconnects it with
+``POST /accounts`` (a new token, the same or another number) or disconnects it."""
 
 from __future__ import annotations
 
@@ -74,7 +78,7 @@ def connect(request: ConnectAccountRequest) -> ConnectedAccount:
         ),
     )
     try:
-        account_store.connect(table, record)
+        account_store.connect(table, record, previous=existing)
     except account_store.AccountAlreadyConnected as error:
         raise Conflict(
             "This shop already has a connected WhatsApp account", code="ACCOUNT_ALREADY_CONNECTED", field="shopId"
@@ -97,7 +101,7 @@ def get(shop_id: str) -> AccountView:
 def disconnect(shop_id: str) -> None:
     table = get_table()
     account = account_store.get_account(table, shop_id)
-    if account is None or account.status != "active":
+    if account is None or account.status == "disconnected":
         raise NotFound("No connected WhatsApp account for this shop", code="ACCOUNT_NOT_FOUND", field="shopId")
     try:
         account_store.disconnect(table, account, _now())

@@ -18,6 +18,7 @@ from mkt_whatsapp.clock import iso, now_iso
 from mkt_whatsapp.errors import ServiceUnavailable
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.table import Item
@@ -34,6 +35,15 @@ SENDING_LEASE_SECONDS = 120
 UNCONFIRMED_TITLE = (
     "A sender stopped while sending this message; it may not have reached the customer. Send it again if needed."
 )
+
+
+ACCOUNT_ACTION_REQUIRED = "ACCOUNT_ACTION_REQUIRED"
+
+
+def account_action_required(account: AccountRecord) -> str:
+    """Why a shop's sends are stopped, in words an agent can act on."""
+    why = f": {account.last_error.title} (Meta code {account.last_error.code})" if account.last_error else ""
+    return f"WhatsApp refused the shop's account{why}. Reconnect it with a new access token."
 
 
 class Transient(Exception):
@@ -108,10 +118,15 @@ def attempt(
         if error.code == consent.USER_STOPPED_MARKETING and claimed.get("customerKey"):
             consent.record_meta_opt_out(account.shop_id, str(claimed["customerKey"]))
         if graph.is_account_level(error):
-            logger.error(
-                "account-level Graph error: sends for this shop will fail until it reconnects",
-                extra={"shopId": account.shop_id, "metaCode": error.code},
+            # Stop the shop's sends and show why on the account, until the shop reconnects.
+            flagged = account_store.flag_action_required(
+                table, account, {"code": error.code, "title": error.message}, datetime.now(UTC)
             )
+            if flagged:
+                logger.error(
+                    "account-level Graph error: the shop's sends stop until it reconnects",
+                    extra={"shopId": account.shop_id, "metaCode": error.code},
+                )
         return 201, _answer(message_id, message_store.get(table, message_id) or {})
     except graph.GraphUnavailable as error:
         message_store.requeue(table, message_id)

@@ -1,6 +1,8 @@
 """Sending a message in a conversation: the rules before sending, storing first, then the Graph API.
 
 Rules (422, nothing sent, nothing stored):
+- ``ACCOUNT_ACTION_REQUIRED``: Meta refused an earlier send for an account-level reason (190, 0, 131031,
+  368, 131042); the shop's sends stop until it reconnects.
 - ``ACCOUNT_DISCONNECTED``: the shop has no connected account.
 - ``CONVERSATION_CLOSED``: only a template may be sent on a closed conversation.
 - ``OUTSIDE_CUSTOMER_SERVICE_WINDOW``: 24 h after the customer's last message only templates may be sent.
@@ -57,6 +59,8 @@ def send(conversation_id: str, request: SendMessageRequest) -> tuple[int, dict[s
     conversation = load(conversation_id)
     shop_id = str(conversation["shopId"])
     account = account_store.get_account(table, shop_id)
+    if account is not None and account.status == "action_required":
+        raise _rule(delivery.account_action_required(account), delivery.ACCOUNT_ACTION_REQUIRED)
     if account is None or account.status != "active" or not account.encrypted_access_token:
         raise _rule("The shop has no connected WhatsApp account", "ACCOUNT_DISCONNECTED")
     now = now_iso()

@@ -25,6 +25,7 @@ from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
+from mkt_whatsapp.whatsapp import graph
 
 logger = Logger(child=True)
 
@@ -81,6 +82,11 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
             return "missing"
         shop_id = message["shopId"]
     account = _account(str(shop_id))
+    if account is not None and account.status == "action_required":
+        delivery.fail(
+            message_id, [{"code": delivery.ACCOUNT_ACTION_REQUIRED, "title": delivery.account_action_required(account)}]
+        )
+        return "failed"
     if account is None or account.status != "active" or not account.encrypted_access_token:
         delivery.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
         return "failed"
@@ -101,6 +107,8 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
             VisibilityTimeout=0 if final else backoff_seconds(receive_count),
         )
         raise RetryLater(str(reason)) from reason
+    if any(graph.is_account_level_code(error.get("code")) for error in answer.get("errors") or []):
+        _accounts.pop(str(shop_id), None)  # the account is flagged now: the next records read it afresh
     return str(answer["status"])
 
 

@@ -11,7 +11,9 @@ from mkt_whatsapp.models import ApiModel
 
 ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")]
-AccountStatus = Literal["active", "disconnected"]
+# action_required: Meta refused a send for an account-level reason (an expired or revoked token, a
+# restricted account…): the shop's sends stop until it reconnects with POST /accounts.
+AccountStatus = Literal["active", "action_required", "disconnected"]
 
 
 class ConnectAccountRequest(ApiModel):
@@ -19,6 +21,14 @@ class ConnectAccountRequest(ApiModel):
     phone_number_id: PhoneNumberId
     access_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]
     webhook_url: Annotated[str | None, Field(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")] = None
+
+
+class AccountError(ApiModel):
+    """Meta's account-level refusal that stopped the shop's sends."""
+
+    code: int | str
+    title: str
+    at: datetime
 
 
 class ConnectedAccount(ApiModel):
@@ -43,6 +53,7 @@ class AccountRecord(ConnectedAccount):
     quality_rating: str | None = None
     webhook_url: str | None = None
     disconnected_at: datetime | None = None
+    last_error: AccountError | None = None
     encrypted_access_token: bytes | None = Field(default=None, repr=False)
 
 
@@ -53,3 +64,4 @@ class AccountView(ConnectedAccount):
     quality_rating: str | None
     messages_used_today: int
     disconnected_at: datetime | None
+    last_error: AccountError | None = None

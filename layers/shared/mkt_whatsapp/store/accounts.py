@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import keys, phone_numbers
 from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
@@ -86,21 +88,36 @@ def get_account(table: Table, shop_id: str) -> AccountRecord | None:
     return _to_record(item) if item else None
 
 
-def connect(table: Table, record: AccountRecord) -> None:
+def connect(table: Table, record: AccountRecord, previous: AccountRecord | None = None) -> None:
     """Store the account and claim its phone number atomically. A shop whose account is connected, or a
-    number another shop has claimed, cancels the whole write."""
+    number another shop has claimed, cancels the whole write. A shop reconnecting an account that needs
+    action keeps its claim, or hands it back if it connects another number."""
     operations = [
         table.put_op(
             _to_item(record),
-            condition="attribute_not_exists(PK) OR #status = :disconnected",
-            values={":disconnected": "disconnected"},
+            condition="attribute_not_exists(PK) OR #status IN (:disconnected, :action_required)",
+            values={":disconnected": "disconnected", ":action_required": "action_required"},
         ),
         table.put_op(
             phone_numbers.claim_item(record.phone_number_id, record.shop_id, record.account_id),
-            condition="attribute_not_exists(PK)",
+            condition="attribute_not_exists(PK) OR shopId = :shop",
+            values={":shop": record.shop_id},
         ),
     ]
     operations[0]["Put"]["ExpressionAttributeNames"] = {"#status": "status"}
+    if (
+        previous is not None
+        and previous.status != "disconnected"
+        and previous.phone_number_id != record.phone_number_id
+    ):
+        operations.append(
+            table.delete_op(
+                keys.phone_pk(previous.phone_number_id),
+                keys.PHONE_SK,
+                condition="attribute_not_exists(PK) OR shopId = :shop",
+                values={":shop": record.shop_id},
+            )
+        )
     try:
         table.transact_write(operations)
     except TransactionCancelled as cancelled:
@@ -126,8 +143,9 @@ def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
                         ":at": at.isoformat(),
                         ":account": account.account_id,
                         ":active": "active",
+                        ":action_required": "action_required",
                     },
-                    condition="accountId = :account AND #status = :active",
+                    condition="accountId = :account AND #status IN (:active, :action_required)",
                     names={"#status": "status"},
                 ),
                 table.delete_op(
@@ -140,3 +158,28 @@ def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
         )
     except TransactionCancelled as cancelled:
         raise NoConnectedAccount from cancelled
+
+
+def flag_action_required(table: Table, account: AccountRecord, error: dict[str, object], at: datetime) -> bool:
+    """Stop the shop's sends after Meta refused one for an account-level reason, keeping Meta's error.
+    Only the connection that failed is flagged: a shop that has reconnected meanwhile is left alone.
+    Returns whether the account was flagged (False: already flagged, reconnected or disconnected)."""
+    try:
+        table.update(
+            keys.shop_pk(account.shop_id),
+            keys.ACCOUNT_SK,
+            "SET #status = :action_required, lastError = :error",
+            {
+                ":action_required": "action_required",
+                ":error": {**error, "at": at.isoformat()},
+                ":account": account.account_id,
+                ":active": "active",
+            },
+            names={"#status": "status"},
+            condition="accountId = :account AND #status = :active",
+        )
+    except ClientError as failure:
+        if failure.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -108,7 +108,11 @@ def is_transient(error: GraphApiError) -> bool:
 
 def is_account_level(error: GraphApiError) -> bool:
     """The account (token, payment, policy) is the problem: no send of this shop can succeed."""
-    return error.code in ACCOUNT_CODES
+    return is_account_level_code(error.code)
+
+
+def is_account_level_code(code: object) -> bool:
+    return code in ACCOUNT_CODES
 
 
 @dataclass(frozen=True, slots=True)

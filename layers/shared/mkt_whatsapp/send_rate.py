@@ -24,8 +24,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
 from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import get_table, keys
 
@@ -139,15 +137,8 @@ def _reserve(phone_number_id: str, spacing: float) -> None:
 
 
 def _conditional_update(pk: str, expression: str, values: dict[str, float], condition: str) -> float | None:
-    try:
-        attributes = get_table().update(
-            pk, TAT_SK, expression, values, condition=condition, return_values="UPDATED_NEW"
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
-    return float(attributes["tat"])
+    attributes = get_table().update_if(pk, TAT_SK, expression, values, condition=condition, return_values="UPDATED_NEW")
+    return float(attributes["tat"]) if attributes is not None else None
 
 
 def _reserve_block(phone_number_id: str, spacing: float, size: int) -> float:

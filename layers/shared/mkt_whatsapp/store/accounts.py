@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import keys, phone_numbers
 from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
@@ -164,22 +162,17 @@ def flag_action_required(table: Table, account: AccountRecord, error: dict[str, 
     """Stop the shop's sends after Meta refused one for an account-level reason, keeping Meta's error.
     Only the connection that failed is flagged: a shop that has reconnected meanwhile is left alone.
     Returns whether the account was flagged (False: already flagged, reconnected or disconnected)."""
-    try:
-        table.update(
-            keys.shop_pk(account.shop_id),
-            keys.ACCOUNT_SK,
-            "SET #status = :action_required, lastError = :error",
-            {
-                ":action_required": "action_required",
-                ":error": {**error, "at": at.isoformat()},
-                ":account": account.account_id,
-                ":active": "active",
-            },
-            names={"#status": "status"},
-            condition="accountId = :account AND #status = :active",
-        )
-    except ClientError as failure:
-        if failure.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    flagged = table.update_if(
+        keys.shop_pk(account.shop_id),
+        keys.ACCOUNT_SK,
+        "SET #status = :action_required, lastError = :error",
+        {
+            ":action_required": "action_required",
+            ":error": {**error, "at": at.isoformat()},
+            ":account": account.account_id,
+            ":active": "active",
+        },
+        names={"#status": "status"},
+        condition="accountId = :account AND #status = :active",
+    )
+    return flagged is not None

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from mkt_whatsapp.store import keys
 from mkt_whatsapp.store.table import Item, Table
 
@@ -78,20 +76,15 @@ def apply_status(
         sets.append(f"#d{index} = :d{index}")
     # failed only over queued/sent; every other status only over a lower rank
     values[":ceiling"] = STATUS_RANK["sent"] if status == "failed" else rank - 1
-    try:
-        table.update(
-            keys.message_pk(message_id),
-            keys.MESSAGE_SK,
-            "SET " + ", ".join(sets),
-            values,
-            names=names,
-            condition="attribute_exists(PK) AND shopId = :shop AND statusRank <= :ceiling",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    applied = table.update_if(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET " + ", ".join(sets),
+        values,
+        names=names,
+        condition="attribute_exists(PK) AND shopId = :shop AND statusRank <= :ceiling",
+    )
+    return applied is not None
 
 
 def get(table: Table, message_id: str) -> Item | None:
@@ -114,39 +107,31 @@ def claim_for_sending(table: Table, message_id: str, at: str, stale_before: str)
     """Move a queued message to ``sending`` (one sender at a time), or take over a ``sending`` claim last
     touched before ``stale_before`` (its sender stopped). Returns the message as it was before the claim
     (``status`` tells which case), or None if it is neither queued nor stale."""
-    try:
-        return table.update(
-            keys.message_pk(message_id),
-            keys.MESSAGE_SK,
-            "SET #status = :sending, sendAttempts = if_not_exists(sendAttempts, :zero) + :one, lastAttemptAt = :at",
-            {":sending": "sending", ":queued": "queued", ":zero": 0, ":one": 1, ":at": at, ":stale": stale_before},
-            names={"#status": "status"},
-            condition="#status = :queued OR (#status = :sending AND lastAttemptAt < :stale)",
-            return_values="ALL_OLD",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
+    return table.update_if(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET #status = :sending, sendAttempts = if_not_exists(sendAttempts, :zero) + :one, lastAttemptAt = :at",
+        {":sending": "sending", ":queued": "queued", ":zero": 0, ":one": 1, ":at": at, ":stale": stale_before},
+        names={"#status": "status"},
+        condition="#status = :queued OR (#status = :sending AND lastAttemptAt < :stale)",
+        return_values="ALL_OLD",
+    )
 
 
 def mark_sent(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str, at: str) -> None:
     """Record Meta's acceptance: the pointer statuses use, then the wamid and status ``sent``. Two plain
     writes, each idempotent, in the order that never leaves a status webhook without its message."""
     link_wamid(table, message_id, shop_id, whatsapp_message_id)
-    try:
-        table.update(
-            keys.message_pk(message_id),
-            keys.MESSAGE_SK,
-            "SET whatsAppMessageId = :wamid, #status = :sent, statusRank = :rank, statusTimestamps.#sent = :at, "
-            "statusUpdatedAt = :at",
-            {":wamid": whatsapp_message_id, ":sent": "sent", ":rank": STATUS_RANK["sent"], ":at": at},
-            names={"#status": "status", "#sent": "sent"},
-            condition="statusRank < :rank",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+    sent = table.update_if(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET whatsAppMessageId = :wamid, #status = :sent, statusRank = :rank, statusTimestamps.#sent = :at, "
+        "statusUpdatedAt = :at",
+        {":wamid": whatsapp_message_id, ":sent": "sent", ":rank": STATUS_RANK["sent"], ":at": at},
+        names={"#status": "status", "#sent": "sent"},
+        condition="statusRank < :rank",
+    )
+    if sent is None:
         # A status webhook got here first (delivered, read…): keep its status, record the wamid.
         table.update(
             keys.message_pk(message_id),

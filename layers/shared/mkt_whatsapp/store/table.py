@@ -188,6 +188,27 @@ class Table:
         response = self.client.update_item(**kwargs)
         return deserialize(response.get("Attributes", {}))
 
+    def update_if(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: Mapping[str, Any],
+        *,
+        condition: str,
+        names: Mapping[str, str] | None = None,
+        return_values: str = "NONE",
+    ) -> Item | None:
+        """:meth:`update` under ``condition``; None (nothing written) when the condition does not hold."""
+        try:
+            return self.update(
+                pk, sk, expression, values, names=names, condition=condition, return_values=return_values
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+
     def transact_write(self, operations: Sequence[TransactWriteItemTypeDef]) -> None:
         try:
             self.client.transact_write_items(TransactItems=list(operations))

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from bench.stack import PHONE_NUMBER_ID, SHOP, bench_stack, delivery
+from bench.stack import PHONE_NUMBER_ID, SHOP, bench_stack, delivery, queued_message
 from local.make_events import http_event
 
 TARGETS = {"GET /accounts/{shopId}": 2}
@@ -85,21 +85,9 @@ def _sender_batch(stack: Any) -> dict[str, Any]:
         records = []
         for n in range(first, first + 10):
             message_id = f"bench-out-{n}"
-            item = {
-                "PK": f"MSG#{message_id}",
-                "SK": "MESSAGE",
-                "entity": "message",
-                "id": message_id,
-                "shopId": SHOP,
-                "conversationId": "bench-conversation",
-                "direction": "outbound",
-                "content": {"type": "text", "text": "Xin chào"},
-                "status": "queued",
-                "statusRank": 0,
-                "statusTimestamps": {"queued": "2026-11-25T10:00:00Z"},
-                "timestamp": "2026-11-25T10:00:00Z",
-            }
-            client.put_item(TableName=table, Item=serialize(item))
+            client.put_item(
+                TableName=table, Item=serialize(queued_message(message_id, "Xin chào", "2026-11-25T10:00:00Z"))
+            )
             body = outbound_record(message_id, SHOP, graph_body)
             message = {
                 "MessageId": f"sqs-{n}",

@@ -32,9 +32,11 @@ from typing import Any
 import boto3
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOP = "bench-shop"
-PHONE_NUMBER_ID = "5550001"
+from bench.stack import SHOP, connect_account, queued_message
+from local import template as tpl
+from local.lambdas import LocalLambdas, forget_container_state
+
+ROOT = tpl.ROOT
 CONTAINERS = int(os.environ.get("BENCH_SENDER_CONTAINERS", "4"))
 BACKLOG = 120
 BODY = {
@@ -84,11 +86,8 @@ def busiest_window(times: list[float], width: float = 1.0) -> int:
 def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
     """One sender container: polls the queue and invokes the sender handler until the work is done."""
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the handler's metric lines, for this process's life
-    from local import template as tpl
-    from local.lambdas import LocalLambdas
     from local.sqs_worker import EventSourceMapping, SqsPoller
 
     lambdas = LocalLambdas(tpl.functions())
@@ -169,21 +168,13 @@ def _measure(
 ) -> dict[str, Any]:
     saved = dict(os.environ)
     os.environ.update(env)
-    _forget_clients()
+    forget_container_state()
     try:
-        from local import template as tpl
-
         session = boto3.session.Session(region_name="us-east-1")
         physical = tpl.deploy_resources(session, f"bench-sender-{rate}", {})
-        env = {
-            **env,
-            "TABLE_NAME": physical["Table"],
-            "TOKEN_KMS_KEY_ID": physical["TokenKey"],
-            "INBOUND_QUEUE_URL": physical["InboundQueue"],
-            "OUTBOUND_QUEUE_URL": physical["OutboundQueue"],
-        }
+        env = {**env, **tpl.data_environment(physical)}
         os.environ.update(env)
-        _connect_account()
+        connect_account(LocalLambdas(tpl.functions()))
         table = session.resource("dynamodb").Table(physical["Table"])
         _store_queued_messages(table, messages)
         sqs = session.client("sqs")
@@ -217,7 +208,7 @@ def _measure(
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        _forget_clients()
+        forget_container_state()
     span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else 0.0
     calls: Counter[str] = Counter()
     for report in reports:
@@ -292,62 +283,11 @@ class _Feeder(threading.Thread):
             time.sleep(0.2)  # moto counts the queue by scanning it: look now and then
 
 
-def _forget_clients() -> None:
-    """This process's service modules read settings and make clients once: start afresh for another
-    emulator (the other benchmarks run on moto in process)."""
-    from local.lambdas import ensure_layer_on_path
-
-    ensure_layer_on_path()
-    from mkt_whatsapp import aws, send_rate, sender, token_vault
-    from mkt_whatsapp.settings import get_settings
-    from mkt_whatsapp.store.table import get_table
-    from mkt_whatsapp.whatsapp import graph
-
-    for cached in (get_settings, get_table, graph._http):
-        cached.cache_clear()
-    aws.reset()
-    send_rate.reset()
-    sender._accounts.clear()
-    token_vault._cache.clear()
-
-
-def _connect_account() -> None:
-    import jwt
-
-    from local import template as tpl
-    from local.lambdas import LocalLambdas
-    from local.make_events import http_event
-
-    token = jwt.encode(
-        {"sub": "bench", "shop_ids": [SHOP], "exp": 4102444800}, os.environ["JWT_SECRET"], algorithm="HS256"
-    )
-    body = json.dumps({"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}).encode()
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    event = http_event("POST", "/accounts", "/accounts", headers=headers, body=body)
-    answer = LocalLambdas(tpl.functions()).invoke("AccountsFunction", event)
-    assert answer["statusCode"] == 201, answer
-
-
 def _store_queued_messages(table: Any, messages: int) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with table.batch_writer() as batch:
         for n in range(messages):
-            batch.put_item(
-                Item={
-                    "PK": f"MSG#bench-{n}",
-                    "SK": "MESSAGE",
-                    "entity": "message",
-                    "id": f"bench-{n}",
-                    "shopId": SHOP,
-                    "conversationId": "bench-conversation",
-                    "direction": "outbound",
-                    "content": {"type": "text", "text": "Khuyến mãi hôm nay"},
-                    "status": "queued",
-                    "statusRank": 0,
-                    "statusTimestamps": {"queued": now},
-                    "timestamp": now,
-                }
-            )
+            batch.put_item(Item=queued_message(f"bench-{n}", "Khuyến mãi hôm nay", now))
 
 
 def _scan_messages(table: Any) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
-from local.lambdas import LocalLambdas, ensure_layer_on_path
+from local.lambdas import LocalLambdas, ensure_layer_on_path, forget_container_state
 from local.make_events import http_event
 
 ensure_layer_on_path()
@@ -40,6 +40,44 @@ def delivery(value: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=True).encode()
 
 
+def bench_token() -> str:
+    import jwt
+
+    return jwt.encode(
+        {"sub": "bench", "shop_ids": [SHOP], "exp": 4102444800}, os.environ["JWT_SECRET"], algorithm="HS256"
+    )
+
+
+def auth_headers() -> dict[str, str]:
+    return {"authorization": f"Bearer {bench_token()}", "content-type": "application/json"}
+
+
+def connect_account(lambdas: LocalLambdas) -> None:
+    """Connect the bench shop's number through the Accounts function (the Graph simulator answers)."""
+    body = json.dumps({"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}).encode()
+    event = http_event("POST", "/accounts", "/accounts", headers=auth_headers(), body=body)
+    answer = lambdas.invoke("AccountsFunction", event)
+    assert answer["statusCode"] == 201, answer
+
+
+def queued_message(message_id: str, text: str, at: str) -> dict[str, Any]:
+    """An outbound text message of the bench shop as the API stores it before sending: ``queued``."""
+    return {
+        "PK": f"MSG#{message_id}",
+        "SK": "MESSAGE",
+        "entity": "message",
+        "id": message_id,
+        "shopId": SHOP,
+        "conversationId": "bench-conversation",
+        "direction": "outbound",
+        "content": {"type": "text", "text": text},
+        "status": "queued",
+        "statusRank": 0,
+        "statusTimestamps": {"queued": at},
+        "timestamp": at,
+    }
+
+
 @dataclass
 class BenchStack:
     session: boto3.session.Session
@@ -49,28 +87,16 @@ class BenchStack:
     calls: Counter[str] = field(default_factory=Counter)
     writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def token(self) -> str:
-        import jwt
-
-        return jwt.encode(
-            {"sub": "bench", "shop_ids": [SHOP], "exp": 4102444800}, os.environ["JWT_SECRET"], algorithm="HS256"
-        )
-
     def auth_headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token()}", "content-type": "application/json"}
+        return auth_headers()
 
     def connect_account(self) -> None:
-        body = json.dumps({"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}).encode()
-        event = http_event("POST", "/accounts", "/accounts", headers=self.auth_headers(), body=body)
-        assert self.lambdas.invoke("AccountsFunction", event)["statusCode"] == 201
+        connect_account(self.lambdas)
 
 
 @contextmanager
 def bench_stack(stack_name: str) -> Iterator[BenchStack]:
-    from mkt_whatsapp import aws, send_rate, sender, token_vault
-    from mkt_whatsapp.settings import get_settings
-    from mkt_whatsapp.store.table import get_table
-    from mkt_whatsapp.whatsapp import graph
+    from mkt_whatsapp import aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call
     simulator = GraphSimulator().start()
@@ -93,19 +119,8 @@ def bench_stack(stack_name: str) -> Iterator[BenchStack]:
         with mock_aws():
             session = boto3.session.Session(region_name="us-east-1")
             physical = tpl.deploy_resources(session, stack_name, {})
-            os.environ.update(
-                TABLE_NAME=physical["Table"],
-                TOKEN_KMS_KEY_ID=physical["TokenKey"],
-                INBOUND_QUEUE_URL=physical["InboundQueue"],
-                OUTBOUND_QUEUE_URL=physical["OutboundQueue"],
-            )
-            get_settings.cache_clear()
-            get_table.cache_clear()
-            graph._http.cache_clear()
-            aws.reset()
-            send_rate.reset()
-            for cache in (sender._accounts, token_vault._cache):
-                cache.clear()
+            os.environ.update(tpl.data_environment(physical))
+            forget_container_state()
             stack = BenchStack(
                 session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()), simulator=simulator
             )

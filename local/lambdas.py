@@ -28,6 +28,24 @@ def ensure_layer_on_path() -> None:
         sys.path.insert(0, str(LAYER_PATH))
 
 
+def forget_container_state() -> None:
+    """Forget what a warm container keeps (settings, clients, the account, token and send-slot caches),
+    so the next invocation in this process reads the current environment, as a cold container would."""
+    ensure_layer_on_path()
+    from mkt_whatsapp import aws, send_rate, sender, token_vault
+    from mkt_whatsapp.settings import get_settings
+    from mkt_whatsapp.store.table import get_table
+    from mkt_whatsapp.whatsapp import graph
+
+    get_settings.cache_clear()
+    get_table.cache_clear()
+    graph._http.cache_clear()
+    aws.reset()
+    send_rate.reset()
+    sender._accounts.clear()
+    token_vault._cache.clear()
+
+
 @dataclass
 class FakeLambdaContext:
     """The attributes of Lambda's context object that Powertools and our handlers read."""

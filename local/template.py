@@ -113,6 +113,16 @@ def deploy_resources(session: Any, stack_name: str, secret_values: dict[str, str
     return physical
 
 
+def data_environment(physical: dict[str, str]) -> dict[str, str]:
+    """The variables that name the deployed data resources, for functions run in this process."""
+    return {
+        "TABLE_NAME": physical["Table"],
+        "TOKEN_KMS_KEY_ID": physical["TokenKey"],
+        "INBOUND_QUEUE_URL": physical["InboundQueue"],
+        "OUTBOUND_QUEUE_URL": physical["OutboundQueue"],
+    }
+
+
 def resolve(value: Any, physical: dict[str, str], parameters: dict[str, str], arns: dict[str, str]) -> str:
     """Resolve the intrinsics the template uses in environment variables (Ref, GetAtt Arn, Sub of one)."""
     if isinstance(value, dict):

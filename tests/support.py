@@ -18,15 +18,12 @@ from moto import mock_aws
 
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
-from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path
+from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
 from local.sqs_worker import EventSourceMapping, SqsPoller
 
 ensure_layer_on_path()
 
-from mkt_whatsapp import aws as aws_clients  # noqa: E402
-from mkt_whatsapp.settings import API_BASE_PATH, get_settings  # noqa: E402
-from mkt_whatsapp.store.table import get_table  # noqa: E402
-from mkt_whatsapp.whatsapp import graph as graph_client  # noqa: E402
+from mkt_whatsapp.settings import API_BASE_PATH  # noqa: E402
 from mkt_whatsapp.whatsapp.signature import sign  # noqa: E402
 
 JWT_SECRET = os.environ["JWT_SECRET"]
@@ -35,15 +32,7 @@ META_APP_SECRET = os.environ["META_APP_SECRET"]
 
 def reset_caches() -> None:
     """Forget settings, clients and per-container caches so the next request reads the current environment."""
-    from mkt_whatsapp import send_rate, sender, token_vault
-
-    get_settings.cache_clear()
-    get_table.cache_clear()
-    aws_clients.reset()
-    graph_client._http.cache_clear()
-    sender._accounts.clear()
-    token_vault._cache.clear()
-    send_rate.reset()
+    forget_container_state()
 
 
 def make_token(
@@ -90,10 +79,7 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         physical = tpl.deploy_resources(session, f"test-{next(_STACK_NUMBERS)}", secret_values={})
-        os.environ["TABLE_NAME"] = physical["Table"]
-        os.environ["TOKEN_KMS_KEY_ID"] = physical["TokenKey"]
-        os.environ["OUTBOUND_QUEUE_URL"] = physical["OutboundQueue"]
-        os.environ["INBOUND_QUEUE_URL"] = physical["InboundQueue"]
+        os.environ.update(tpl.data_environment(physical))
         reset_caches()
         try:
             yield AwsStack(physical=physical, session=session)

@@ -74,7 +74,7 @@ def _sender_batch(stack: Any) -> dict[str, Any]:
     """A warm sender container's second batch of ten queued messages: calls and write units per message."""
     from bench import dynamo_cost
     from local.sqs_worker import lambda_record
-    from mkt_whatsapp.delivery import outbound_record
+    from mkt_whatsapp.messaging.delivery import outbound_record
     from mkt_whatsapp.store.table import serialize
 
     table = stack.physical["Table"]

@@ -92,7 +92,7 @@ def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
 
     lambdas = LocalLambdas(tpl.functions())
     lambdas.module("SenderFunction")
-    from mkt_whatsapp import aws
+    from mkt_whatsapp.core import aws
     from mkt_whatsapp.whatsapp import graph
 
     calls: Counter[str] = Counter()

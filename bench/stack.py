@@ -96,7 +96,7 @@ class BenchStack:
 
 @contextmanager
 def bench_stack(stack_name: str) -> Iterator[BenchStack]:
-    from mkt_whatsapp import aws
+    from mkt_whatsapp.core import aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call
     simulator = GraphSimulator().start()

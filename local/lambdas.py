@@ -29,11 +29,12 @@ def ensure_layer_on_path() -> None:
 
 
 def forget_container_state() -> None:
-    """Forget what a warm container keeps (settings, clients, the account, token and send-slot caches),
-    so the next invocation in this process reads the current environment, as a cold container would."""
+    """Forget what a warm container keeps (settings, clients, the time-limited caches, send slots), so
+    the next invocation in this process reads the current environment, as a cold container would."""
     ensure_layer_on_path()
-    from mkt_whatsapp import aws, send_rate, sender, token_vault
-    from mkt_whatsapp.settings import get_settings
+    from mkt_whatsapp.core import aws, cache
+    from mkt_whatsapp.core.settings import get_settings
+    from mkt_whatsapp.messaging import pacing
     from mkt_whatsapp.store.table import get_table
     from mkt_whatsapp.whatsapp import graph
 
@@ -41,9 +42,8 @@ def forget_container_state() -> None:
     get_table.cache_clear()
     graph._http.cache_clear()
     aws.reset()
-    send_rate.reset()
-    sender._accounts.clear()
-    token_vault._cache.clear()
+    pacing.reset()
+    cache.forget_all()
 
 
 @dataclass

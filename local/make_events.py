@@ -244,7 +244,7 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
 def inbound_event() -> dict[str, Any]:
     """What the webhook receiver queues for the README's text message: one record per change."""
     ensure_layer_on_path()
-    from mkt_whatsapp.webhooks import change_units
+    from mkt_whatsapp.inbound.receiver import change_units
 
     units = change_units(json.loads(webhook_body()))
     return sqs_event([json.dumps(unit, ensure_ascii=False, separators=(",", ":")) for unit in units])

@@ -23,7 +23,7 @@ from local.sqs_worker import EventSourceMapping, SqsPoller
 
 ensure_layer_on_path()
 
-from mkt_whatsapp.settings import API_BASE_PATH  # noqa: E402
+from mkt_whatsapp.core.settings import API_BASE_PATH  # noqa: E402
 from mkt_whatsapp.whatsapp.signature import sign  # noqa: E402
 
 JWT_SECRET = os.environ["JWT_SECRET"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mkt_whatsapp import api
-from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp import http
+from mkt_whatsapp.core.observability import logger, metrics
 
-app = api.create_resolver()
-api.register_pending_routes(app, "analytics")
+app = http.create_resolver()
+http.register_pending_routes(app, "analytics")
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

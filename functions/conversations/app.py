@@ -1,60 +1,76 @@
-"""Conversations: the shop's list, one conversation with its messages, sending, assigning, closing."""
+"""Conversations: the shop's list, one conversation with its messages, sending, assigning, closing.
+
+Routes that address a conversation read it, authorise the caller for the shop it belongs to, then hand
+it to the domain with the shop, the caller (the actor the domain records) and the invocation's deadline.
+"""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, conversation_actions, conversations
-from mkt_whatsapp.models.conversations import AssignRequest
-from mkt_whatsapp.observability import logger, metrics
-from mkt_whatsapp.pagination import PageRequest
+from mkt_whatsapp import http
+from mkt_whatsapp.conversations import actions, reading
+from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.models.conversations import AssignRequest, ConversationQuery, ListConversationsQuery
+from mkt_whatsapp.store.table import Item
 
-app = api.create_resolver()
+app = http.create_resolver()
+
+
+def _authorised(conversation_id: str) -> tuple[str, Item]:
+    """The conversation (404 if there is none) and its shop, once the caller may act on it (403)."""
+    conversation = reading.load(conversation_id)
+    shop_id = str(conversation["shopId"])
+    http.authorise_shop(shop_id)
+    return shop_id, conversation
 
 
 @app.get("/conversations")
 def list_conversations() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    page = PageRequest.parse(query.get("skip"), query.get("take"))
-    data, pagination = conversations.list_conversations(
-        api.required_query(query, "shopId"), query.get("status") or None, query.get("assignedAgentId") or None, page
+    query = http.parse_query(app, ListConversationsQuery)
+    data, total = reading.list_conversations(
+        query.shop_id, query.status, query.assigned_agent_id, skip=query.skip, take=query.take
     )
-    return api.ok(data, pagination=pagination)
+    return http.ok(data, pagination=http.page_of(query, total))
 
 
 @app.get("/conversations/<conversationId>")
 def get_conversation(conversationId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
-    query = app.current_event.query_string_parameters or {}
-    return api.ok(conversations.get_conversation(conversationId, query.get("before") or None).to_wire())
+    _, conversation = _authorised(conversationId)
+    query = http.parse_query(app, ConversationQuery)
+    return http.ok(reading.detail(conversation, query.before).to_wire())
 
 
 @app.post("/conversations/<conversationId>/messages")
 def send_message(conversationId: str) -> Response[str]:  # noqa: N803
     # The ~30 content models (about 25 ms to define) load with the container's first send, not with the
     # cold start of a list, a read, an assign or a close.
-    from mkt_whatsapp import outbound
+    from mkt_whatsapp.messaging import send
     from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
 
-    request = api.parse_body(app, SendMessageRequest)
+    shop_id, conversation = _authorised(conversationId)
+    request = http.parse_body(app, SendMessageRequest)
     key = app.current_event.headers.get("idempotency-key")
+    actor, deadline = http.actor(), http.deadline()
     if key is not None:
-        status, data = outbound.send_once(conversationId, request, key)
+        status, data = send.send_once(shop_id, conversation, request, key, actor=actor, deadline=deadline)
     else:
-        status, data = outbound.send(conversationId, request)
+        status, data = send.send(shop_id, conversation, request, actor=actor, deadline=deadline)
     metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-    return api.ok(data, status=status)
+    return http.ok(data, status=status)
 
 
 @app.post("/conversations/<conversationId>/assign")
 def assign_conversation(conversationId: str) -> Response[str]:  # noqa: N803
-    return api.ok(conversation_actions.assign(conversationId, api.parse_body(app, AssignRequest)))
+    shop_id, conversation = _authorised(conversationId)
+    request = http.parse_body(app, AssignRequest)
+    return http.ok(actions.assign(shop_id, conversation, request.agent_id, actor=http.actor()))
 
 
 @app.post("/conversations/<conversationId>/close")
 def close_conversation(conversationId: str) -> Response[str]:  # noqa: N803
-    return api.ok(conversation_actions.close(conversationId))
+    shop_id, conversation = _authorised(conversationId)
+    return http.ok(actions.close(shop_id, conversation, actor=http.actor()))
 
 
-api.register_pending_routes(app, "conversations")
-
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

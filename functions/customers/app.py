@@ -4,44 +4,39 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, customers
-from mkt_whatsapp.models.customers import OptInRequest, UpdateTagsRequest
-from mkt_whatsapp.observability import logger, metrics
-from mkt_whatsapp.pagination import PageRequest
+from mkt_whatsapp import http
+from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.customers import actions, reading
+from mkt_whatsapp.models.customers import ListCustomersQuery, OptInRequest, ShopQuery, UpdateTagsRequest
 
-app = api.create_resolver()
+app = http.create_resolver()
 
 
 @app.get("/customers")
 def list_customers() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    page = PageRequest.parse(query.get("skip"), query.get("take"))
-    data, pagination = customers.list_customers(
-        api.required_query(query, "shopId"), query.get("search"), query.get("tags"), page
-    )
-    return api.ok(data, pagination=pagination)
+    query = http.parse_query(app, ListCustomersQuery)
+    data, total = reading.list_customers(query.shop_id, query.search, query.tags, skip=query.skip, take=query.take)
+    return http.ok(data, pagination=http.page_of(query, total))
 
 
 @app.get("/customers/<waId>")
 def get_customer(waId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
-    query = app.current_event.query_string_parameters or {}
-    return api.ok(customers.profile(api.required_query(query, "shopId"), waId).to_wire())
+    shop_id = http.parse_query(app, ShopQuery).shop_id
+    return http.ok(reading.profile(shop_id, waId).to_wire())
 
 
 @app.put("/customers/<waId>/tags")
 def update_tags(waId: str) -> Response[str]:  # noqa: N803
-    query = app.current_event.query_string_parameters or {}
-    request = api.parse_body(app, UpdateTagsRequest)
-    return api.ok(customers.update_tags(api.required_query(query, "shopId"), waId, request))
+    shop_id = http.parse_query(app, ShopQuery).shop_id
+    request = http.parse_body(app, UpdateTagsRequest)
+    return http.ok(actions.update_tags(shop_id, waId, request.add_tags, request.remove_tags, actor=http.actor()))
 
 
 @app.put("/customers/<waId>/opt-in")
 def update_consent(waId: str) -> Response[str]:  # noqa: N803
-    query = app.current_event.query_string_parameters or {}
-    request = api.parse_body(app, OptInRequest)
-    return api.ok(customers.update_consent(api.required_query(query, "shopId"), waId, request))
+    shop_id = http.parse_query(app, ShopQuery).shop_id
+    request = http.parse_body(app, OptInRequest)
+    return http.ok(actions.update_consent(shop_id, waId, request.status, request.source, actor=http.actor()))
 
 
-api.register_pending_routes(app, "customers")
-
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

@@ -10,14 +10,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mkt_whatsapp import inbound
-from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.inbound import processor
 
-processor = BatchProcessor(event_type=EventType.SQS)
+batch = BatchProcessor(event_type=EventType.SQS)
 
 
 def handle_change(record: SQSRecord) -> None:
-    outcome = inbound.process_change(record.json_body)
+    outcome = processor.process_change(record.json_body)
     metrics.add_metric(name="InboundMessagesStored", unit="Count", value=outcome["messages"])
     metrics.add_metric(name="StatusesApplied", unit="Count", value=outcome["statuses"])
 
@@ -25,4 +25,4 @@ def handle_change(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle_change, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=handle_change, processor=batch, context=context)

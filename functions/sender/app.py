@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mkt_whatsapp import sender
-from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.messaging import sender
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 # As many threads as a batch has records (template.yaml: BatchSize 10).

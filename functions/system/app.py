@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from mkt_whatsapp import api, health
-from mkt_whatsapp.observability import logger, metrics
+from mkt_whatsapp import http
+from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.system import health
 
-app = api.create_resolver()
+app = http.create_resolver()
 
 
 @app.get("/health")
 def get_health() -> Response[str]:
-    return api.ok(health.check())
+    return http.ok(health.check())
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(api.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

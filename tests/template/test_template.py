@@ -13,7 +13,7 @@ import pytest
 
 from local import template as tpl
 from local.make_events import events as sample_events
-from mkt_whatsapp.routes import CATCH_ALL_PATH, ROUTES
+from mkt_whatsapp.http.routes import CATCH_ALL_PATH, ROUTES
 from tests.support import AwsStack, lambdas
 
 ROOT = tpl.ROOT
@@ -193,7 +193,7 @@ def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     layer = build_dir / "SharedLayer" / "python"
-    assert (layer / "mkt_whatsapp" / "api.py").is_file()
+    assert (layer / "mkt_whatsapp" / "http" / "guard.py").is_file()
     assert (layer / "aws_lambda_powertools").is_dir()
     assert (layer / "pydantic").is_dir()
     for name in tpl.functions():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from local.graph_simulator import Fault
-from mkt_whatsapp import sender
+from mkt_whatsapp.messaging import sender
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
@@ -55,7 +55,7 @@ def test_queued_sends_of_the_shop_fail_visibly_without_calling_meta(
 ) -> None:
     """A send already on the outbound queue when the account was flagged: failed with the reason, no
     Graph call."""
-    from mkt_whatsapp.delivery import outbound_record
+    from mkt_whatsapp.messaging.delivery import outbound_record
 
     message = message_store.get(get_table(), _last_outbound(refused))
     get_table().update(f"MSG#{message['id']}", "MESSAGE", "SET #s = :q", {":q": "queued"}, names={"#s": "status"})

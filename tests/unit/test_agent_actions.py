@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mkt_whatsapp import inbound
+from mkt_whatsapp.inbound import processor
 from tests.support import ApiClient, AwsStack, connect_shop, make_token
 
 SHOP = "shop-1"
@@ -30,7 +30,7 @@ def message(wamid: str, at: int, wa_id: str = WA_ID) -> dict:
 @pytest.fixture
 def conversation(api: ApiClient, aws: AwsStack) -> dict:
     connect_shop(api, SHOP)
-    inbound.process_change(message("wamid.1", int(time.time()) - 60))
+    processor.process_change(message("wamid.1", int(time.time()) - 60))
     [summary] = api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
     return summary
 
@@ -68,7 +68,7 @@ def test_close_then_a_new_message_opens_a_new_conversation(api: ApiClient, conve
     assert assigned.status == 422
     assert assigned.code == "CONVERSATION_CLOSED"
 
-    inbound.process_change(message("wamid.2", int(time.time())))
+    processor.process_change(message("wamid.2", int(time.time())))
     listing = api.get("/conversations", query={"shopId": SHOP}).data
     assert listing["totalCount"] == 2
     assert {c["status"] for c in listing["conversations"]} == {"active", "closed"}

@@ -11,7 +11,7 @@ import time
 import jwt
 import pytest
 
-from mkt_whatsapp.routes import ROUTES, Route, ShopSource
+from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
 from tests.support import ApiClient, make_token, unsigned_token
 
 SHOP = "shop-1"
@@ -152,7 +152,7 @@ def test_rs256_tokens_verify_against_a_jwks_url(module_api: ApiClient, monkeypat
         server.shutdown()
         monkeypatch.delenv("JWT_JWKS_URL")
         reset_caches()
-        from mkt_whatsapp import auth
+        from mkt_whatsapp.http import auth
 
         auth._jwks_client.cache_clear()
 

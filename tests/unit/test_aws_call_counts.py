@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from mkt_whatsapp import aws
+from mkt_whatsapp.core import aws
 from tests.support import ApiClient, make_token
 
 

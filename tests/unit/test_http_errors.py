@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mkt_whatsapp.api import field_path, validation_error
+from mkt_whatsapp.http.validation import field_path, validation_error
 from tests.support import ApiClient, make_token
 
 

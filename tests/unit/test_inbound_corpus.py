@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mkt_whatsapp.clock import iso, meta_time
+from mkt_whatsapp.core.clock import iso, meta_time
 from tests.support import ApiClient, AwsStack, connect_shop, deliver
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"

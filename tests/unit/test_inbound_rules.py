@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mkt_whatsapp.clock import iso, meta_time
+from mkt_whatsapp.core.clock import iso, meta_time
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
@@ -79,7 +79,7 @@ def test_the_same_batch_five_times_concurrently_gives_one_message_each(
     (moto's in-process backend is not thread-safe, so one lock per request models that)."""
     from botocore.client import BaseClient
 
-    from mkt_whatsapp import inbound
+    from mkt_whatsapp.inbound import processor
 
     one_request_at_a_time = threading.Lock()
     original = BaseClient._make_api_call
@@ -100,7 +100,7 @@ def test_the_same_batch_five_times_concurrently_gives_one_message_each(
         try:
             barrier.wait()
             for unit in units:
-                inbound.process_change(copy.deepcopy(unit))
+                processor.process_change(copy.deepcopy(unit))
         except BaseException as error:
             errors.append(error)
 
@@ -149,7 +149,7 @@ def outbound(shop: ApiClient, aws: AwsStack) -> dict:
         "timestamp": iso(meta_time(1767225650)),
         "whatsAppMessageId": "wamid.OUTBOUND-STATUS-1",
     }
-    message_store.put_outbound(table, message)
+    table.transact_write([message_store.new_message_op(table, message)])
     message_store.link_wamid(table, "out-1", SHOP, "wamid.OUTBOUND-STATUS-1")
     return conversation
 
@@ -176,12 +176,12 @@ def test_a_late_delivered_after_read_changes_nothing(shop: ApiClient, aws: AwsSt
 
 
 def test_the_same_status_twice_is_applied_once(shop: ApiClient, aws: AwsStack, outbound: dict) -> None:
-    from mkt_whatsapp import inbound
+    from mkt_whatsapp.inbound import processor
     from mkt_whatsapp.whatsapp.webhook_models import Status
 
     status = Status.model_validate(corpus("status_delivered")["entry"][0]["changes"][0]["value"]["statuses"][0])
-    assert inbound.apply_status(SHOP, status) is True
-    assert inbound.apply_status(SHOP, status) is False
+    assert processor.apply_status(SHOP, status) is True
+    assert processor.apply_status(SHOP, status) is False
 
 
 def test_a_failed_status_records_metas_error(shop: ApiClient, aws: AwsStack, outbound: dict) -> None:
@@ -247,13 +247,13 @@ def test_expires_at_is_the_last_inbound_plus_24_hours(shop: ApiClient, aws: AwsS
 @pytest.mark.parametrize(("offset", "status"), [(-1, "active"), (0, "expired"), (1, "expired")])
 def test_the_window_boundary(shop: ApiClient, aws: AwsStack, monkeypatch, offset: int, status: str) -> None:
     """Exactly 24 h after the last inbound message the window is closed."""
-    from mkt_whatsapp import clock
+    from mkt_whatsapp.core import clock
 
     sent = 1767225600
     deliver(shop, aws, text_message("wamid.B1", "x", sent))
     boundary = sent + 86400 + offset
     monkeypatch.setattr(clock, "now_iso", lambda: iso(meta_time(boundary)))
-    import mkt_whatsapp.conversations as conversations_module
+    import mkt_whatsapp.conversations.reading as conversations_module
 
     monkeypatch.setattr(conversations_module, "now_iso", lambda: iso(meta_time(boundary)))
     [conversation] = conversations(shop)["conversations"]
@@ -284,7 +284,7 @@ def test_after_a_close_the_next_inbound_message_opens_a_new_conversation(shop: A
     customer = customer_store.find(table, SHOP, [WA_ID])
     table.transact_write(
         [
-            conversation_store.close_op(table, first["id"], iso(meta_time(base + 100))),
+            conversation_store.close_op(table, first["id"], iso(meta_time(base + 100)), "system"),
             customer_store.release_conversation_op(table, SHOP, customer_store.key_of(customer), first["id"]),
         ]
     )

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mkt_whatsapp.api import validation_error
-from mkt_whatsapp.errors import ApiError
+from mkt_whatsapp.core.errors import ApiError
+from mkt_whatsapp.http.validation import validation_error
 from mkt_whatsapp.whatsapp.outbound_content import (
     ButtonInteractive,
     InteractiveContent,

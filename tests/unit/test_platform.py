@@ -6,9 +6,9 @@ import httpx
 import pytest
 import respx
 
-from mkt_whatsapp import secrets
-from mkt_whatsapp.errors import ConfigurationError
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import secrets
+from mkt_whatsapp.core.errors import ConfigurationError
+from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.whatsapp import graph
 from mkt_whatsapp.whatsapp.tiers import tier_for
 from tests.support import ApiClient, AwsStack, reset_caches

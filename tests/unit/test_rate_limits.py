@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mkt_whatsapp import ratelimit
+from mkt_whatsapp.http import ratelimit
 from tests.support import ApiClient, AwsStack, make_token, reset_caches
 
 WINDOW_START = 1_800_000_000 - (1_800_000_000 % 60)

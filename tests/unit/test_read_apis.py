@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mkt_whatsapp import inbound
+from mkt_whatsapp.inbound import processor
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from tests.support import ApiClient, AwsStack, connect_shop, deliver, make_token
@@ -60,7 +60,7 @@ def test_shop_id_is_required(shop: ApiClient) -> None:
 
 def test_assigned_agent_filter(shop: ApiClient, aws: AwsStack) -> None:
     for n in range(4):
-        inbound.process_change(change(f"849000000{n}", f"K{n}", f"wamid.A{n}", "hi", NOW - 10 + n))
+        processor.process_change(change(f"849000000{n}", f"K{n}", f"wamid.A{n}", "hi", NOW - 10 + n))
     table = get_table()
     listing = shop.get("/conversations", query={"shopId": SHOP}).data["conversations"]
     for conversation in listing[:2]:
@@ -83,7 +83,7 @@ def people(shop: ApiClient, aws: AwsStack) -> ApiClient:
             ("84900000042", "NGUYEN van b"),
         ]
     ):
-        inbound.process_change(change(wa_id, name, f"wamid.S{n}", "hi", NOW - 100 + n))
+        processor.process_change(change(wa_id, name, f"wamid.S{n}", "hi", NOW - 100 + n))
     table = get_table()
     for wa_id, tags in (
         ("84901234567", ["vip", "electronics-buyer"]),
@@ -163,7 +163,7 @@ def test_conversation_detail_shape(shop: ApiClient, aws: AwsStack) -> None:
 
 def test_messages_are_capped_at_the_most_recent_100_with_a_cursor_to_older_ones(shop: ApiClient, aws: AwsStack) -> None:
     for n in range(130):
-        inbound.process_change(change("84901234567", "A", f"wamid.M{n:03d}", f"m{n}", NOW - 1000 + n))
+        processor.process_change(change("84901234567", "A", f"wamid.M{n:03d}", f"m{n}", NOW - 1000 + n))
     [summary] = shop.get("/conversations", query={"shopId": SHOP}).data["conversations"]
     assert summary["messageCount"] == 130
     page = shop.get(f"/conversations/{summary['id']}").data

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mkt_whatsapp import inbound
+from mkt_whatsapp.inbound import processor
 from tests.support import ApiClient, AwsStack, connect_shop
 from tests.unit.test_read_apis import change
 
@@ -22,7 +22,7 @@ def seeded(module_api: ApiClient, module_aws: AwsStack) -> ApiClient:
     """240 customers, each with one conversation; customer n wrote at NOW - 240 + n (n = 0 is oldest)."""
     connect_shop(module_api, SHOP)
     for n in range(COUNT):
-        inbound.process_change(change(f"8490{n:07d}", f"Khách {n}", f"wamid.P{n}", "hi", NOW - COUNT + n))
+        processor.process_change(change(f"8490{n:07d}", f"Khách {n}", f"wamid.P{n}", "hi", NOW - COUNT + n))
     return module_api
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from local.graph_simulator import Fault
-from mkt_whatsapp import inbound
+from mkt_whatsapp.inbound import processor
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from tests.support import ApiClient, AwsStack, connect_shop, deliver, make_token, queue_depth, whatsapp_delivery
@@ -31,7 +31,7 @@ def inbound_message(wamid: str, at: int, text: str = "hi") -> dict:
 
 
 def open_conversation(api: ApiClient, at: int) -> str:
-    inbound.process_change(inbound_message(f"wamid.in.{at}", at))
+    processor.process_change(inbound_message(f"wamid.in.{at}", at))
     [conversation] = api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
     return str(conversation["id"])
 
@@ -196,11 +196,11 @@ def test_the_daily_limit(shop: ApiClient, graph) -> None:
     table.update(f"SHOP#{SHOP}", "ACCOUNT", "SET dailyLimit = :one", {":one": 1})
     first = open_conversation(shop, int(time.time()) - 30 * 3600)
     assert shop.post(f"/conversations/{first}/messages", json_body=TEMPLATE).status == 201
-    inbound.process_change({**inbound_message("wamid.other", int(time.time()) - 30 * 3600)})
+    processor.process_change({**inbound_message("wamid.other", int(time.time()) - 30 * 3600)})
     other_customer = inbound_message("wamid.second-customer", int(time.time()) - 30 * 3600)
     other_customer["value"]["contacts"][0]["wa_id"] = "84909999999"
     other_customer["value"]["messages"][0]["from"] = "84909999999"
-    inbound.process_change(other_customer)
+    processor.process_change(other_customer)
     listing = shop.get("/conversations", query={"shopId": SHOP}).data["conversations"]
     second = next(c["id"] for c in listing if c["customerWaId"] == "84909999999")
     refused = shop.post(f"/conversations/{second}/messages", json_body=TEMPLATE)

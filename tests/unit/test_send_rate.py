@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.sender import busiest_window
-from mkt_whatsapp import send_rate
+from mkt_whatsapp.messaging import pacing
 from tests.support import AwsStack, reset_caches
 
 
@@ -14,19 +14,19 @@ from tests.support import AwsStack, reset_caches
 def clock(aws: AwsStack, monkeypatch) -> list[float]:
     """A fake clock that sleeping advances, so the test takes no real time."""
     now = [1_800_000_000.25]
-    monkeypatch.setattr(send_rate, "_now", lambda: now[0])
+    monkeypatch.setattr(pacing, "_now", lambda: now[0])
 
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    monkeypatch.setattr(send_rate, "_sleep", sleep)
+    monkeypatch.setattr(pacing, "_sleep", sleep)
     return now
 
 
 def in_container(monkeypatch, state: dict[str, dict]) -> None:
     """Switch the module's per-container state, as if the next call ran in another Lambda container."""
     for name in ("_reserves", "_expected", "_idle_hint"):
-        monkeypatch.setattr(send_rate, name, state.setdefault(name, {}))
+        monkeypatch.setattr(pacing, name, state.setdefault(name, {}))
 
 
 @pytest.mark.parametrize("rate", [1, 7, 25, 80, 1000])
@@ -39,8 +39,8 @@ def test_no_sliding_second_exceeds_the_rate_across_containers(clock, monkeypatch
     for n in range(rate * 4 + 5):
         in_container(monkeypatch, containers[(n // batch) % 3])
         if n % batch == 0:
-            send_rate.expect("5550001", batch)
-        send_rate.acquire("5550001")
+            pacing.expect("5550001", batch)
+        pacing.acquire("5550001")
         sent.append(clock[0])
     assert busiest_window(sent) <= rate
     assert len(sent) == rate * 4 + 5  # and every send went out
@@ -56,10 +56,10 @@ def test_a_busy_sender_uses_the_rate(clock, monkeypatch, rate: int) -> None:
     sent = []
     for n in range(rate * 3):
         if n % 10 == 0:
-            send_rate.expect("5550002", 10)
-        send_rate.acquire("5550002")
+            pacing.expect("5550002", 10)
+        pacing.acquire("5550002")
         sent.append(clock[0])
-    assert int(rate / send_rate.SPACING) <= busiest_window(sent) <= rate
+    assert int(rate / pacing.SPACING) <= busiest_window(sent) <= rate
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
     reset_caches()
 
@@ -75,21 +75,21 @@ def test_a_send_that_wakes_late_gives_its_slot_up(clock, monkeypatch) -> None:
         wakes[0] += 1
         clock[0] += seconds + (0.030 if wakes[0] % 2 else 0)
 
-    monkeypatch.setattr(send_rate, "_sleep", late_sleep)
+    monkeypatch.setattr(pacing, "_sleep", late_sleep)
     taken = [0]
-    take_slot = send_rate._take_slot
+    take_slot = pacing._take_slot
 
     def counted_take(phone_number_id: str, spacing: float) -> float | None:
         slot = take_slot(phone_number_id, spacing)
         taken[0] += slot is not None
         return slot
 
-    monkeypatch.setattr(send_rate, "_take_slot", counted_take)
+    monkeypatch.setattr(pacing, "_take_slot", counted_take)
     sent = []
     for n in range(400):
         if n % 10 == 0:
-            send_rate.expect("5550003", 10)
-        send_rate.acquire("5550003")
+            pacing.expect("5550003", 10)
+        pacing.acquire("5550003")
         sent.append(clock[0])
     assert busiest_window(sent) <= 80
     assert taken[0] > 500  # late slots were given up and others taken
@@ -98,10 +98,10 @@ def test_a_send_that_wakes_late_gives_its_slot_up(clock, monkeypatch) -> None:
 def test_a_slot_past_the_deadline_is_refused(clock, monkeypatch) -> None:
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "1")
     reset_caches()
-    send_rate.acquire("5550004")
-    with pytest.raises(send_rate.NoSlotInTime):
-        send_rate.acquire("5550004", deadline=clock[0] + 0.5)  # the next slot is about a second away
-    send_rate.acquire("5550004", deadline=clock[0] + 5)
+    pacing.acquire("5550004")
+    with pytest.raises(pacing.NoSlotInTime):
+        pacing.acquire("5550004", deadline=clock[0] + 0.5)  # the next slot is about a second away
+    pacing.acquire("5550004", deadline=clock[0] + 5)
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
     reset_caches()
 
@@ -110,12 +110,12 @@ def test_an_idle_number_gets_no_catch_up_burst(clock, monkeypatch) -> None:
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "10")
     reset_caches()
     for _ in range(10):
-        send_rate.acquire("777")
+        pacing.acquire("777")
     clock[0] += 60  # a minute of silence
-    monkeypatch.setattr(send_rate, "_reserves", {})
+    monkeypatch.setattr(pacing, "_reserves", {})
     sent = []
     for _ in range(30):
-        send_rate.acquire("777")
+        pacing.acquire("777")
         sent.append(clock[0])
     assert busiest_window(sent) <= 10
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
@@ -128,17 +128,17 @@ def test_numbers_do_not_share_a_rate(clock, monkeypatch) -> None:
     start = clock[0]
     first_sends = []
     for number in ("111", "222", "333"):
-        send_rate.acquire(number)
+        pacing.acquire(number)
         first_sends.append(clock[0])
     assert clock[0] - start < 0.5  # three numbers, one send each: nobody waited a slot (only the lead)
-    send_rate.acquire("111")
+    pacing.acquire("111")
     assert clock[0] >= first_sends[0] + 1  # the second send of one number waits a full second
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
     reset_caches()
 
 
 def test_a_block_costs_one_write(aws: AwsStack, clock, monkeypatch) -> None:
-    from mkt_whatsapp import aws as aws_clients
+    from mkt_whatsapp.core import aws as aws_clients
 
     calls: list[str] = []
     aws_clients.session().events.register(
@@ -146,9 +146,9 @@ def test_a_block_costs_one_write(aws: AwsStack, clock, monkeypatch) -> None:
     )
     try:
         for _ in range(3):
-            send_rate.expect("999", 10)
+            pacing.expect("999", 10)
             for _ in range(10):
-                send_rate.acquire("999")
+                pacing.acquire("999")
     finally:
         aws_clients.session().events.unregister("before-call", unique_id="send-rate-counter")
     # one write per batch of ten: the first finds the number idle, the next two busy (after one miss, the
@@ -163,9 +163,9 @@ def test_a_single_send_reserves_a_single_slot(aws: AwsStack, clock, monkeypatch)
     start = clock[0]
     for container in ({}, {}, {}):
         in_container(monkeypatch, container)
-        send_rate.acquire("888")
+        pacing.acquire("888")
     # the first container starts the idle number after the lead; the next two take the next two slots
-    assert 2 * send_rate.SPACING / 10 <= clock[0] - start <= 2 * send_rate.SPACING / 10 + 0.05
+    assert 2 * pacing.SPACING / 10 <= clock[0] - start <= 2 * pacing.SPACING / 10 + 0.05
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
     reset_caches()
 
@@ -175,10 +175,10 @@ def test_threads_of_one_container_share_one_reservation(aws: AwsStack, monkeypat
     thread can wake late, so the count is exact.)"""
     import threading
 
-    from mkt_whatsapp import aws as aws_clients
+    from mkt_whatsapp.core import aws as aws_clients
 
-    monkeypatch.setattr(send_rate, "_now", lambda: 1_800_000_000.0)
-    monkeypatch.setattr(send_rate, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(pacing, "_now", lambda: 1_800_000_000.0)
+    monkeypatch.setattr(pacing, "_sleep", lambda seconds: None)
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "1000")
     reset_caches()
     calls: list[str] = []
@@ -187,10 +187,9 @@ def test_threads_of_one_container_share_one_reservation(aws: AwsStack, monkeypat
     )
     left: list[float] = []
     try:
-        send_rate.expect("666", 10)
+        pacing.expect("666", 10)
         threads = [
-            threading.Thread(target=lambda: (send_rate.acquire("666"), left.append(send_rate._now())))
-            for _ in range(10)
+            threading.Thread(target=lambda: (pacing.acquire("666"), left.append(pacing._now()))) for _ in range(10)
         ]
         for thread in threads:
             thread.start()

@@ -11,8 +11,9 @@ import pytest
 
 from local.graph_simulator import Fault
 from local.sqs_worker import EventSourceMapping, SqsPoller
-from mkt_whatsapp import inbound, sender
-from mkt_whatsapp.clock import now_iso
+from mkt_whatsapp.core.clock import now_iso
+from mkt_whatsapp.inbound import processor
+from mkt_whatsapp.messaging import sender
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from tests.support import ApiClient, AwsStack, connect_shop, lambdas, queue_depth
@@ -26,7 +27,7 @@ def queued(api: ApiClient, aws: AwsStack, graph, monkeypatch) -> str:
     """A reply whose in-request send hit a Meta 500: stored queued and on the outbound queue."""
     monkeypatch.setattr(sender, "backoff_seconds", lambda receive_count, rng=None: 0)  # redeliver at once
     connect_shop(api, SHOP)
-    inbound.process_change(
+    processor.process_change(
         {
             "field": "messages",
             "value": {
@@ -183,7 +184,7 @@ def held_by_a_sender(message_id: str, claimed_at: str) -> None:
 
 def rate_writes(aws: AwsStack) -> list[str]:
     """Collects the send-rate reservations (UpdateItem on a number's TAT item) made from now on."""
-    from mkt_whatsapp import aws as aws_clients
+    from mkt_whatsapp.core import aws as aws_clients
 
     writes: list[str] = []
 
@@ -198,13 +199,13 @@ def rate_writes(aws: AwsStack) -> list[str]:
 def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
     api: ApiClient, aws: AwsStack, graph, queued: str, monkeypatch
 ) -> None:
-    from mkt_whatsapp import send_rate
+    from mkt_whatsapp.messaging import pacing
 
     # The send rate's clock stands still, so no thread of a loaded test machine wakes late for its slot
     # (which would give the slot up and reserve again): the reservation count is exact.
     now = time.time()
-    monkeypatch.setattr(send_rate, "_now", lambda: now)
-    monkeypatch.setattr(send_rate, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(pacing, "_now", lambda: now)
+    monkeypatch.setattr(pacing, "_sleep", lambda seconds: None)
     conversation_id = message_store.get(get_table(), queued)["conversationId"]
     graph.state.faults[:] = [Fault(match="/messages", status=500, count=9, body={"error": {"message": "x"}})]
     for _ in range(9):

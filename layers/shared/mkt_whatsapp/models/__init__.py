@@ -1,7 +1,13 @@
-"""Pydantic v2 models: API request/response bodies (camelCase on the wire) and stored records."""
+"""Pydantic v2 models: API request/response bodies and query strings (camelCase on the wire) and stored
+records."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+DEFAULT_TAKE = 20
+MAX_TAKE = 100
 
 
 class ApiModel(BaseModel):
@@ -14,3 +20,10 @@ class ApiModel(BaseModel):
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+class PageQuery(ApiModel):
+    """skip/take pagination of a list (api-v1): ``take`` defaults to 20 and may not exceed 100."""
+
+    skip: Annotated[int, Field(ge=0)] = 0
+    take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = DEFAULT_TAKE

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mkt_whatsapp.models import ApiModel
+from mkt_whatsapp.models import ApiModel, PageQuery
 
 ConversationStatus = Literal["active", "expired", "closed"]
 
@@ -35,6 +35,8 @@ class MessageView(ApiModel):
     context: dict[str, Any] | None = None
     referral: dict[str, Any] | None = None
     errors: list[dict[str, Any]] | None = None
+    # Who sent an outbound message: an agent id, flow:<id>, ai:<id>, campaign:<id> or system.
+    sent_by: str | None = None
 
 
 class ConversationCustomer(ApiModel):
@@ -62,3 +64,17 @@ class ConversationDetail(ApiModel):
 
 class AssignRequest(ApiModel):
     agent_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ListConversationsQuery(PageQuery):
+    """``GET /conversations``'s query."""
+
+    shop_id: Annotated[str, Field(min_length=1)]
+    status: ConversationStatus | None = None
+    assigned_agent_id: str | None = None
+
+
+class ConversationQuery(ApiModel):
+    """``GET /conversations/{id}``'s query: ``before``, the cursor of an older page of messages."""
+
+    before: str | None = None

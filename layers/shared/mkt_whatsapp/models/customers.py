@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from mkt_whatsapp.models import ApiModel
+from mkt_whatsapp.models import ApiModel, PageQuery
 
 TagText = Annotated[str, Field(min_length=1, max_length=50)]
 
@@ -66,3 +66,29 @@ class UpdateTagsRequest(ApiModel):
 class OptInRequest(ApiModel):
     status: Literal["opted_in", "opted_out"]
     source: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+MAX_TAG_FILTERS = 10
+
+
+def _comma_separated(value: object) -> object:
+    """``"vip, new,"`` → ``["vip", "new"]`` (API Gateway joins a repeated parameter with commas too)."""
+    if isinstance(value, str):
+        return [part for part in value.split(",") if part.strip()]
+    return value
+
+
+class ShopQuery(ApiModel):
+    """The query of a route that names its shop there (``?shopId=``)."""
+
+    shop_id: Annotated[str, Field(min_length=1)]
+
+
+class ListCustomersQuery(PageQuery):
+    """``GET /customers``'s query: ``search`` (name or phone), ``tags`` (comma-separated, all required)."""
+
+    shop_id: Annotated[str, Field(min_length=1)]
+    search: str | None = None
+    tags: Annotated[list[str], BeforeValidator(_comma_separated), Field(max_length=MAX_TAG_FILTERS)] = Field(
+        default_factory=list
+    )

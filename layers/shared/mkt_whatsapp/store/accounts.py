@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import keys, phone_numbers
-from mkt_whatsapp.store.table import Item, Table, TransactionCancelled
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
 
-class AccountAlreadyConnected(Exception):
-    pass
+class AccountAlreadyConnected(ConditionFailed):
+    """The shop has an active account already."""
 
 
-class PhoneNumberClaimed(Exception):
-    pass
+class PhoneNumberClaimed(ConditionFailed):
+    """Another shop has claimed this phone number."""
 
 
-class NoConnectedAccount(Exception):
-    pass
+class NoConnectedAccount(ConditionFailed):
+    """The account is not the connected one any more (disconnected or reconnected meanwhile)."""
+
+
+class AlreadyCounted(ConditionFailed):
+    """The customer's business-initiated 24 hours are still running: they count once in them."""
 
 
 def _to_record(item: Item) -> AccountRecord:
@@ -55,9 +55,10 @@ def get_account_and_usage(table: Table, shop_id: str, now: datetime) -> tuple[Ac
 
 def business_initiated_ops(
     table: Table, shop_id: str, customer_key: str, at: str, day_ago: str, expires_at: int
-) -> list[TransactWriteItemTypeDef]:
+) -> list[Write]:
     """Count a customer once per rolling 24 hours: start their period (only if none is running) and add
-    one to this hour's usage bucket. Cancels if the customer's period is still running."""
+    one to this hour's usage bucket. Fails with :class:`AlreadyCounted` if the customer's period is still
+    running."""
     return [
         table.update_op(
             keys.shop_pk(shop_id),
@@ -65,6 +66,7 @@ def business_initiated_ops(
             "SET startedAt = :at",
             {":at": at, ":day_ago": day_ago},
             condition="attribute_not_exists(startedAt) OR startedAt <= :day_ago",
+            fails_with=AlreadyCounted,
         ),
         table.update_op(
             keys.shop_pk(shop_id),
@@ -95,14 +97,16 @@ def connect(table: Table, record: AccountRecord, previous: AccountRecord | None 
             _to_item(record),
             condition="attribute_not_exists(PK) OR #status IN (:disconnected, :action_required)",
             values={":disconnected": "disconnected", ":action_required": "action_required"},
+            names={"#status": "status"},
+            fails_with=AccountAlreadyConnected,
         ),
         table.put_op(
             phone_numbers.claim_item(record.phone_number_id, record.shop_id, record.account_id),
             condition="attribute_not_exists(PK) OR shopId = :shop",
             values={":shop": record.shop_id},
+            fails_with=PhoneNumberClaimed,
         ),
     ]
-    operations[0]["Put"]["ExpressionAttributeNames"] = {"#status": "status"}
     if (
         previous is not None
         and previous.status != "disconnected"
@@ -116,46 +120,38 @@ def connect(table: Table, record: AccountRecord, previous: AccountRecord | None 
                 values={":shop": record.shop_id},
             )
         )
-    try:
-        table.transact_write(operations)
-    except TransactionCancelled as cancelled:
-        if cancelled.reasons and cancelled.reasons[0] == "ConditionalCheckFailed":
-            raise AccountAlreadyConnected from cancelled
-        if len(cancelled.reasons) > 1 and cancelled.reasons[1] == "ConditionalCheckFailed":
-            raise PhoneNumberClaimed from cancelled
-        raise
+    table.transact_write(operations)
 
 
 def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
     """Mark the account disconnected, forget its token and release its phone number, atomically.
     Conversations and customers are untouched."""
-    try:
-        table.transact_write(
-            [
-                table.update_op(
-                    keys.shop_pk(account.shop_id),
-                    keys.ACCOUNT_SK,
-                    "SET #status = :disconnected, disconnectedAt = :at REMOVE encryptedAccessToken",
-                    {
-                        ":disconnected": "disconnected",
-                        ":at": at.isoformat(),
-                        ":account": account.account_id,
-                        ":active": "active",
-                        ":action_required": "action_required",
-                    },
-                    condition="accountId = :account AND #status IN (:active, :action_required)",
-                    names={"#status": "status"},
-                ),
-                table.delete_op(
-                    keys.phone_pk(account.phone_number_id),
-                    keys.PHONE_SK,
-                    condition="attribute_not_exists(PK) OR shopId = :shop",
-                    values={":shop": account.shop_id},
-                ),
-            ]
-        )
-    except TransactionCancelled as cancelled:
-        raise NoConnectedAccount from cancelled
+    table.transact_write(
+        [
+            table.update_op(
+                keys.shop_pk(account.shop_id),
+                keys.ACCOUNT_SK,
+                "SET #status = :disconnected, disconnectedAt = :at REMOVE encryptedAccessToken",
+                {
+                    ":disconnected": "disconnected",
+                    ":at": at.isoformat(),
+                    ":account": account.account_id,
+                    ":active": "active",
+                    ":action_required": "action_required",
+                },
+                condition="accountId = :account AND #status IN (:active, :action_required)",
+                names={"#status": "status"},
+                fails_with=NoConnectedAccount,
+            ),
+            table.delete_op(
+                keys.phone_pk(account.phone_number_id),
+                keys.PHONE_SK,
+                condition="attribute_not_exists(PK) OR shopId = :shop",
+                values={":shop": account.shop_id},
+                fails_with=NoConnectedAccount,
+            ),
+        ]
+    )
 
 
 def flag_action_required(table: Table, account: AccountRecord, error: dict[str, object], at: datetime) -> bool:

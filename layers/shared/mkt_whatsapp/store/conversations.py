@@ -8,19 +8,29 @@ before and after its customer-service window (``windowExpiresAt``; not the table
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mkt_whatsapp.store import keys
-from mkt_whatsapp.store.table import Item, Table
+from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+class ConversationExists(ConditionFailed):
+    """A conversation with this id exists already."""
+
+
+class ConversationNotOpen(ConditionFailed):
+    """The conversation is closed (or gone): it takes no inbound message, assignment or close."""
+
+
+class ConversationGone(ConditionFailed):
+    """The conversation does not exist."""
+
 
 OPEN = "open"
 CLOSED = "closed"
 
 
-def new_conversation_op(table: Table, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+def new_conversation_op(table: Table, item: Mapping[str, Any]) -> Write:
     full = dict(item)
     full.update(
         PK=keys.conversation_pk(str(item["id"])),
@@ -29,7 +39,7 @@ def new_conversation_op(table: Table, item: Mapping[str, Any]) -> TransactWriteI
         GSI1PK=keys.shop_conversations_gsi1pk(str(item["shopId"])),
         GSI1SK=keys.conversation_gsi1sk(str(item["lastMessageAt"]), str(item["id"])),
     )
-    return table.put_op(full, condition="attribute_not_exists(PK)")
+    return table.put_op(full, condition="attribute_not_exists(PK)", fails_with=ConversationExists)
 
 
 def inbound_message_op(
@@ -40,7 +50,7 @@ def inbound_message_op(
     last_inbound_at: str,
     window_expires_at: str,
     customer_name: str | None,
-) -> TransactWriteItemTypeDef:
+) -> Write:
     """Count an inbound message on an open conversation and move its window."""
     sets = "lastMessageAt = :last, lastInboundAt = :inbound, windowExpiresAt = :window, GSI1SK = :sort"
     values: dict[str, Any] = {
@@ -61,6 +71,7 @@ def inbound_message_op(
         values,
         condition="attribute_exists(PK) AND #status = :open",
         names={"#status": "status"},
+        fails_with=ConversationNotOpen,
     )
 
 
@@ -83,31 +94,33 @@ def list_for_shop(
     )
 
 
-def close_op(table: Table, conversation_id: str, at: str) -> TransactWriteItemTypeDef:
+def close_op(table: Table, conversation_id: str, at: str, actor: str) -> Write:
     """Close an open conversation (the customer's next inbound message opens a new one)."""
     return table.update_op(
         keys.conversation_pk(conversation_id),
         keys.CONVERSATION_SK,
-        "SET #status = :closed, closedAt = :at",
-        {":closed": CLOSED, ":at": at, ":open": OPEN},
+        "SET #status = :closed, closedAt = :at, closedBy = :actor",
+        {":closed": CLOSED, ":at": at, ":open": OPEN, ":actor": actor},
         condition="attribute_exists(PK) AND #status = :open",
         names={"#status": "status"},
+        fails_with=ConversationNotOpen,
     )
 
 
-def assign_op(table: Table, conversation_id: str, agent_id: str, at: str) -> TransactWriteItemTypeDef:
+def assign_op(table: Table, conversation_id: str, agent_id: str, at: str, actor: str) -> Write:
     """Assign an open conversation to a human agent; automation stops on it."""
     return table.update_op(
         keys.conversation_pk(conversation_id),
         keys.CONVERSATION_SK,
-        "SET assignedAgentId = :agent, assignedAt = :at, automationStopped = :true",
-        {":agent": agent_id, ":at": at, ":true": True, ":open": OPEN},
+        "SET assignedAgentId = :agent, assignedAt = :at, assignedBy = :actor, automationStopped = :true",
+        {":agent": agent_id, ":at": at, ":actor": actor, ":true": True, ":open": OPEN},
         condition="attribute_exists(PK) AND #status = :open",
         names={"#status": "status"},
+        fails_with=ConversationNotOpen,
     )
 
 
-def outbound_message_op(table: Table, conversation_id: str, at: str) -> TransactWriteItemTypeDef:
+def outbound_message_op(table: Table, conversation_id: str, at: str) -> Write:
     """Count an outbound message on a conversation (open or closed: templates may reach closed ones)."""
     return table.update_op(
         keys.conversation_pk(conversation_id),
@@ -115,4 +128,5 @@ def outbound_message_op(table: Table, conversation_id: str, at: str) -> Transact
         "SET lastMessageAt = :at, GSI1SK = :sort ADD messageCount :one",
         {":at": at, ":sort": keys.conversation_gsi1sk(at, conversation_id), ":one": 1},
         condition="attribute_exists(PK)",
+        fails_with=ConversationGone,
     )

@@ -9,17 +9,22 @@ names the person either way finds the same customer. ``version`` guards concurre
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mkt_whatsapp.store import keys
-from mkt_whatsapp.store.table import Item, Table
+from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-# Attributes projected into GSI2 (template.yaml): what the customer list filters on. Keeping the
-# projection to these means a message (which changes lastContactedAt) never writes to the index.
-SEARCH_ATTRIBUTES = ("searchName", "phoneDigits", "tags")
+class CustomerExists(ConditionFailed):
+    """A customer with this key exists already (another message created them first)."""
+
+
+class CustomerChanged(ConditionFailed):
+    """The customer's ``version`` moved since it was read: read again."""
+
+
+class CustomerMovedOn(ConditionFailed):
+    """The customer's active conversation is another one now."""
 
 
 def find(table: Table, shop_id: str, identifiers: Iterable[str]) -> Item | None:
@@ -44,7 +49,7 @@ def get(table: Table, shop_id: str, customer_key: str) -> Item | None:
     return table.get(keys.shop_pk(shop_id), keys.customer_sk(customer_key))
 
 
-def new_customer_op(table: Table, shop_id: str, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+def new_customer_op(table: Table, shop_id: str, item: Mapping[str, Any]) -> Write:
     """Create a customer (``item`` without keys); fails if the key is taken."""
     full = dict(item)
     full.update(
@@ -54,7 +59,7 @@ def new_customer_op(table: Table, shop_id: str, item: Mapping[str, Any]) -> Tran
         GSI2PK=keys.shop_customers_gsi2pk(shop_id),
         GSI2SK=keys.customer_gsi2sk(str(item["createdAt"]), str(item["customerKey"])),
     )
-    return table.put_op(full, condition="attribute_not_exists(PK)")
+    return table.put_op(full, condition="attribute_not_exists(PK)", fails_with=CustomerExists)
 
 
 def update_customer_op(
@@ -64,7 +69,7 @@ def update_customer_op(
     version: int,
     sets: Mapping[str, Any],
     adds: Mapping[str, int] | None = None,
-) -> TransactWriteItemTypeDef:
+) -> Write:
     """SET ``sets`` and ADD ``adds`` on a customer whose ``version`` is still ``version`` (bumped)."""
     names: dict[str, str] = {"#version": "version"}
     values: dict[str, Any] = {":expected": version, ":next": version + 1}
@@ -88,12 +93,11 @@ def update_customer_op(
         values,
         condition="#version = :expected",
         names=names,
+        fails_with=CustomerChanged,
     )
 
 
-def release_conversation_op(
-    table: Table, shop_id: str, customer_key: str, conversation_id: str
-) -> TransactWriteItemTypeDef:
+def release_conversation_op(table: Table, shop_id: str, customer_key: str, conversation_id: str) -> Write:
     """Forget the customer's active conversation if it is still ``conversation_id``."""
     return table.update_op(
         keys.shop_pk(shop_id),
@@ -102,10 +106,11 @@ def release_conversation_op(
         {":one": 1, ":id": conversation_id},
         condition="activeConversation.id = :id",
         names={"#version": "version"},
+        fails_with=CustomerMovedOn,
     )
 
 
-def identity_op(table: Table, shop_id: str, identifier: str, customer_key: str) -> TransactWriteItemTypeDef:
+def identity_op(table: Table, shop_id: str, identifier: str, customer_key: str) -> Write:
     return table.put_op(
         {
             "PK": keys.shop_pk(shop_id),
@@ -116,9 +121,7 @@ def identity_op(table: Table, shop_id: str, identifier: str, customer_key: str) 
     )
 
 
-def consent_event_op(
-    table: Table, shop_id: str, customer_key: str, event: Mapping[str, Any], reference: str
-) -> TransactWriteItemTypeDef:
+def consent_event_op(table: Table, shop_id: str, customer_key: str, event: Mapping[str, Any], reference: str) -> Write:
     """One entry of the customer's consent audit trail."""
     item = dict(event)
     item.update(

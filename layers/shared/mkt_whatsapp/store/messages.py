@@ -11,13 +11,15 @@ Delivery statuses only move forward: each has a rank and an update applies only 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mkt_whatsapp.store import keys
-from mkt_whatsapp.store.table import Item, Table
+from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+class MessageExists(ConditionFailed):
+    """A message with this id is stored already: for an inbound message, a redelivery of its webhook."""
+
 
 STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4, "failed": 9}
 RECEIVED_RANK = 10  # inbound messages: no delivery status applies
@@ -35,14 +37,9 @@ def _with_keys(item: Mapping[str, Any]) -> Item:
     return full
 
 
-def new_message_op(table: Table, item: Mapping[str, Any]) -> TransactWriteItemTypeDef:
+def new_message_op(table: Table, item: Mapping[str, Any]) -> Write:
     """Store a message once: a second put of the same id cancels the transaction."""
-    return table.put_op(_with_keys(item), condition="attribute_not_exists(PK)")
-
-
-def put_outbound(table: Table, item: Mapping[str, Any]) -> None:
-    """Store an outbound message (before it is sent)."""
-    table.put(_with_keys(item), condition="attribute_not_exists(PK)")
+    return table.put_op(_with_keys(item), condition="attribute_not_exists(PK)", fails_with=MessageExists)
 
 
 def link_wamid(table: Table, message_id: str, shop_id: str, whatsapp_message_id: str) -> None:
@@ -161,4 +158,15 @@ def requeue(table: Table, message_id: str) -> None:
         {":queued": "queued", ":sending": "sending"},
         names={"#status": "status"},
         condition="#status = :sending",
+    )
+
+
+def settle_automation(table: Table, message_id: str, outcome: str) -> None:
+    """Record who answered an inbound message (the dispatcher's outcome), once: only over ``pending``."""
+    table.update_if(
+        keys.message_pk(message_id),
+        keys.MESSAGE_SK,
+        "SET automation = :outcome",
+        {":outcome": outcome, ":pending": "pending"},
+        condition="automation = :pending",
     )

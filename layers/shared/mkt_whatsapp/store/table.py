@@ -4,6 +4,7 @@ this service makes. Domain code never sees attribute-value JSON."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -11,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from mkt_whatsapp import aws
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import aws
+from mkt_whatsapp.core.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,11 +59,29 @@ def deserialize(item: Mapping[str, Any]) -> Item:
 
 
 class TransactionCancelled(Exception):
-    """A transaction's condition failed; ``reasons`` holds one code per item, in order (``"None"`` if fine)."""
+    """DynamoDB cancelled a transaction for a reason no write names (throttling, validation…);
+    ``reasons`` holds one code per write, in order (``"None"`` if fine)."""
 
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
+
+
+class ConditionFailed(Exception):
+    """A write's condition did not hold. Each write names its own subclass (``MessageExists``,
+    ``CustomerChanged``…), so domain code says which fact it meets, never which position failed."""
+
+
+class TransactionConflict(Exception):
+    """Another transaction wrote one of the items at the same moment: reading again and retrying is safe."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write of a transaction, and the exception that says its condition failed."""
+
+    operation: TransactWriteItemTypeDef
+    fails_with: type[ConditionFailed] = ConditionFailed
 
 
 class Table:
@@ -209,24 +228,39 @@ class Table:
                 return None
             raise
 
-    def transact_write(self, operations: Sequence[TransactWriteItemTypeDef]) -> None:
+    def transact_write(self, writes: Sequence[Write]) -> None:
+        """All ``writes`` or none. A failed condition raises the first failing write's ``fails_with``
+        (in the order given); a concurrent transaction raises :class:`TransactionConflict`."""
         try:
-            self.client.transact_write_items(TransactItems=list(operations))
+            self.client.transact_write_items(TransactItems=[write.operation for write in writes])
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons = [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+            for write, reason in zip(writes, reasons, strict=False):
+                if reason == "ConditionalCheckFailed":
+                    raise write.fails_with(f"condition failed: {write.fails_with.__name__}") from error
+            if "TransactionConflict" in reasons:
+                raise TransactionConflict(f"transaction conflict: {reasons}") from error
             raise TransactionCancelled(reasons) from error
 
     def put_op(
-        self, item: Mapping[str, Any], *, condition: str | None = None, values: Mapping[str, Any] | None = None
-    ) -> TransactWriteItemTypeDef:
+        self,
+        item: Mapping[str, Any],
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+        fails_with: type[ConditionFailed] = ConditionFailed,
+    ) -> Write:
         put: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
         if condition:
             put["ConditionExpression"] = condition
         if values:
             put["ExpressionAttributeValues"] = serialize(values)
-        return {"Put": put}  # type: ignore[typeddict-item]
+        if names:
+            put["ExpressionAttributeNames"] = dict(names)
+        return Write({"Put": put}, fails_with)  # type: ignore[typeddict-item]
 
     def update_op(
         self,
@@ -237,7 +271,8 @@ class Table:
         *,
         condition: str | None = None,
         names: Mapping[str, str] | None = None,
-    ) -> TransactWriteItemTypeDef:
+        fails_with: type[ConditionFailed] = ConditionFailed,
+    ) -> Write:
         update: dict[str, Any] = {
             "TableName": self.name,
             "Key": serialize({"PK": pk, "SK": sk}),
@@ -248,17 +283,23 @@ class Table:
             update["ConditionExpression"] = condition
         if names:
             update["ExpressionAttributeNames"] = dict(names)
-        return {"Update": update}  # type: ignore[typeddict-item]
+        return Write({"Update": update}, fails_with)  # type: ignore[typeddict-item]
 
     def delete_op(
-        self, pk: str, sk: str, *, condition: str | None = None, values: Mapping[str, Any] | None = None
-    ) -> TransactWriteItemTypeDef:
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        fails_with: type[ConditionFailed] = ConditionFailed,
+    ) -> Write:
         delete: dict[str, Any] = {"TableName": self.name, "Key": serialize({"PK": pk, "SK": sk})}
         if condition:
             delete["ConditionExpression"] = condition
         if values:
             delete["ExpressionAttributeValues"] = serialize(values)
-        return {"Delete": delete}  # type: ignore[typeddict-item]
+        return Write({"Delete": delete}, fails_with)  # type: ignore[typeddict-item]
 
     def probe(self) -> None:
         """Read one (absent) item: raises if the table cannot be reached. Costs 0.5 RCU."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core.settings import get_settings
 
 if TYPE_CHECKING:
     import httpx

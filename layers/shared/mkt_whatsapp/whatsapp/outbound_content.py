@@ -29,7 +29,7 @@ Field names in errors: a discriminated union puts the member's tag into an error
 (``("content", "interactive", "interactive", "button", "action", "buttons", 3)``). Each union here is
 wrapped by :func:`_untagged`, which re-raises its members' errors without the tag, so ``loc`` names the
 request's own fields (``("content", "interactive", "action", "buttons", 3)``) and
-``mkt_whatsapp.api.parse_body`` answers ``content.interactive.action.buttons[3]`` unchanged. A missing or
+``mkt_whatsapp.http.validation.parse_body`` answers ``content.interactive.action.buttons[3]`` unchanged. A missing or
 unknown tag is reported on the ``type`` field (``content.type``, ``content.interactive.type``).
 """
 

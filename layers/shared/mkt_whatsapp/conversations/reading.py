@@ -1,13 +1,12 @@
-"""Reading conversations: the shop's list (filters, newest first, exact totals) and one conversation
-with its most recent messages."""
+"""Reading conversations: the shop's list (filters, newest first, exact totals), one conversation as
+stored (for any caller that acts on it) and one conversation with its most recent messages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mkt_whatsapp.api import current_request
-from mkt_whatsapp.clock import now_iso
-from mkt_whatsapp.errors import BadRequest, NotFound
+from mkt_whatsapp.core.clock import now_iso
+from mkt_whatsapp.core.errors import NotFound
 from mkt_whatsapp.models.conversations import (
     ConversationCustomer,
     ConversationDetail,
@@ -15,14 +14,12 @@ from mkt_whatsapp.models.conversations import (
     ConversationSummary,
     MessageView,
 )
-from mkt_whatsapp.pagination import PageRequest, Pagination
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.table import Item
 
-STATUSES = ("active", "expired", "closed")
 MESSAGES_PER_PAGE = 100
 
 
@@ -49,17 +46,14 @@ def summary(item: Item, now: str) -> ConversationSummary:
 
 
 def list_conversations(
-    shop_id: str, status: str | None, assigned_agent_id: str | None, page: PageRequest
-) -> tuple[dict[str, Any], Pagination]:
+    shop_id: str, status: ConversationStatus | None, assigned_agent_id: str | None, *, skip: int, take: int
+) -> tuple[dict[str, Any], int]:
+    """The shop's conversations ``skip``..``skip + take``, newest message first, and how many match."""
     now = now_iso()
     clauses: list[str] = []
     values: dict[str, Any] = {}
     names: dict[str, str] = {}
     if status:
-        if status not in STATUSES:
-            raise BadRequest(
-                f"Validation failed: status must be one of {', '.join(STATUSES)}", code="INVALID_VALUE", field="status"
-            )
         names["#status"] = "status"
         if status == "closed":
             clauses.append("#status = :closed")
@@ -72,18 +66,17 @@ def list_conversations(
         clauses.append("assignedAgentId = :agent")
         values[":agent"] = assigned_agent_id
     items = conversation_store.list_for_shop(get_table(), shop_id, " AND ".join(clauses) or None, values, names)
-    window = items[page.skip : page.skip + page.take]
+    window = items[skip : skip + take]
     data = {"conversations": [summary(item, now).to_wire() for item in window], "totalCount": len(items)}
-    return data, page.page_of(len(items))
+    return data, len(items)
 
 
-def load(conversation_id: str) -> Item:
-    """The conversation, once the caller is known to hold its shop (404 before 403 only for ids that
-    do not exist at all)."""
+def load(conversation_id: str, shop_id: str | None = None) -> Item:
+    """The conversation as stored; 404 when there is none (or, given ``shop_id``, none of that shop's).
+    An API handler loads it without a shop and then authorises the caller for the shop it names."""
     item = conversation_store.get(get_table(), conversation_id)
-    if item is None:
+    if item is None or (shop_id is not None and item.get("shopId") != shop_id):
         raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
-    current_request().authorise_shop(str(item["shopId"]))
     return item
 
 
@@ -98,13 +91,14 @@ def message_view(item: Item) -> MessageView:
         context=item.get("context"),
         referral=item.get("referral"),
         errors=item.get("errors"),
+        sent_by=item.get("sentBy"),
     )
 
 
-def get_conversation(conversation_id: str, before: str | None) -> ConversationDetail:
-    item = load(conversation_id)
+def detail(item: Item, before: str | None) -> ConversationDetail:
+    """The conversation ``item`` with its messages older than the ``before`` cursor (the newest without)."""
     table = get_table()
-    recent = message_store.recent_in_conversation(table, conversation_id, MESSAGES_PER_PAGE + 1, before)
+    recent = message_store.recent_in_conversation(table, str(item["id"]), MESSAGES_PER_PAGE + 1, before)
     has_older = len(recent) > MESSAGES_PER_PAGE
     recent = recent[:MESSAGES_PER_PAGE]
     customer = customer_store.get(table, str(item["shopId"]), str(item["customerKey"])) or {}

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.store import get_table, keys
 
 TAT_SK = "TAT"

@@ -11,9 +11,9 @@ import math
 import time
 from dataclasses import dataclass
 
-from mkt_whatsapp.errors import RateLimited
-from mkt_whatsapp.routes import RateLimitBucket
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core.errors import RateLimited
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.http.routes import RateLimitBucket
 from mkt_whatsapp.store import get_table, ratelimits
 
 WINDOW_SECONDS = 60

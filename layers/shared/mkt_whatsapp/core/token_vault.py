@@ -7,11 +7,11 @@ account's item does not decrypt. Plain tokens live only in memory for the Graph 
 from __future__ import annotations
 
 import hashlib
-import time
 
-from mkt_whatsapp import aws
-from mkt_whatsapp.errors import ConfigurationError
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import aws
+from mkt_whatsapp.core.cache import TimedCache
+from mkt_whatsapp.core.errors import ConfigurationError
+from mkt_whatsapp.core.settings import get_settings
 
 
 def _context(shop_id: str, phone_number_id: str) -> dict[str, str]:
@@ -42,16 +42,9 @@ def decrypt_access_token(ciphertext: bytes, *, shop_id: str, phone_number_id: st
 
 # Decrypted tokens are kept in this container's memory for a few minutes, so a burst of sends for one
 # shop costs one KMS call. Keyed by a hash of the ciphertext: a reconnect (new ciphertext) misses.
-_CACHE_SECONDS = 300.0
-_cache: dict[str, tuple[float, str]] = {}
+_tokens: TimedCache[str, str] = TimedCache(seconds=300.0)
 
 
 def access_token_for(ciphertext: bytes, *, shop_id: str, phone_number_id: str) -> str:
     key = hashlib.sha256(ciphertext + shop_id.encode() + phone_number_id.encode()).hexdigest()
-    cached = _cache.get(key)
-    now = time.monotonic()
-    if cached and now - cached[0] < _CACHE_SECONDS:
-        return cached[1]
-    token = decrypt_access_token(ciphertext, shop_id=shop_id, phone_number_id=phone_number_id)
-    _cache[key] = (now, token)
-    return token
+    return _tokens.get(key, lambda: decrypt_access_token(ciphertext, shop_id=shop_id, phone_number_id=phone_number_id))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from mkt_whatsapp.errors import ConfigurationError
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core.errors import ConfigurationError
+from mkt_whatsapp.core.settings import get_settings
 
 
 def _secret(plain_env: str, secret_id: str) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 
 import jwt
 
-from mkt_whatsapp import secrets
-from mkt_whatsapp.errors import Forbidden, Unauthorized
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import secrets
+from mkt_whatsapp.core.errors import Forbidden, Unauthorized
+from mkt_whatsapp.core.settings import get_settings
 
 
 @dataclass(frozen=True, slots=True)

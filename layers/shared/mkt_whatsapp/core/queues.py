@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mkt_whatsapp import aws
-from mkt_whatsapp.errors import ServiceUnavailable
+from mkt_whatsapp.core import aws
+from mkt_whatsapp.core.errors import ServiceUnavailable
 
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 1_048_576  # SQS's limit for one message and for one batch (1 MiB)

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mkt_whatsapp import aws, delivery, send_rate, token_vault
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import aws, token_vault
+from mkt_whatsapp.core.cache import TimedCache
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.messaging import delivery, pacing, standing
+from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
@@ -54,19 +56,24 @@ def prepare(record_bodies: list[str]) -> None:
             shop_id = parse(raw).get("shopId")
         except ValueError:
             continue
+        if not shop_id:
+            continue
         try:
-            account = _account(str(shop_id)) if shop_id else None
-            if account is not None and account.status == "active" and account.encrypted_access_token:
-                if account.phone_number_id not in per_number:  # decrypt the token once, not once per thread
-                    token_vault.access_token_for(
-                        account.encrypted_access_token, shop_id=account.shop_id, phone_number_id=account.phone_number_id
-                    )
-                per_number[account.phone_number_id] += 1
+            account = standing.sendable(_account(str(shop_id)))
+            if account.phone_number_id not in per_number:  # decrypt the token once, not once per thread
+                token_vault.access_token_for(
+                    account.encrypted_access_token or b"",
+                    shop_id=account.shop_id,
+                    phone_number_id=account.phone_number_id,
+                )
+            per_number[account.phone_number_id] += 1
+        except standing.CannotSend:
+            continue  # each of its records fails on its own, saying why
         except (BotoCoreError, ClientError):
             # Only a warm-up: each record meets the same failure itself and is retried on its own.
             logger.warning("could not prepare a shop's sends", extra={"shopId": shop_id}, exc_info=True)
     for phone_number_id, sends in per_number.items():
-        send_rate.expect(phone_number_id, sends)
+        pacing.expect(phone_number_id, sends)
 
 
 def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, deadline: float | None = None) -> str:
@@ -81,14 +88,10 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
             logger.error("outbound record names no message", extra={"messageId": message_id})
             return "missing"
         shop_id = message["shopId"]
-    account = _account(str(shop_id))
-    if account is not None and account.status == "action_required":
-        delivery.fail(
-            message_id, [{"code": delivery.ACCOUNT_ACTION_REQUIRED, "title": delivery.account_action_required(account)}]
-        )
-        return "failed"
-    if account is None or account.status != "active" or not account.encrypted_access_token:
-        delivery.fail(message_id, [{"code": "ACCOUNT_DISCONNECTED", "title": "The shop's account is disconnected"}])
+    try:
+        account = standing.sendable(_account(str(shop_id)))
+    except standing.CannotSend as cannot:
+        delivery.fail(message_id, [{"code": cannot.code, "title": cannot.reason}])
         return "failed"
     try:
         _, answer = delivery.attempt(account, message_id, body["body"], deadline=deadline)
@@ -108,24 +111,17 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
         )
         raise RetryLater(str(reason)) from reason
     if any(graph.is_account_level_code(error.get("code")) for error in answer.get("errors") or []):
-        _accounts.pop(str(shop_id), None)  # the account is flagged now: the next records read it afresh
+        _accounts.forget(str(shop_id))  # the account is flagged now: the next records read it afresh
     return str(answer["status"])
 
 
-_ACCOUNT_SECONDS = 30.0
-_accounts: dict[str, tuple[float, Any]] = {}
+# The shop's account, kept for a few seconds per container: a burst of sends reads it once. A disconnect
+# is seen within that time; Meta refuses a revoked token in any case.
+_accounts: TimedCache[str, AccountRecord | None] = TimedCache(seconds=30.0)
 
 
-def _account(shop_id: str) -> Any:
-    """The shop's account, kept for a few seconds per container: a burst of sends reads it once. A
-    disconnect is seen within that time; Meta refuses a revoked token in any case."""
-    cached = _accounts.get(shop_id)
-    now = time.monotonic()
-    if cached and now - cached[0] < _ACCOUNT_SECONDS:
-        return cached[1]
-    account = account_store.get_account(get_table(), shop_id)
-    _accounts[shop_id] = (now, account)
-    return account
+def _account(shop_id: str) -> AccountRecord | None:
+    return _accounts.get(shop_id, lambda: account_store.get_account(get_table(), shop_id))
 
 
 def parse(record_body: str) -> dict[str, Any]:

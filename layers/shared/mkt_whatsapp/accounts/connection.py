@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp import token_vault
-from mkt_whatsapp.errors import BusinessRuleViolation, Conflict, NotFound, UpstreamError
+from mkt_whatsapp.core import token_vault
+from mkt_whatsapp.core.errors import BusinessRuleViolation, Conflict, NotFound, UpstreamError
 from mkt_whatsapp.models.accounts import AccountRecord, AccountView, ConnectAccountRequest, ConnectedAccount
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table

@@ -1,6 +1,8 @@
 """Inbound processing: one webhook change (``entry[].changes[].value``) becomes customers, conversations
 and messages — exactly once, however often Meta delivers it.
 
+A newly stored message is then offered to the automation dispatcher (``inbound.dispatcher``), once.
+
 Exactly once by conditional writes, not Powertools' idempotency utility: each inbound message is stored
 in one DynamoDB transaction with its conversation and customer updates, and the message's put is
 conditional on its id (derived from the wamid) not existing. A redelivery, in parallel or days later,
@@ -13,25 +15,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from mkt_whatsapp import consent, text
-from mkt_whatsapp.clock import iso, meta_time, now_iso, parse_iso
+from mkt_whatsapp.core import text
+from mkt_whatsapp.core.clock import iso, meta_time, now_iso, parse_iso
+from mkt_whatsapp.core.retry import optimistically
+from mkt_whatsapp.inbound import dispatcher
+from mkt_whatsapp.inbound.dispatcher import StoredInbound
+from mkt_whatsapp.messaging import consent
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.phone_numbers import phone_claim
-from mkt_whatsapp.store.table import Item, TransactionCancelled
+from mkt_whatsapp.store.table import ConditionFailed, Item, TransactionConflict, Write
 from mkt_whatsapp.whatsapp.inbound_content import content_of, meta_errors, referral_of, reply_context
 from mkt_whatsapp.whatsapp.webhook_models import ChangeValue, InboundMessage, Status
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 logger = Logger(child=True)
 
@@ -83,7 +87,12 @@ def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
             extra={"phoneNumberId": value.metadata.phone_number_id},
         )
         return {"messages": 0, "statuses": 0}
-    stored = sum(receive_message(claim.shop_id, value, message) for message in value.messages)
+    stored = 0
+    for message in value.messages:
+        received = receive_message(claim.shop_id, value, message)
+        if received is not None:
+            stored += received.newly_stored
+            offer_to_automation(received.message)
     applied = sum(apply_status(claim.shop_id, status) for status in value.statuses)
     for reported in value.errors:
         logger.warning(
@@ -93,8 +102,15 @@ def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
     return {"messages": stored, "statuses": applied}
 
 
-def receive_message(shop_id: str, value: ChangeValue, message: InboundMessage) -> bool:
-    """Store one inbound message with its customer and conversation; False if it was already stored."""
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: StoredInbound
+    newly_stored: bool
+
+
+def receive_message(shop_id: str, value: ChangeValue, message: InboundMessage) -> Received | None:
+    """Store one inbound message with its customer and conversation. None for a redelivery of a message
+    whose automation is settled; a redelivery whose dispatch never finished is returned again."""
     contact = value.contact_for(message)
     sender = Sender(
         phone=message.sender_phone or (contact.wa_id if contact else None) or None,
@@ -105,20 +121,60 @@ def receive_message(shop_id: str, value: ChangeValue, message: InboundMessage) -
     if not sender.phone and not sender.bsuid:
         raise UnattributableMessage(f"message {message.id} names no sender")
     table = get_table()
-    for _attempt in range(MAX_ATTEMPTS):
+
+    def attempt() -> Received | None:
         customer = customer_store.find(table, shop_id, [sender.bsuid or "", sender.phone or ""])
-        operations = InboundPlan(shop_id, sender, message, customer).operations(table)
+        plan = InboundPlan(shop_id, sender, message, customer)
         try:
-            table.transact_write(operations)
-        except TransactionCancelled as cancelled:
-            if cancelled.reasons and cancelled.reasons[0] == "ConditionalCheckFailed":
-                logger.debug("duplicate delivery of a message ignored", extra={"wamid": message.id})
-                return False
-            if {"ConditionalCheckFailed", "TransactionConflict"} & set(cancelled.reasons):
-                continue  # the customer or conversation moved under us: read again
-            raise
-        return True
-    raise ConcurrentUpdateError(f"customer of message {message.id} kept changing")
+            table.transact_write(plan.operations(table))
+        except message_store.MessageExists:
+            logger.debug("duplicate delivery of a message", extra={"wamid": message.id})
+            return _pending_redelivery(plan.message_id)
+        return Received(plan.stored(), newly_stored=True)
+
+    # The customer or conversation moved under us (another message of theirs): read again.
+    return optimistically(
+        attempt,
+        attempts=MAX_ATTEMPTS,
+        retry_on=(ConditionFailed, TransactionConflict),
+        exhausted=lambda: ConcurrentUpdateError(f"customer of message {message.id} kept changing"),
+    )
+
+
+def _pending_redelivery(message_id: str) -> Received | None:
+    """A redelivered message whose automation dispatch never finished, to offer it again; else None."""
+    if not dispatcher.has_responders():
+        return None
+    stored = message_store.get(get_table(), message_id)
+    if stored is None or stored.get("automation") != dispatcher.PENDING:
+        return None
+    return Received(stored_inbound(stored), newly_stored=False)
+
+
+def stored_inbound(
+    item: Item, *, new_customer: bool | None = None, new_conversation: bool | None = None
+) -> StoredInbound:
+    return StoredInbound(
+        shop_id=str(item["shopId"]),
+        message_id=str(item["id"]),
+        whatsapp_message_id=str(item["whatsAppMessageId"]),
+        conversation_id=str(item["conversationId"]),
+        customer_key=str(item["customerKey"]),
+        content=item.get("content") or {},
+        new_customer=bool(item.get("newCustomer")) if new_customer is None else new_customer,
+        new_conversation=bool(item.get("newConversation")) if new_conversation is None else new_conversation,
+        referral=item.get("referral"),
+    )
+
+
+def offer_to_automation(message: StoredInbound) -> None:
+    """Offer a stored message to the dispatcher and record who answered it (nothing to do without
+    responders). The outcome is written only over ``pending``: a concurrent retry records it once."""
+    if not dispatcher.has_responders():
+        return
+    outcome = dispatcher.dispatch(message)
+    message_store.settle_automation(get_table(), message.message_id, outcome)
+    logger.debug("inbound message dispatched", extra={"messageId": message.message_id, "answeredBy": outcome})
 
 
 class Sender:
@@ -146,12 +202,14 @@ class InboundPlan:
         self.consent = consent_keyword(self.content)
         self.message_id = inbound_message_id(shop_id, message.id)
 
-    def operations(self, table: Any) -> list[TransactWriteItemTypeDef]:
+    def operations(self, table: Any) -> list[Write]:
         at = iso(self.at)
         customer_key = self._customer_key()
         active = (self.customer or {}).get("activeConversation")
         joins = isinstance(active, dict) and bool(active.get("id"))
         conversation_id = str(active["id"]) if joins else str(uuid.uuid4())  # type: ignore[index]
+        self._message = self._message_item(conversation_id, customer_key, new_conversation=not joins)
+        self._new_conversation = not joins
         last_message_at = max(str(active.get("lastMessageAt", at)), at) if joins else at  # type: ignore[union-attr]
         last_inbound_at = max(str(active.get("lastInboundAt", at)), at) if joins else at  # type: ignore[union-attr]
         window_expires_at = iso(parse_iso(last_inbound_at) + CUSTOMER_SERVICE_WINDOW)
@@ -162,7 +220,7 @@ class InboundPlan:
             "windowExpiresAt": window_expires_at,
         }
 
-        operations = [message_store.new_message_op(table, self._message_item(conversation_id, customer_key))]
+        operations = [message_store.new_message_op(table, self._message)]
         if joins:
             operations.append(
                 conversation_store.inbound_message_op(
@@ -223,8 +281,14 @@ class InboundPlan:
             "whatsAppMessageId": self.message.id,
         }
 
-    def _message_item(self, conversation_id: str, customer_key: str) -> dict[str, Any]:
-        return {
+    def stored(self) -> StoredInbound:
+        """The message as :meth:`operations` stored it."""
+        return stored_inbound(
+            self._message, new_customer=self.customer is None, new_conversation=self._new_conversation
+        )
+
+    def _message_item(self, conversation_id: str, customer_key: str, new_conversation: bool) -> dict[str, Any]:
+        item = {
             "id": self.message_id,
             "shopId": self.shop_id,
             "conversationId": conversation_id,
@@ -240,10 +304,15 @@ class InboundPlan:
             "referral": referral_of(self.message),
             "errors": meta_errors(self.message.errors) or None,
         }
+        if dispatcher.has_responders():  # what a redelivery needs to dispatch it again
+            item.update(
+                automation=dispatcher.PENDING, newCustomer=self.customer is None, newConversation=new_conversation
+            )
+        return item
 
     def _customer_operations(
         self, table: Any, customer_key: str, summary: dict[str, str], new_conversation: bool
-    ) -> list[TransactWriteItemTypeDef]:
+    ) -> list[Write]:
         at = iso(self.at)
         sender = self.sender
         if self.customer is None:

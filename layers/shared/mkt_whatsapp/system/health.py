@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mkt_whatsapp.errors import ServiceUnavailable
+from mkt_whatsapp.core.errors import ServiceUnavailable
 from mkt_whatsapp.store import get_table
 
 

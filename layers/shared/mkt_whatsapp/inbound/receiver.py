@@ -14,24 +14,20 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp import queues, secrets
-from mkt_whatsapp.errors import BadRequest, ConfigurationError, Forbidden, Unauthorized
-from mkt_whatsapp.settings import get_settings
+from mkt_whatsapp.core import queues, secrets
+from mkt_whatsapp.core.errors import ConfigurationError, Forbidden, Unauthorized
+from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.whatsapp import signature
 
 logger = Logger(child=True)
 
 
-def verify_subscription(query: Mapping[str, str]) -> str:
-    """``GET /webhooks``: echo ``hub.challenge`` when Meta presents our verify token."""
-    mode, token, challenge = (query.get(name) for name in ("hub.mode", "hub.verify_token", "hub.challenge"))
-    for name, value in (("hub.mode", mode), ("hub.verify_token", token), ("hub.challenge", challenge)):
-        if not value:
-            raise BadRequest(f"Validation failed: {name} is required", code="REQUIRED_FIELD", field=name)
+def verify_subscription(mode: str, verify_token: str, challenge: str) -> str:
+    """``GET /webhooks``: the challenge to echo when Meta presents our verify token."""
     expected = secrets.webhook_verify_token()
-    if mode != "subscribe" or not hmac.compare_digest(str(token).encode(), expected.encode()):
+    if mode != "subscribe" or not hmac.compare_digest(verify_token.encode(), expected.encode()):
         raise Forbidden("Webhook verification failed", code="VERIFICATION_FAILED", field="hub.verify_token")
-    return str(challenge)
+    return challenge
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:

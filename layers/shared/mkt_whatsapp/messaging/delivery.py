@@ -1,23 +1,23 @@
 """Delivering a stored, queued outbound message through the Graph API: one attempt (claimed, paced by the
 per-number send rate, recorded as ``sent`` or ``failed``), and the hand-over to the outbound queue after a
-transient failure. Used by the API (``outbound.send``) and by the sender Lambda, which gets a ready Graph
-body and so never loads the content models."""
+transient failure. Used by ``send`` (within the caller's invocation) and by the sender worker, which gets a
+ready Graph body and so never loads the content models."""
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mkt_whatsapp import aws, consent, send_rate, token_vault
-from mkt_whatsapp.clock import iso, now_iso
-from mkt_whatsapp.errors import ServiceUnavailable
+from mkt_whatsapp.core import aws, token_vault
+from mkt_whatsapp.core.clock import iso, now_iso
+from mkt_whatsapp.core.errors import ServiceUnavailable
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.messaging import consent, pacing
 from mkt_whatsapp.models.accounts import AccountRecord
-from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
@@ -37,15 +37,6 @@ UNCONFIRMED_TITLE = (
 )
 
 
-ACCOUNT_ACTION_REQUIRED = "ACCOUNT_ACTION_REQUIRED"
-
-
-def account_action_required(account: AccountRecord) -> str:
-    """Why a shop's sends are stopped, in words an agent can act on."""
-    why = f": {account.last_error.title} (Meta code {account.last_error.code})" if account.last_error else ""
-    return f"WhatsApp refused the shop's account{why}. Reconnect it with a new access token."
-
-
 class Transient(Exception):
     """Meta or the network failed in a way worth retrying; the message is back to ``queued``."""
 
@@ -55,19 +46,18 @@ class HeldElsewhere(Transient):
 
 
 def deliver(
-    account: AccountRecord, message_id: str, body: dict[str, Any], remaining_seconds: float | None = None
+    account: AccountRecord, message_id: str, body: dict[str, Any], deadline: float | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """Send a stored, queued message within the request; a transient failure hands it to the sender.
+    """Send a stored, queued message within the caller's invocation; a transient failure hands it to the
+    sender.
 
-    The send must end well inside the request's Lambda (``remaining_seconds`` of it left): Meta gets the
-    shorter inline timeout, and a send slot that would come too late for it leaves the message to the
+    The send must end well inside the invocation, which ends at ``deadline`` (epoch seconds): Meta gets
+    the shorter inline timeout, and a send slot that would come too late for it leaves the message to the
     sender (202) — a Lambda stopped mid-send would leave the message claimed by nobody."""
     timeout = get_settings().graph_api_inline_timeout_seconds
-    deadline = None
-    if remaining_seconds is not None:
-        deadline = time.time() + remaining_seconds - timeout - FINISH_SECONDS
+    latest_start = None if deadline is None else deadline - timeout - FINISH_SECONDS
     try:
-        return attempt(account, message_id, body, deadline=deadline, graph_timeout=timeout)
+        return attempt(account, message_id, body, deadline=latest_start, graph_timeout=timeout)
     except Transient as reason:
         return _hand_to_sender(message_id, account.shop_id, body, reason=str(reason))
 
@@ -104,8 +94,8 @@ def attempt(
         account.encrypted_access_token or b"", shop_id=account.shop_id, phone_number_id=account.phone_number_id
     )
     try:
-        send_rate.acquire(account.phone_number_id, deadline=deadline)
-    except send_rate.NoSlotInTime as busy:
+        pacing.acquire(account.phone_number_id, deadline=deadline)
+    except pacing.NoSlotInTime as busy:
         message_store.requeue(table, message_id)
         raise Transient(str(busy)) from busy
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from mkt_whatsapp.settings import API_BASE_PATH
+from mkt_whatsapp.core.settings import API_BASE_PATH
 
 
 class ShopSource(StrEnum):

@@ -1,7 +1,7 @@
 """Typed settings, read once per container from the environment.
 
 Secrets (JWT secret, Meta app secret, webhook verify token) are not settings: they are read through
-:mod:`mkt_whatsapp.secrets`, from the environment when a plain value is given (local stack, tests) or from
+:mod:`mkt_whatsapp.core.secrets`, from the environment when a plain value is given (local stack, tests) or from
 AWS Secrets Manager by the id given here (deployed stacks).
 """
 

@@ -1,5 +1,9 @@
 """Sending a message in a conversation: the rules before sending, storing first, then the Graph API.
 
+The same function serves every sender: an agent's request, a flow step, an AI reply, a campaign. The
+caller passes the shop, the conversation it has read, who acts (``sentBy``: an agent id, ``flow:<id>``,
+``ai:<id>``, ``campaign:<id>``, ``system``) and when its invocation ends.
+
 Rules (422, nothing sent, nothing stored):
 - ``ACCOUNT_ACTION_REQUIRED``: Meta refused an earlier send for an account-level reason (190, 0, 131031,
   368, 131042); the shop's sends stop until it reconnects.
@@ -15,36 +19,32 @@ Rules (422, nothing sent, nothing stored):
   hourly buckets and ``messagesUsedToday`` is the sum of the last 24 of them.
 
 Path: the message is stored ``queued`` with the conversation's count in one transaction, then sent within
-the request. Meta's acceptance makes it ``sent`` with its wamid; a permanent refusal makes it ``failed``
+the caller's invocation. Meta's acceptance makes it ``sent`` with its wamid; a permanent refusal makes it ``failed``
 with Meta's code and title (the answer then says so); a transient failure (network, 5xx, throughput
 limits) leaves it ``queued`` on the outbound queue for the sender, and the answer is 202.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from mkt_whatsapp import aws, delivery
-from mkt_whatsapp.api import current_principal, current_request
-from mkt_whatsapp.clock import iso, now_iso, parse_iso
-from mkt_whatsapp.conversations import load
-from mkt_whatsapp.errors import BadRequest, BusinessRuleViolation, Conflict
+from mkt_whatsapp.core import aws
+from mkt_whatsapp.core.clock import iso, now_iso, parse_iso
+from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.messaging import delivery, standing
 from mkt_whatsapp.models.accounts import AccountRecord
-from mkt_whatsapp.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from mkt_whatsapp.store.table import TransactionCancelled
+from mkt_whatsapp.store.table import Item, Write
 from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest, is_template, template_category, to_graph_body
-
-logger = Logger(child=True)
 
 DAY = timedelta(hours=24)
 
@@ -53,16 +53,20 @@ def _rule(message: str, code: str, field: str | None = None) -> BusinessRuleViol
     return BusinessRuleViolation(message, code=code, field=field)
 
 
-def send(conversation_id: str, request: SendMessageRequest) -> tuple[int, dict[str, Any]]:
-    """Send ``request`` in the conversation; returns the HTTP status and the answer's data."""
+def send(
+    shop_id: str, conversation: Item, request: SendMessageRequest, *, actor: str, deadline: float | None
+) -> tuple[int, dict[str, Any]]:
+    """Send ``request`` in ``conversation`` (as read) of ``shop_id`` on behalf of ``actor``; the send ends
+    before ``deadline`` (epoch seconds; None: no limit) or is left to the sender. Returns the status to
+    answer (201 sent or failed, 202 queued, 200 already settled) and the message's state."""
+    if conversation.get("shopId") != shop_id:
+        raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
+    conversation_id = str(conversation["id"])
     table = get_table()
-    conversation = load(conversation_id)
-    shop_id = str(conversation["shopId"])
-    account = account_store.get_account(table, shop_id)
-    if account is not None and account.status == "action_required":
-        raise _rule(delivery.account_action_required(account), delivery.ACCOUNT_ACTION_REQUIRED)
-    if account is None or account.status != "active" or not account.encrypted_access_token:
-        raise _rule("The shop has no connected WhatsApp account", "ACCOUNT_DISCONNECTED")
+    try:
+        account = standing.sendable(account_store.get_account(table, shop_id))
+    except standing.CannotSend as cannot:
+        raise _rule(cannot.reason, cannot.code) from None
     now = now_iso()
     template = is_template(request.content)
     closed = conversation.get("status") == conversation_store.CLOSED
@@ -75,20 +79,22 @@ def send(conversation_id: str, request: SendMessageRequest) -> tuple[int, dict[s
             "OUTSIDE_CUSTOMER_SERVICE_WINDOW",
             "content.type",
         )
-    customer = customer_store.get(table, shop_id, str(conversation["customerKey"])) or {}
+    customer_key = str(conversation["customerKey"])
+    customer = customer_store.get(table, shop_id, customer_key) or {}
     category = template_category(request.content) or ("marketing" if template else None)
     if category == "marketing" and (customer.get("consent") or {}).get("status") == "opted_out":
         raise _rule("The customer opted out of marketing messages", "CUSTOMER_OPTED_OUT", "content.template")
 
     message_id = str(uuid.uuid4())
-    operations = [
+    business_initiated = template and (outside_window or closed)
+    message_writes = [
         message_store.new_message_op(
             table,
             {
                 "id": message_id,
                 "shopId": shop_id,
                 "conversationId": conversation_id,
-                "customerKey": conversation["customerKey"],
+                "customerKey": customer_key,
                 "direction": "outbound",
                 "content": request.content.to_wire(),
                 "replyTo": request.reply_to,
@@ -96,28 +102,22 @@ def send(conversation_id: str, request: SendMessageRequest) -> tuple[int, dict[s
                 "statusRank": message_store.STATUS_RANK["queued"],
                 "statusTimestamps": {"queued": now},
                 "timestamp": now,
-                "sentBy": current_principal().subject,
-                "businessInitiated": template and (outside_window or closed),
+                "sentBy": actor,
+                "businessInitiated": business_initiated,
             },
         ),
         conversation_store.outbound_message_op(table, conversation_id, now),
     ]
-    if template and (outside_window or closed):
-        operations += _count_business_initiated(account, shop_id, str(conversation["customerKey"]), now)
+    count_writes = _count_business_initiated(account, shop_id, customer_key, now) if business_initiated else []
     try:
-        table.transact_write(operations)
-    except TransactionCancelled as cancelled:
-        if len(cancelled.reasons) > 2 and cancelled.reasons[2] == "ConditionalCheckFailed":
-            # The customer's 24-hour period started meanwhile: they are already counted.
-            table.transact_write(operations[:2])
-        else:
-            raise
+        table.transact_write([*message_writes, *count_writes])
+    except account_store.AlreadyCounted:
+        # The customer's 24-hour period started meanwhile: they are already counted.
+        table.transact_write(message_writes)
 
     recipient = customer.get("waId") or customer.get("bsuid") or conversation.get("customerWaId")
     body = to_graph_body(request.content, str(recipient), reply_to=request.reply_to)
-    lambda_context = current_request().lambda_context
-    remaining = lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context is not None else None
-    return delivery.deliver(account, message_id, body, remaining_seconds=remaining)
+    return delivery.deliver(account, message_id, body, deadline=deadline)
 
 
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -143,7 +143,26 @@ def _idempotency(table_name: str) -> tuple[Any, Any]:
     return persistence, config
 
 
-def send_once(conversation_id: str, request: SendMessageRequest, idempotency_key: str) -> tuple[int, dict[str, Any]]:
+class _Deadline:
+    """What Powertools' idempotency reads of a Lambda context: an in-progress record expires when the
+    invocation that made it ends."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.time()) * 1000))
+
+
+def send_once(
+    shop_id: str,
+    conversation: Item,
+    request: SendMessageRequest,
+    idempotency_key: str,
+    *,
+    actor: str,
+    deadline: float | None,
+) -> tuple[int, dict[str, Any]]:
     """``send`` behind an ``Idempotency-Key``: a retried request (same key, same conversation) gets the
     first answer for 24 hours instead of a second send (Powertools idempotency on the table). The same key
     with a different body is refused."""
@@ -157,20 +176,22 @@ def send_once(conversation_id: str, request: SendMessageRequest, idempotency_key
         raise BadRequest(
             "Idempotency-Key must be 1 to 255 printable characters", code="INVALID_FORMAT", field="Idempotency-Key"
         )
-    load(conversation_id)  # the caller's right to the conversation is checked on every attempt
     persistence, config = _idempotency(get_settings().table_name)
-    lambda_context = current_request().lambda_context
-    if lambda_context is not None:
-        config.register_lambda_context(lambda_context)  # in-progress records expire with the invocation
+    if deadline is not None:
+        config.register_lambda_context(_Deadline(deadline))  # in-progress records expire with the invocation
 
     @idempotent_function(data_keyword_argument="attempt", persistence_store=persistence, config=config)  # type: ignore[untyped-decorator]
     def once(attempt: dict[str, Any]) -> dict[str, Any]:
-        status, data = send(conversation_id, request)
+        status, data = send(shop_id, conversation, request, actor=actor, deadline=deadline)
         return {"status": status, "data": data}
 
     try:
         result = once(
-            attempt={"conversationId": conversation_id, "idempotencyKey": idempotency_key, "request": request.to_wire()}
+            attempt={
+                "conversationId": conversation["id"],
+                "idempotencyKey": idempotency_key,
+                "request": request.to_wire(),
+            }
         )
     except IdempotencyValidationError as error:
         raise Conflict(
@@ -187,7 +208,7 @@ def send_once(conversation_id: str, request: SendMessageRequest, idempotency_key
     return int(result["status"]), dict(result["data"])
 
 
-def _count_business_initiated(account: AccountRecord, shop_id: str, customer_key: str, now: str) -> list[Any]:
+def _count_business_initiated(account: AccountRecord, shop_id: str, customer_key: str, now: str) -> list[Write]:
     table = get_table()
     started = account_store.business_period_started(table, shop_id, customer_key)
     day_ago = iso(parse_iso(now) - DAY)

@@ -1,0 +1,1 @@
+"""Accounts: connecting, reading and disconnecting a shop's WhatsApp Business number."""

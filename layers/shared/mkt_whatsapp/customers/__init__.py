@@ -1,0 +1,1 @@
+"""Customers: reading them (the shop's list, one profile) and changing them (tags, consent)."""

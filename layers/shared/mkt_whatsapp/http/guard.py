@@ -1,0 +1,150 @@
+"""The request guard, and what a handler may ask of the request in progress: who is calling (the actor
+its domain calls record), until when it may work (the deadline) and whether it may act on a shop.
+
+The guard runs before the resolver so that an unauthenticated caller always gets 401 — never a 400 that
+reveals the body's schema — and a caller acting on another shop gets 403 before validation or any read.
+Routes whose resource decides the shop (a conversation, a flow, an agent) are authorised by their
+handler, with :func:`authorise_shop`, once it has read the resource and before it calls the domain.
+
+This module is the only one that knows there is a request: domain functions take the shop, the actor
+and the deadline as arguments, so the same send runs from a handler, a queue worker or a state machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mkt_whatsapp.http import ratelimit
+from mkt_whatsapp.http.routes import Route, ShopSource, route_for_key, route_for_request
+
+if TYPE_CHECKING:
+    from mkt_whatsapp.http.auth import Principal
+
+
+@dataclass
+class RequestContext:
+    route: Route | None
+    principal: Principal | None = None
+    quota: ratelimit.Quota | None = None
+    authorised_shops: set[str] = field(default_factory=set)
+    lambda_context: LambdaContext | None = None
+
+    def authorise_shop(self, shop_id: str) -> None:
+        """403 unless the caller may act on ``shop_id``; then count it against the shop's rate limit."""
+        if self.principal is None:
+            raise RuntimeError("authorise_shop called on a public route")
+        if shop_id in self.authorised_shops:
+            return
+        self.principal.require_shop(shop_id, field=self.route.shop_key if self.route else "shopId")
+        if self.route is not None and self.quota is None:
+            self.quota = ratelimit.admit(shop_id, self.route.rate_limit_bucket)
+        self.authorised_shops.add(shop_id)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("mkt_whatsapp_request", default=None)
+
+
+def current_request() -> RequestContext:
+    context = _current.get()
+    if context is None:
+        raise RuntimeError("no request in progress")
+    return context
+
+
+def authorise_shop(shop_id: str) -> None:
+    """The caller may act on ``shop_id`` (the shop of the resource the request addresses), or 403."""
+    current_request().authorise_shop(shop_id)
+
+
+def actor() -> str:
+    """Who acts, as domain calls record it (``sentBy``…): the authenticated agent's id (the JWT's ``sub``)."""
+    principal = current_request().principal
+    if principal is None:
+        raise RuntimeError("no authenticated principal on this route")
+    return principal.subject
+
+
+def deadline() -> float | None:
+    """When this invocation ends (epoch seconds), from the Lambda's remaining time; None if unknown."""
+    context = current_request().lambda_context
+    if context is None:
+        return None
+    return time.time() + context.get_remaining_time_in_millis() / 1000
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _body_field(event: Mapping[str, Any], name: str) -> str | None:
+    raw = event.get("body")
+    if not raw:
+        return None
+    try:
+        text = base64.b64decode(raw) if event.get("isBase64Encoded") else raw
+        payload = json.loads(text)
+    except (ValueError, TypeError):
+        return None  # the resolver reports the malformed body
+    value = payload.get(name) if isinstance(payload, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _path_parameter(event: Mapping[str, Any], route: Route, name: str) -> str | None:
+    params = event.get("pathParameters") or {}
+    value = params.get(name)
+    if value:
+        return str(value)
+    # Direct invocations may lack pathParameters: recover it from the route's template.
+    template = route.full_path.strip("/").split("/")
+    actual = str(event.get("rawPath", "")).strip("/").split("/")
+    if len(template) == len(actual):
+        for segment, part in zip(template, actual, strict=True):
+            if segment == "{" + name + "}":
+                return part
+    return None
+
+
+def shop_named_by(event: Mapping[str, Any], route: Route) -> str | None:
+    if route.shop_source is ShopSource.PATH:
+        return _path_parameter(event, route, route.shop_key)
+    if route.shop_source is ShopSource.QUERY:
+        value = (event.get("queryStringParameters") or {}).get(route.shop_key)
+        return str(value) if value else None
+    if route.shop_source is ShopSource.BODY:
+        return _body_field(event, route.shop_key)
+    return None
+
+
+def route_of(event: Mapping[str, Any]) -> Route | None:
+    route = route_for_key(str(event.get("routeKey", "")))
+    if route is None:
+        http = (event.get("requestContext") or {}).get("http") or {}
+        route = route_for_request(str(http.get("method", "")), str(event.get("rawPath", "")))
+    return route
+
+
+def guard(event: Mapping[str, Any]) -> RequestContext:
+    """Authenticate and, where the request names its shop, authorise and rate-limit it."""
+    route = route_of(event)
+    context = RequestContext(route=route)
+    if route is None or not route.requires_auth:
+        return context
+    # Imported on the first authenticated request: public functions (webhooks, health) never load JWT code.
+    from mkt_whatsapp.http.auth import authenticate
+
+    context.principal = authenticate(header(event.get("headers"), "authorization"))
+    shop_id = shop_named_by(event, route)
+    if shop_id is not None:
+        context.authorise_shop(shop_id)
+    return context

@@ -1,0 +1,111 @@
+"""An API function's resolver and Lambda entry point: the guard first, then Powertools' resolver, every
+error answered in the api-v1 envelope (mapped once, here), the shop's quota headers on every answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mkt_whatsapp.core.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, NotImplementedYet
+from mkt_whatsapp.core.settings import API_BASE_PATH
+from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
+from mkt_whatsapp.http.guard import _current, guard
+from mkt_whatsapp.http.routes import ROUTES, methods_allowed_for
+
+logger = Logger(child=True)
+
+
+def _to_lambda_response(response: Response[str]) -> dict[str, Any]:
+    return {
+        "statusCode": response.status_code,
+        "headers": {**JSON_HEADERS, **{k: str(v) for k, v in response.headers.items()}},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def _with_headers(result: dict[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:
+    if extra:
+        result["headers"] = {**(result.get("headers") or {}), **extra}
+    return result
+
+
+def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler for an API function: guard, then the resolver; quota headers on the answer."""
+
+    def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        token = _current.set(None)
+        try:
+            try:
+                request = guard(event)
+            except ApiError as error:
+                return _to_lambda_response(error_response(error))
+            request.lambda_context = context
+            _current.set(request)
+            result: dict[str, Any] = app.resolve(event, context)
+            return _with_headers(result, request.quota.headers() if request.quota else {})
+        finally:
+            _current.reset(token)
+
+    return handle
+
+
+def not_found_or_wrong_method(path: str, method: str) -> ApiError:
+    allowed = methods_allowed_for(path)
+    if allowed:
+        error: ApiError = MethodNotAllowed(
+            f"Method {method} is not allowed on {path}", headers={"Allow": ", ".join(allowed)}
+        )
+        return error
+    return NotFound(f"No route for {method} {path}", code="ROUTE_NOT_FOUND")
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    """An HTTP API resolver that answers every error in the api-v1 envelope."""
+    app = APIGatewayHttpResolver(strip_prefixes=[API_BASE_PATH])
+
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+    def _api_error(error: ApiError) -> Response[str]:
+        if error.status >= 500:
+            logger.warning("upstream or service error", extra={"code": error.code, "status": error.status})
+        request = _current.get()
+        quota = request.quota if request else None
+        response = error_response(error)
+        if quota and error.status != 429:
+            response.headers.update(quota.headers())
+        return response
+
+    @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
+    def _not_utf8(_: UnicodeDecodeError) -> Response[str]:
+        return error_response(BadRequest("Request body must be UTF-8 encoded JSON", code="INVALID_JSON", field="body"))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[str]:
+        event = app.current_event
+        return error_response(not_found_or_wrong_method(event.path, event.http_method.upper()))
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return error_response(InternalError("Internal server error"))
+
+    return app
+
+
+def register_pending_routes(app: APIGatewayHttpResolver, function: str) -> None:
+    """Serve the routes of a function whose feature is not built yet: authenticated, shop-checked where
+    the request names its shop, then an honest 501 in the error envelope."""
+
+    def pending(**_path_parameters: str) -> Response[str]:
+        return error_response(NotImplementedYet("This endpoint is not implemented yet"))
+
+    registered = {(r.method, r.path) for r in app._static_routes + app._dynamic_routes}
+    for route in ROUTES:
+        rule = route.path.replace("{", "<").replace("}", ">")
+        if route.function == function and (route.method, rule) not in registered:
+            app.route(rule, method=route.method)(pending)

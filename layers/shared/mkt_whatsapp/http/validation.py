@@ -1,0 +1,105 @@
+"""Request bodies and query strings validated by pydantic models, and one mapping of pydantic's errors
+to the api-v1 error: the first bad field, named as the request names it (``content.buttons[3].title``,
+``take``), with a stable code.
+
+Bodies and queries are validated here rather than by Powertools' OpenAPI validation middleware: that
+middleware alone adds about 45 ms to every function's import (a third of the cold-start floor; see
+docs/cold-start.md), for the same pydantic validation. pydantic itself is imported on the first
+validation, so the public functions (webhook deliveries, health) never load it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from mkt_whatsapp.core.errors import ApiError, BadRequest
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+ModelT = TypeVar("ModelT", bound="BaseModel")
+
+_CODE_BY_PYDANTIC_TYPE = {
+    "missing": "REQUIRED_FIELD",
+    "json_invalid": "INVALID_JSON",
+    "string_too_short": "TOO_SHORT",
+    "too_short": "TOO_SHORT",
+    "string_too_long": "TOO_LONG",
+    "too_long": "TOO_LONG",
+    "string_pattern_mismatch": "INVALID_FORMAT",
+    "literal_error": "INVALID_VALUE",
+    "enum": "INVALID_VALUE",
+    "greater_than": "OUT_OF_RANGE",
+    "greater_than_equal": "OUT_OF_RANGE",
+    "less_than": "OUT_OF_RANGE",
+    "less_than_equal": "OUT_OF_RANGE",
+    "union_tag_invalid": "INVALID_VALUE",
+    "union_tag_not_found": "REQUIRED_FIELD",
+    "unsupported_content_type": "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "content", "buttons", 3, "title")`` → ``content.buttons[3].title`` (request's own names)."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        source, parts = parts[0], parts[1:]
+        if source == "body" and parts and isinstance(parts[0], int):  # json_invalid reports a char offset
+            parts = []
+        if not parts:
+            return str(source)
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def validation_error(errors: list[dict[str, Any]]) -> ApiError:
+    """The first bad field, named as the request names it, with a stable code."""
+    first = errors[0] if errors else {"type": "value_error", "loc": ("body",), "msg": "Invalid request"}
+    error_type = str(first.get("type", "value_error"))
+    code = _CODE_BY_PYDANTIC_TYPE.get(error_type)
+    if code is None:
+        code = "INVALID_TYPE" if error_type.endswith(("_type", "_parsing")) else "INVALID_VALUE"
+    name = field_path(tuple(first.get("loc", ("body",))))
+    if error_type == "json_invalid":
+        message = "Malformed JSON in request body"
+    else:
+        message = f"Validation failed: {name}: {first.get('msg', 'invalid value')}"
+    return BadRequest(message, code=code, field=name)
+
+
+def _validated(model: type[ModelT], source: str, validate: Any, payload: Any) -> ModelT:
+    from pydantic import ValidationError
+
+    try:
+        result: ModelT = validate(payload)
+    except ValidationError as error:
+        errors = [dict(item, loc=(source, *item.get("loc", ()))) for item in error.errors(include_url=False)]
+        raise validation_error(errors) from None
+    return result
+
+
+def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
+    """The request body as ``model``; 400 naming the first bad field (or ``body``) otherwise."""
+    raw = app.current_event.decoded_body
+    if raw is None or not str(raw).strip():
+        raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")
+    return _validated(model, "body", model.model_validate_json, raw)
+
+
+def query_of(query: Mapping[str, str] | None, model: type[ModelT]) -> ModelT:
+    """A query string as ``model``: an empty value (``?status=``) counts as absent, so a required parameter
+    given empty is ``REQUIRED_FIELD`` and an optional one takes its default."""
+    present = {name: value for name, value in (query or {}).items() if value != ""}
+    return _validated(model, "query", model.model_validate, present)
+
+
+def parse_query(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
+    """The request's query string as ``model``; 400 naming the first bad parameter otherwise."""
+    return query_of(app.current_event.query_string_parameters, model)

@@ -1,0 +1,1 @@
+"""The service itself: readiness (the health check)."""

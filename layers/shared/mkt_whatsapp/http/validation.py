@@ -9,7 +9,7 @@ validation, so the public functions (webhook deliveries, health) never load it."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -74,15 +74,14 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     return BadRequest(message, code=code, field=name)
 
 
-def _validated(model: type[ModelT], source: str, validate: Any, payload: Any) -> ModelT:
+def _validated(source: str, validate: Callable[[Any], ModelT], payload: Any) -> ModelT:
     from pydantic import ValidationError
 
     try:
-        result: ModelT = validate(payload)
+        return validate(payload)
     except ValidationError as error:
         errors = [dict(item, loc=(source, *item.get("loc", ()))) for item in error.errors(include_url=False)]
         raise validation_error(errors) from None
-    return result
 
 
 def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
@@ -90,14 +89,14 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     raw = app.current_event.decoded_body
     if raw is None or not str(raw).strip():
         raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")
-    return _validated(model, "body", model.model_validate_json, raw)
+    return _validated("body", model.model_validate_json, raw)
 
 
 def query_of(query: Mapping[str, str] | None, model: type[ModelT]) -> ModelT:
     """A query string as ``model``: an empty value (``?status=``) counts as absent, so a required parameter
     given empty is ``REQUIRED_FIELD`` and an optional one takes its default."""
     present = {name: value for name, value in (query or {}).items() if value != ""}
-    return _validated(model, "query", model.model_validate, present)
+    return _validated("query", model.model_validate, present)
 
 
 def parse_query(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:

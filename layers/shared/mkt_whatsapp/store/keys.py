@@ -35,7 +35,7 @@ def rate_window_pk(shop_id: str, bucket: str) -> str:
 
 
 def send_rate_pk(phone_number_id: str) -> str:
-    """One-second send windows of a phone number (SK: the epoch second)."""
+    """A phone number's send rate: one item (SK ``TAT``) holding when its next free send slot starts."""
     return f"SENDRATE#{phone_number_id}"
 
 

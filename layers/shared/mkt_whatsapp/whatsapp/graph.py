@@ -118,7 +118,6 @@ def is_account_level_code(code: object) -> bool:
 @dataclass(frozen=True, slots=True)
 class SentMessage:
     whatsapp_message_id: str
-    recipient_wa_id: str | None
 
 
 def send_message(
@@ -135,5 +134,4 @@ def send_message(
     messages = payload.get("messages") or []
     if not messages or not messages[0].get("id"):
         raise GraphUnavailable("Graph API accepted the send without a message id")
-    contacts = payload.get("contacts") or [{}]
-    return SentMessage(whatsapp_message_id=str(messages[0]["id"]), recipient_wa_id=contacts[0].get("wa_id"))
+    return SentMessage(whatsapp_message_id=str(messages[0]["id"]))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,20 @@ class RequestContext:
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("mkt_whatsapp_request", default=None)
+
+
+@contextmanager
+def in_progress(request: RequestContext | None) -> Iterator[None]:
+    """``request`` is the request in progress while the block runs (None: no request yet)."""
+    token = _current.set(request)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def request_or_none() -> RequestContext | None:
+    return _current.get()
 
 
 def current_request() -> RequestContext:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mkt_whatsapp.core.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, NotImplementedYet
 from mkt_whatsapp.core.settings import API_BASE_PATH
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
-from mkt_whatsapp.http.guard import _current, guard
+from mkt_whatsapp.http.guard import guard, in_progress, request_or_none
 from mkt_whatsapp.http.routes import ROUTES, methods_allowed_for
 
 logger = Logger(child=True)
@@ -39,18 +39,15 @@ def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaC
     """The Lambda handler for an API function: guard, then the resolver; quota headers on the answer."""
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        token = _current.set(None)
-        try:
+        with in_progress(None):
             try:
                 request = guard(event)
             except ApiError as error:
                 return _to_lambda_response(error_response(error))
-            request.lambda_context = context
-            _current.set(request)
+        request.lambda_context = context
+        with in_progress(request):
             result: dict[str, Any] = app.resolve(event, context)
-            return _with_headers(result, request.quota.headers() if request.quota else {})
-        finally:
-            _current.reset(token)
+        return _with_headers(result, request.quota.headers() if request.quota else {})
 
     return handle
 
@@ -73,7 +70,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _api_error(error: ApiError) -> Response[str]:
         if error.status >= 500:
             logger.warning("upstream or service error", extra={"code": error.code, "status": error.status})
-        request = _current.get()
+        request = request_or_none()
         quota = request.quota if request else None
         response = error_response(error)
         if quota and error.status != 429:

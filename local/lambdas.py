@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import time
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from local import terminal
 from local.template import ROOT, FunctionSpec
 
+log = logging.getLogger("local.lambdas")
 LAYER_PATH = ROOT / "layers" / "shared"
 
 
@@ -112,6 +115,8 @@ class LocalLambdas:
                 )
             except Exception as error:
                 raise FunctionError(name, error) from error
+            finally:
+                terminal.after_invocation()
 
 
 class SamRunner:
@@ -124,11 +129,17 @@ class SamRunner:
         return False
 
     def invoke(self, function_identifier: str, event: str, stdout: Any = None, stderr: Any = None, **_: Any) -> None:
+        started = time.monotonic()
+        request = json.loads(event)
         try:
-            result: Any = self.lambdas.invoke(function_identifier, json.loads(event))
+            result: Any = self.lambdas.invoke(function_identifier, request)
+            # API Gateway's reading of a payload 2.0 answer: no statusCode means 200.
+            status = int(result.get("statusCode", 200)) if isinstance(result, dict) else 200
         except FunctionError as failure:
-            result = failure.payload
+            result, status = failure.payload, 502
+            log.error("%s", failure)
             if stderr is not None:
                 stderr.write_str("".join(failure.payload["stackTrace"]))
+        terminal.report_request(request, status, started)
         if stdout is not None:
             stdout.write_str(json.dumps(result))

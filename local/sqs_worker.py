@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from local import terminal
 from local.lambdas import FunctionError, LocalLambdas
 
 log = logging.getLogger("local.sqs")
@@ -106,6 +108,7 @@ class SqsPoller:
         messages = response.get("Messages", [])
         if not messages:
             return 0
+        started = time.monotonic()
         records = [lambda_record(message, self.mapping.queue_arn, self.region) for message in messages]
         ids = [record["messageId"] for record in records]
         try:
@@ -122,4 +125,5 @@ class SqsPoller:
         if done:
             self.sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=done)
         self.batches_delivered += 1
+        terminal.report_job(self.mapping.queue_url, self.mapping.function, len(done), len(failed), started)
         return len(messages)

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from local import defaults, stepfunctions
+from local import defaults, stepfunctions, terminal
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner
@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # One line per record, like the terminal's request, job and handler lines (local/terminal.py).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     # Powertools warns on every invocation that adds no metric; in a terminal that is only noise.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     for noisy in ("werkzeug", "samcli", "botocore", "moto"):
@@ -220,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local stack could not start: {error}", file=sys.stderr)
         stack.stop()
         return 1
+    # After start: the handlers' Logger and Metrics read the functions' environment the stack has just set.
+    terminal.install(log_level=os.environ.get("LOG_LEVEL", "WARNING"))
     print(
         f"mkt-whatsapp-service ready: {stack.api_url}  (health: {stack.api_url}/health)\n"
         f"  Graph API: {stack.graph_api_base_url}   AWS emulator: {stack.aws_endpoint}\n"

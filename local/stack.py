@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     args = parser.parse_args(argv)
+    # The least severe log record of the handlers the terminal shows (local/terminal.py).
+    handler_log_level = os.environ.get("LOG_LEVEL", "WARNING").upper()
+    if not isinstance(logging.getLevelName(handler_log_level), int):
+        parser.error(f"LOG_LEVEL {handler_log_level} is not DEBUG, INFO, WARNING or ERROR")
     # One line per record, like the terminal's request, job and handler lines (local/terminal.py).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     # Powertools warns on every invocation that adds no metric; in a terminal that is only noise.
@@ -222,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     # After start: the handlers' Logger and Metrics read the functions' environment the stack has just set.
-    terminal.install(log_level=os.environ.get("LOG_LEVEL", "WARNING"))
+    terminal.install(log_level=handler_log_level)
     print(
         f"mkt-whatsapp-service ready: {stack.api_url}  (health: {stack.api_url}/health)\n"
         f"  Graph API: {stack.graph_api_base_url}   AWS emulator: {stack.aws_endpoint}\n"

@@ -98,13 +98,16 @@ def _field(value: Any) -> str:
 
 @dataclass
 class Terminal:
-    stream: TextIO
+    """Where the lines go: ``stream``, or whatever ``sys.stdout`` is when a line is printed."""
+
+    stream: TextIO | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def print(self, line: str) -> None:
+        stream = self.stream or sys.stdout
         with self._lock:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+            stream.write(line + "\n")
+            stream.flush()
 
 
 class _HandlerLogStream:
@@ -152,7 +155,7 @@ def install(stream: TextIO | None = None, log_level: str | int = "WARNING") -> T
     ensure_layer_on_path()
     from mkt_whatsapp.core.observability import logger, metrics
 
-    terminal = Terminal(stream or sys.stdout)
+    terminal = Terminal(stream)
     handler = logger.registered_handler
     if not isinstance(handler, logging.StreamHandler):
         raise TypeError(f"the handlers' log handler is a {type(handler).__name__}, not a stream handler")
@@ -165,7 +168,7 @@ def install(stream: TextIO | None = None, log_level: str | int = "WARNING") -> T
         metrics_switch=os.environ.get(METRICS_DISABLED),
     )
     os.environ[METRICS_DISABLED] = "true"
-    handler.setStream(_HandlerLogStream(terminal))  # type: ignore[arg-type]
+    _set_stream(handler, _HandlerLogStream(terminal))
     handler.setLevel(log_level.upper() if isinstance(log_level, str) else log_level)
     _installed = installed
     return terminal
@@ -177,12 +180,21 @@ def uninstall() -> None:
     installed, _installed = _installed, None
     if installed is None:
         return
-    installed.handler.setStream(installed.handler_stream)
+    _set_stream(installed.handler, installed.handler_stream)
     installed.handler.setLevel(installed.handler_level)
     if installed.metrics_switch is None:
         os.environ.pop(METRICS_DISABLED, None)
     else:
         os.environ[METRICS_DISABLED] = installed.metrics_switch
+
+
+def _set_stream(handler: logging.StreamHandler[Any], stream: Any) -> None:
+    # Not setStream: it flushes the stream it replaces, which may be closed (a finished test's stdout).
+    handler.acquire()
+    try:
+        handler.stream = stream
+    finally:
+        handler.release()
 
 
 def after_invocation() -> None:

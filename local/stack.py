@@ -79,6 +79,9 @@ class LocalStack:
         from moto.core.config import default_user_config
         from moto.server import ThreadedMotoServer
 
+        from local import moto_seams
+
+        moto_seams.install()  # transactions that copy the items they touch, not the whole table
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self.moto.start()

@@ -1,0 +1,205 @@
+"""local.moto_seams: moto's transactions backed by item snapshots keep moto's all-or-nothing behaviour and
+its cancellation reasons — each case runs once with moto's own transact_write_items and once with the seam,
+on tables of their own, and both must end the same."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local import moto_seams
+from local import template as tpl
+from tests.support import AwsStack
+
+_TABLES = itertools.count(1)
+
+SEED = [
+    {"PK": {"S": "SHOP#a"}, "SK": {"S": "ACCOUNT"}, "status": {"S": "active"}, "count": {"N": "1"}},
+    {"PK": {"S": "SHOP#a"}, "SK": {"S": "USAGE"}, "count": {"N": "5"}},
+    {"PK": {"S": "PHONE#1"}, "SK": {"S": "PHONE"}, "shopId": {"S": "a"}},
+]
+
+
+@pytest.fixture
+def table(aws: AwsStack) -> Iterator[Callable[[], tuple[Any, str]]]:
+    """Makes a seeded table like the template's; deletes them afterwards."""
+    dynamodb = aws.client("dynamodb")
+    made: list[str] = []
+
+    def make() -> tuple[Any, str]:
+        name = f"seam-{next(_TABLES)}"
+        tpl.create_table(aws.session, "Table", name)
+        for item in SEED:
+            dynamodb.put_item(TableName=name, Item=item)
+        made.append(name)
+        return dynamodb, name
+
+    yield make
+    for name in made:
+        dynamodb.delete_table(TableName=name)
+    moto_seams.install()
+
+
+def contents(dynamodb: Any, name: str) -> list[dict[str, Any]]:
+    return sorted(dynamodb.scan(TableName=name)["Items"], key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
+
+
+def run(make: Callable[[], tuple[Any, str]], items: Callable[[str], list[dict[str, Any]]], *, seam: bool) -> tuple:
+    """Run the transaction on a fresh seeded table; the table's items and the error (code, reasons) after."""
+    if seam:
+        moto_seams.install()
+    else:
+        moto_seams.uninstall()
+    dynamodb, name = make()
+    try:
+        dynamodb.transact_write_items(TransactItems=items(name))
+        error: tuple | None = None
+    except ClientError as failure:
+        error = (
+            failure.response["Error"]["Code"],
+            failure.response["Error"]["Message"],
+            failure.response.get("CancellationReasons"),
+        )
+    finally:
+        moto_seams.install()
+    return contents(dynamodb, name), error
+
+
+def new_item(name: str) -> dict[str, Any]:
+    return {"Put": {"TableName": name, "Item": {"PK": {"S": "SHOP#b"}, "SK": {"S": "ACCOUNT"}, "status": {"S": "new"}}}}
+
+
+def update_count(name: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": name,
+            "Key": {"PK": {"S": "SHOP#a"}, "SK": {"S": "ACCOUNT"}},
+            "UpdateExpression": "SET #c = #c + :one, #s = :s",
+            "ExpressionAttributeNames": {"#c": "count", "#s": "status"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":s": {"S": "changed"}},
+        }
+    }
+
+
+def delete_usage(name: str) -> dict[str, Any]:
+    return {"Delete": {"TableName": name, "Key": {"PK": {"S": "SHOP#a"}, "SK": {"S": "USAGE"}}}}
+
+
+def claim_taken_phone(name: str, return_old: bool = False) -> dict[str, Any]:
+    put: dict[str, Any] = {
+        "TableName": name,
+        "Item": {"PK": {"S": "PHONE#1"}, "SK": {"S": "PHONE"}, "shopId": {"S": "b"}},
+        "ConditionExpression": "attribute_not_exists(PK)",
+    }
+    if return_old:
+        put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Put": put}
+
+
+CASES: dict[str, Callable[[str], list[dict[str, Any]]]] = {
+    "all succeed": lambda name: [new_item(name), update_count(name), delete_usage(name)],
+    "the last fails its condition": lambda name: [
+        new_item(name),
+        update_count(name),
+        delete_usage(name),
+        claim_taken_phone(name),
+    ],
+    "the first fails, with the old item": lambda name: [
+        claim_taken_phone(name, return_old=True),
+        new_item(name),
+        delete_usage(name),
+    ],
+    "a condition check fails": lambda name: [
+        update_count(name),
+        {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": {"PK": {"S": "SHOP#a"}, "SK": {"S": "ACCOUNT"}},
+                "ConditionExpression": "#s = :gone",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":gone": {"S": "disconnected"}},
+            }
+        },
+    ],
+    "an update that cannot apply": lambda name: [
+        new_item(name),
+        {
+            "Update": {
+                "TableName": name,
+                "Key": {"PK": {"S": "SHOP#a"}, "SK": {"S": "ACCOUNT"}},
+                "UpdateExpression": "SET #c = #c + :text",
+                "ExpressionAttributeNames": {"#c": "count"},
+                "ExpressionAttributeValues": {":text": {"S": "x"}},
+            }
+        },
+    ],
+    "a missing table": lambda name: [new_item(name), new_item("no-such-table")],
+    "the same item twice": lambda name: [new_item(name), update_count(name), delete_usage(name), new_item(name)],
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_seam_ends_as_motos_own_transaction_does(table, case: str) -> None:
+    items = CASES[case]
+    assert run(table, items, seam=True) == run(table, items, seam=False)
+
+
+@pytest.mark.parametrize("case", [name for name in CASES if name != "all succeed"])
+def test_a_failed_transaction_leaves_every_touched_item_as_it_was(table, case: str) -> None:
+    dynamodb, name = table()
+    before = contents(dynamodb, name)
+    after, error = run(lambda: (dynamodb, name), CASES[case], seam=True)
+    assert error is not None
+    assert after == before  # no new item created, the deleted item restored, the updated one unchanged
+
+
+def test_the_cancellation_reasons_name_each_item(table) -> None:
+    _, error = run(table, CASES["the last fails its condition"], seam=True)
+    assert error is not None
+    code, _, reasons = error
+    assert code == "TransactionCanceledException"
+    assert [reason["Code"] for reason in reasons] == ["None", "None", "None", "ConditionalCheckFailed"]
+
+
+def test_a_successful_transaction_applies_every_item(table) -> None:
+    after, error = run(table, CASES["all succeed"], seam=True)
+    assert error is None
+    assert {(item["PK"]["S"], item["SK"]["S"]) for item in after} == {
+        ("PHONE#1", "PHONE"),
+        ("SHOP#a", "ACCOUNT"),
+        ("SHOP#b", "ACCOUNT"),
+    }
+    [account] = [item for item in after if item["PK"]["S"] == "SHOP#a"]
+    assert account["count"] == {"N": "2"}
+    assert account["status"] == {"S": "changed"}
+
+
+def test_the_seam_copies_no_table(table, monkeypatch) -> None:
+    """What makes it fast: no deep copy of a whole table, however large."""
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    copied: list[str] = []
+    real_deepcopy = copy.deepcopy
+
+    def watching_deepcopy(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            copied.append(value.name)
+        return real_deepcopy(value, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", watching_deepcopy)
+    run(table, CASES["the last fails its condition"], seam=True)
+    assert copied == []
+    run(table, CASES["the last fails its condition"], seam=False)
+    assert copied  # the check sees moto's own copies
+
+
+def test_install_refuses_another_moto_version(monkeypatch) -> None:
+    monkeypatch.setattr(moto_seams.moto, "__version__", "9.9.9")
+    with pytest.raises(RuntimeError, match=r"9\.9\.9"):
+        moto_seams.install()

@@ -29,7 +29,17 @@ from collections.abc import Iterator
 import pytest
 
 from local.graph_simulator import GraphSimulator
-from tests.support import ApiClient, AwsStack, deploy_stack, graph_simulator, local_api
+from tests.support import (
+    ApiClient,
+    AwsStack,
+    ShopIds,
+    fresh_table,
+    graph_simulator,
+    local_api,
+    new_shop_ids,
+    use_shop_ids,
+    worker_stack,
+)
 
 
 @pytest.fixture(scope="session")
@@ -38,19 +48,36 @@ def graph() -> Iterator[GraphSimulator]:
         yield simulator
 
 
+@pytest.fixture(scope="session")
+def _worker_aws() -> Iterator[AwsStack]:
+    """One emulator per test worker (xdist runs each worker in its own process)."""
+    with worker_stack() as stack:
+        yield stack
+
+
 @pytest.fixture
-def aws(graph: GraphSimulator) -> Iterator[AwsStack]:
+def aws(graph: GraphSimulator, _worker_aws: AwsStack) -> Iterator[AwsStack]:
+    """The worker's stack with a table of the test's own and empty queues."""
     graph.state.faults.clear()
     graph.state.latency_seconds = 0.0
-    with deploy_stack() as stack:
+    with fresh_table(_worker_aws) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-def module_aws(graph: object) -> Iterator[AwsStack]:
-    """One stack for a whole module, for tests that only read or never touch stored state."""
-    with deploy_stack() as stack:
+def module_aws(graph: object, _worker_aws: AwsStack) -> Iterator[AwsStack]:
+    """One table for a whole module, for tests that only read or never touch stored state."""
+    with fresh_table(_worker_aws) as stack:
         yield stack
+
+
+@pytest.fixture
+def shop_ids() -> Iterator[ShopIds]:
+    """A shop and phone number id of the test's own; ``connect_shop(api)`` connects them."""
+    ids = new_shop_ids()
+    use_shop_ids(ids)
+    yield ids
+    use_shop_ids(None)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +86,7 @@ def _sam_api() -> object:
 
 
 @pytest.fixture
-def api(aws: AwsStack, _sam_api: object) -> ApiClient:
+def api(aws: AwsStack, _sam_api: object, shop_ids: ShopIds) -> ApiClient:
     return ApiClient(_sam_api)
 
 

@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import jwt
 from moto import mock_aws
 
+from local import moto_seams
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
@@ -27,7 +29,24 @@ from mkt_whatsapp.core.settings import API_BASE_PATH  # noqa: E402
 from mkt_whatsapp.whatsapp.signature import sign  # noqa: E402
 
 JWT_SECRET = os.environ["JWT_SECRET"]
+# The spec and Meta's conformance examples live beside the repo (../shared); tests that read them fail,
+# never skip, when they are missing.
+META_EXAMPLES = tpl.ROOT.parent / "shared" / "conformance" / "meta"
 META_APP_SECRET = os.environ["META_APP_SECRET"]
+
+
+def meta_example(name: str) -> Path:
+    """One of Meta's conformance examples in ../shared; fails (at collection, if used there) when missing."""
+    path = META_EXAMPLES / name
+    assert path.is_file(), f"{path} is missing: the tests need ../shared (Meta's conformance examples)"
+    return path
+
+
+def meta_examples(pattern: str) -> list[str]:
+    """The names of Meta's conformance examples matching ``pattern``; fails when there are none."""
+    names = sorted(path.name for path in META_EXAMPLES.glob(pattern))
+    assert names, f"no {pattern} in {META_EXAMPLES}: the tests need ../shared (Meta's conformance examples)"
+    return names
 
 
 def reset_caches() -> None:
@@ -76,6 +95,7 @@ _STACK_NUMBERS = itertools.count(1)
 
 @contextmanager
 def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
+    """A stack of its own: moto entered for the block and the template's resources deployed in it."""
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         physical = tpl.deploy_resources(session, f"test-{next(_STACK_NUMBERS)}", secret_values={})
@@ -87,8 +107,82 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
             reset_caches()
 
 
-def connect_shop(api: ApiClient, shop_id: str = "shop-1", phone_number_id: str = "106540352242922") -> ApiClient:
-    """Give ``api`` a token for the shop and connect the shop's WhatsApp number (through the Graph simulator)."""
+@contextmanager
+def worker_stack() -> Iterator[AwsStack]:
+    """The test worker's emulator: moto for the whole session, the template's resources deployed once, and
+    moto's transactions backed by item snapshots (a table that lives for the session keeps them cheap)."""
+    moto_seams.install()
+    with deploy_stack() as stack:
+        yield stack
+
+
+@contextmanager
+def fresh_table(stack: AwsStack) -> Iterator[AwsStack]:
+    """``stack`` with a table of its own (created from the template's definition, deleted afterwards) and
+    empty queues: what a test sees is what it wrote, whatever ids it uses."""
+    name = f"{stack.physical['Table']}-{next(_STACK_NUMBERS)}"
+    tpl.create_table(stack.session, "Table", name)
+    previous = os.environ.get("TABLE_NAME")
+    os.environ["TABLE_NAME"] = name
+    empty_queues(stack)
+    reset_caches()
+    try:
+        yield AwsStack(physical={**stack.physical, "Table": name}, session=stack.session)
+    finally:
+        if previous is None:
+            os.environ.pop("TABLE_NAME", None)
+        else:
+            os.environ["TABLE_NAME"] = previous
+        empty_queues(stack)
+        reset_caches()
+        stack.client("dynamodb").delete_table(TableName=name)
+
+
+def empty_queues(stack: AwsStack) -> None:
+    """Empty every queue of the stack, in flight messages included. moto's PurgeQueue refuses a second
+    purge within 60 s (as SQS does), so the emulator's queues are emptied directly."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][stack.session.region_name]
+    for logical_id, resource in tpl.resources().items():
+        if resource["Type"] == "AWS::SQS::Queue":
+            queue = backend.get_queue(stack.physical[logical_id].rsplit("/", 1)[-1])
+            queue._messages = []
+            queue._pending_messages = set()
+
+
+@dataclass(frozen=True)
+class ShopIds:
+    """A shop id and a WhatsApp phone number id no other test uses (numbers are claimed table-wide)."""
+
+    shop_id: str
+    phone_number_id: str
+
+
+_SHOP_NUMBERS = itertools.count(1)
+_current_shop: ShopIds | None = None
+
+
+def new_shop_ids() -> ShopIds:
+    number = next(_SHOP_NUMBERS)
+    process = os.getpid() % 100_000
+    return ShopIds(shop_id=f"shop-{process}-{number}", phone_number_id=f"1065{process:05d}{number:06d}")
+
+
+def use_shop_ids(ids: ShopIds | None) -> None:
+    """Make ``ids`` what :func:`connect_shop` connects when given no shop (the ``shop_ids`` fixture)."""
+    global _current_shop
+    _current_shop = ids
+
+
+def connect_shop(api: ApiClient, shop_id: str | None = None, phone_number_id: str | None = None) -> ApiClient:
+    """Give ``api`` a token for the shop and connect the shop's WhatsApp number (through the Graph simulator).
+    Without a shop, the test's own (the ``shop_ids`` fixture's) shop and number."""
+    if shop_id is None:
+        ids = _current_shop or new_shop_ids()
+        shop_id, phone_number_id = ids.shop_id, phone_number_id or ids.phone_number_id
+    phone_number_id = phone_number_id or "106540352242922"
     api.token = make_token([shop_id])
     reply = api.post(
         "/accounts", json_body={"shopId": shop_id, "phoneNumberId": phone_number_id, "accessToken": "EAAtest-token"}

@@ -3,6 +3,7 @@ tasks run by in-process handlers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -29,11 +30,16 @@ def sqs():
         yield boto3.client("sqs", region_name="us-east-1")
 
 
+_QUEUES = itertools.count(1)
+
+
 def make_queue(sqs, max_receives: int = 2) -> tuple[str, str, str]:
-    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    # Names of the test's own: inside the worker's session emulator, mock_aws() starts no fresh backend.
+    number = next(_QUEUES)
+    dlq = sqs.create_queue(QueueName=f"dlq-{number}")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue = sqs.create_queue(
-        QueueName="work",
+        QueueName=f"work-{number}",
         Attributes={
             "VisibilityTimeout": "0",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),

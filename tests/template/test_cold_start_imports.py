@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -22,10 +24,13 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def imported_modules(function: str) -> set[str]:
-    """Every module the function's handler module has loaded once imported, in a fresh interpreter."""
-    spec = tpl.functions()[function]
-    code = PROBE.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(spec.module_file))
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lambdas"
+
+
+@cache
+def modules_loaded_by(module_file: Path) -> frozenset[str]:
+    """Every module a handler module has loaded once imported, in a fresh interpreter (once per session)."""
+    code = PROBE.format(layer=str(tpl.ROOT / "layers" / "shared"), module=str(module_file))
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -33,11 +38,24 @@ def imported_modules(function: str) -> set[str]:
         check=True,
         env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin"},
     )
-    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+    return frozenset(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def imported_modules(function: str) -> set[str]:
+    """Every module the function's handler module has loaded once imported, in a fresh interpreter."""
+    return set(modules_loaded_by(tpl.functions()[function].module_file))
 
 
 def imported_packages(function: str) -> set[str]:
     return {name.split(".")[0] for name in imported_modules(function)}
+
+
+def test_the_import_probe_sees_a_handler_that_loads_openai_and_httpx() -> None:
+    """The guard below can fail: the same probe finds openai and httpx in a handler module that imports
+    them at module level."""
+    packages = {name.split(".")[0] for name in modules_loaded_by(FIXTURES / "imports_openai.py")}
+    assert "openai" in packages
+    assert "httpx" in packages
 
 
 @pytest.mark.parametrize("function", sorted(tpl.functions()))

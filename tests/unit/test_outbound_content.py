@@ -8,7 +8,6 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,9 @@ from mkt_whatsapp.whatsapp.outbound_content import (
     template_category,
     to_graph_body,
 )
+from tests.support import meta_example
 
-META = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "meta"
-RAW_EXAMPLES: dict[str, dict[str, Any]] = json.loads((META / "send_messages_request_examples.json").read_text())
+RAW_EXAMPLES: dict[str, dict[str, Any]] = json.loads(meta_example("send_messages_request_examples.json").read_text())
 
 # Meta's examples carry placeholders our validation rightly refuses ("http(s)://", "template-name"):
 # both sides of each comparison use the same valid stand-in.

@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from local.make_events import http_event, webhook_body
 from mkt_whatsapp.whatsapp.signature import sign
-from tests.support import META_APP_SECRET, ApiClient, lambdas
+from tests.support import META_APP_SECRET, META_EXAMPLES, ApiClient, lambdas, meta_example, meta_examples
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "meta"
+CONFORMANCE = META_EXAMPLES
+# Meta's webhook examples in ../shared/conformance/meta, every one of which must be there.
+WEBHOOK_EXAMPLES = [
+    "webhook__button_message.json",
+    "webhook__contact_sharing_message.json",
+    "webhook__group_create_message.json",
+    "webhook__group_remove_participants.json",
+    "webhook__group_settings_update.json",
+    "webhook__image_message.json",
+    "webhook__interactive_button_reply_message.json",
+    "webhook__interactive_list_reply_message.json",
+    "webhook__location_message.json",
+    "webhook__order_message.json",
+    "webhook__reaction_message.json",
+    "webhook__system_message.json",
+    "webhook__text_message.json",
+    "webhook__text_message_from_click_to_whatsapp_ad.json",
+    "webhook__text_message_with_context_product_inquiry.json",
+    "webhook__unsupported_message.json",
+]
 VERIFY_TOKEN = "unit-test-verify-token"
 
 
 def meta_body(name: str = "webhook__text_message.json") -> bytes:
     """Meta's own example body, as Meta sends it: non-ASCII escaped as \\uXXXX, '/' as '\\/'."""
-    payload = json.loads((CONFORMANCE / name).read_text())
+    payload = json.loads(meta_example(name).read_text())
     return json.dumps(payload, ensure_ascii=True).replace("/", "\\/").encode()
 
 
@@ -171,7 +189,12 @@ def test_signed_bodies_that_are_not_whatsapp_deliveries_are_acknowledged(module_
     assert reply.json == {"success": True}
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in CONFORMANCE.glob("webhook__*.json")))
+def test_metas_webhook_examples_are_all_there() -> None:
+    assert CONFORMANCE.is_dir(), f"{CONFORMANCE} is missing"
+    assert set(WEBHOOK_EXAMPLES) <= set(meta_examples("webhook__*.json"))
+
+
+@pytest.mark.parametrize("name", meta_examples("webhook__*.json"))
 def test_every_meta_example_is_acknowledged(module_api: ApiClient, name: str) -> None:
     body = meta_body(name)
     assert post(module_api, body, sign(body, META_APP_SECRET)).status == 200

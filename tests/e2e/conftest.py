@@ -1,4 +1,6 @@
-"""Start the local stack (`python -m local.stack`, what `make dev` runs) as a subprocess on a free port."""
+"""Start the local stack (`python -m local.stack`, what `make dev` runs) as a subprocess on a free port: one
+per test worker, shared by the e2e tests (each uses shop and number ids of its own), and its own for a test
+that stops a stack or needs other settings."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from local.defaults import LOCAL_DEFAULTS
+from local.devtools import mint_token
+from local.graph_simulator import GraphSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,15 +42,8 @@ class RunningStack:
         return f"http://127.0.0.1:{self.port}/api/v1/whatsapp"
 
     def token(self, *shops: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "local.devtools", "token", "--shop", ",".join(shops)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return result.stdout.strip()
+        """What ``make token SHOP=...`` prints for this stack (minted here: the README test runs make)."""
+        return mint_token(list(shops), secret=self.env.get("JWT_SECRET") or LOCAL_DEFAULTS["JWT_SECRET"])
 
     def connect(self, shop_id: str, phone_number_id: str, access_token: str = "EAAe2e-token") -> dict[str, str]:
         """Connect the shop's number over HTTP; returns the shop's Authorization header."""
@@ -117,10 +116,30 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) ->
     raise RuntimeError("local stack did not become ready:\n" + "".join(lines))
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[RunningStack]:
-    running = start_stack()
+@pytest.fixture(scope="session")
+def e2e_graph() -> Iterator[GraphSimulator]:
+    """The Graph API simulator the shared stack calls, in this process so tests can read it."""
+    simulator = GraphSimulator().start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture(scope="session")
+def _shared_stack(e2e_graph: GraphSimulator) -> Iterator[RunningStack]:
+    running = start_stack({"GRAPH_API_BASE_URL": e2e_graph.url})
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def stack(_shared_stack: RunningStack, e2e_graph: GraphSimulator) -> RunningStack:
+    """The worker's running stack, with the simulator's record and faults cleared for the test."""
+    assert _shared_stack.process.poll() is None, "the shared local stack has exited"
+    e2e_graph.state.requests.clear()
+    e2e_graph.state.faults.clear()
+    e2e_graph.state.latency_seconds = 0.0
+    return _shared_stack

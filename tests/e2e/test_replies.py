@@ -11,7 +11,7 @@ import pytest
 
 from local.graph_simulator import GraphSimulator
 from mkt_whatsapp.whatsapp.signature import sign
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack
 from tests.support import whatsapp_delivery
 
 pytestmark = pytest.mark.e2e
@@ -51,15 +51,10 @@ def customer_writes(
     return dict(listing["data"]["conversations"][0])
 
 
-@pytest.fixture(scope="module")
-def running():
-    simulator = GraphSimulator().start()
-    stack = start_stack({"GRAPH_API_BASE_URL": simulator.url})
-    try:
-        yield stack, simulator
-    finally:
-        stack.stop()
-        simulator.stop()
+@pytest.fixture
+def running(stack: RunningStack, e2e_graph: GraphSimulator) -> tuple[RunningStack, GraphSimulator]:
+    """The worker's shared stack and the simulator it calls (each test here has its own shop and number)."""
+    return stack, e2e_graph
 
 
 def test_replies_and_their_statuses(running) -> None:

@@ -21,7 +21,7 @@ dev: $(STAMP)
 
 ## test: lint, type-check and run every test (unit, template, end-to-end)
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -6,6 +6,12 @@ whole table. A table shared by a worker's tests, or the long-running ``make dev`
 transactions dominate. :func:`install` replaces it with the same algorithm backed by a snapshot of only
 the items the transaction touches: all or nothing, and the same cancellation reasons, as moto's own.
 
+A second seam makes DynamoDB requests atomic, as DynamoDB makes each one: moto in process checks a
+condition and applies the write as separate Python steps with no lock, so two threads (the sender sends
+a batch's records concurrently) can both pass ``#status = :queued`` and both claim one message — a send
+twice that real DynamoDB's conditional writes exclude. :func:`install` runs moto's DynamoDB requests one
+at a time in this process.
+
 This patches moto's internals. moto is pinned (``moto[server]==5.2.5`` in requirements-dev.txt), so that
 is acceptable; :func:`install` refuses any other version, so an upgrade re-checks the seam rather than
 silently keeping a stale copy.
@@ -14,6 +20,7 @@ silently keeping a stale copy.
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +37,18 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 PINNED_MOTO = "5.2.5"
 
 _MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
+_MOTO_DYNAMODB_CALL_ACTION = DynamoHandler.call_action
+_DYNAMODB_REQUEST = threading.RLock()
+
+
+def _one_request_at_a_time(self: DynamoHandler) -> Any:
+    with _DYNAMODB_REQUEST:
+        return _MOTO_DYNAMODB_CALL_ACTION(self)
 
 
 @dataclass
@@ -171,8 +186,10 @@ def install() -> None:
             "compare the seam with the new version before changing PINNED_MOTO"
         )
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.call_action = _one_request_at_a_time  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
-    """Put moto's own ``transact_write_items`` back (for comparing the two)."""
+    """Put moto's own ``transact_write_items`` and request handling back (for comparing the two)."""
     DynamoDBBackend.transact_write_items = _MOTO_TRANSACT_WRITE_ITEMS  # type: ignore[method-assign]
+    DynamoHandler.call_action = _MOTO_DYNAMODB_CALL_ACTION  # type: ignore[method-assign]

@@ -203,3 +203,51 @@ def test_install_refuses_another_moto_version(monkeypatch) -> None:
     monkeypatch.setattr(moto_seams.moto, "__version__", "9.9.9")
     with pytest.raises(RuntimeError, match=r"9\.9\.9"):
         moto_seams.install()
+
+
+def test_a_conditional_claim_raced_by_many_threads_is_won_once(table: Callable[[], tuple[Any, str]]) -> None:
+    """As in DynamoDB, a condition and its write are one step: of threads claiming one item at once (the
+    sender's concurrent records), exactly one wins each round."""
+    import threading
+
+    dynamodb, name = table()
+    moto_seams.install()
+    threads, rounds = 8, 25
+    for round_number in range(rounds):
+        key = {"PK": {"S": f"MSG#{round_number}"}, "SK": {"S": "MESSAGE"}}
+        dynamodb.put_item(TableName=name, Item={**key, "status": {"S": "queued"}})
+        won: list[int] = []
+        refused: list[str] = []
+        start = threading.Barrier(threads)
+
+        def claim(
+            thread: int, key: dict = key, won: list[int] = won, refused: list[str] = refused, start: Any = start
+        ) -> None:
+            start.wait()
+            try:
+                dynamodb.update_item(
+                    TableName=name,
+                    Key=key,
+                    UpdateExpression="SET #status = :sending, claimedBy = :thread",
+                    ConditionExpression="#status = :queued",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":sending": {"S": "sending"},
+                        ":queued": {"S": "queued"},
+                        ":thread": {"N": str(thread)},
+                    },
+                )
+            except ClientError as error:
+                refused.append(error.response["Error"]["Code"])
+            else:
+                won.append(thread)
+
+        workers = [threading.Thread(target=claim, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert len(won) == 1, f"round {round_number}: {won} all claimed the item"
+        assert refused == ["ConditionalCheckFailedException"] * (threads - 1)
+        stored = dynamodb.get_item(TableName=name, Key=key)["Item"]
+        assert stored["claimedBy"] == {"N": str(won[0])}

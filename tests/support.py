@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ def meta_examples(pattern: str) -> list[str]:
 
 
 def reset_caches() -> None:
-    """Forget settings, clients and per-container caches so the next request reads the current environment."""
-    forget_container_state()
+    """Forget settings and per-container caches so the next request reads the current environment. The
+    worker's emulator stays the same, so its boto3 session and clients are kept (a new session parses
+    the services' models again); ``deploy_stack`` forgets them too."""
+    forget_container_state(clients=False)
 
 
 def make_token(
@@ -87,7 +90,35 @@ class AwsStack:
         return self.physical["Table"]
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        """One client per service and stack (creating one costs tens of milliseconds)."""
+        key = (id(self.session), service)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = self.session.client(service)
+        return _CLIENTS[key]
+
+
+_CLIENTS: dict[tuple[int, str], Any] = {}
+
+
+@contextmanager
+def counted_aws_calls() -> Iterator[Counter[str]]:
+    """Count the service's AWS calls (``"dynamodb:UpdateItem"``…) made in the block, on its own clients
+    (a client copies its session's event hooks when it is made, so hooks go on the clients)."""
+    from mkt_whatsapp.core import aws
+
+    counter: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        counter[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    clients = [aws.dynamodb(), aws.kms(), aws.sqs()]
+    for client in clients:
+        client.meta.events.register("before-call", count, unique_id="tests-aws-call-counter")
+    try:
+        yield counter
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call", unique_id="tests-aws-call-counter")
 
 
 _STACK_NUMBERS = itertools.count(1)
@@ -100,11 +131,13 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
         session = boto3.session.Session(region_name="us-east-1")
         physical = tpl.deploy_resources(session, f"test-{next(_STACK_NUMBERS)}", secret_values={})
         os.environ.update(tpl.data_environment(physical))
-        reset_caches()
+        forget_container_state()
         try:
             yield AwsStack(physical=physical, session=session)
         finally:
-            reset_caches()
+            forget_container_state()
+            for key in [key for key in _CLIENTS if key[0] == id(session)]:
+                del _CLIENTS[key]
 
 
 @contextmanager

@@ -1,25 +1,19 @@
-"""AWS calls per request are the cost: counted with botocore's event hooks on the service's session."""
+"""AWS calls per request are the cost: counted with botocore's event hooks on the service's clients."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 
-from mkt_whatsapp.core import aws
-from tests.support import ApiClient, make_token
+from tests.support import ApiClient, counted_aws_calls, make_token
 
 
 @pytest.fixture
-def calls(api: ApiClient) -> Counter[str]:
-    counter: Counter[str] = Counter()
-
-    def count(model, **_) -> None:
-        counter[f"{model.service_model.service_name}:{model.name}"] += 1
-
-    aws.session().events.register("before-call", count, unique_id="test-call-counter")
-    yield counter
-    aws.session().events.unregister("before-call", unique_id="test-call-counter")
+def calls(api: ApiClient) -> Iterator[Counter[str]]:
+    with counted_aws_calls() as counter:
+        yield counter
 
 
 def test_get_account_makes_two_calls_the_rate_limit_counter_and_one_query(api: ApiClient, calls) -> None:

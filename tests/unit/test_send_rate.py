@@ -3,11 +3,13 @@ across several containers, and an idle number gets no catch-up burst."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from bench.sender import busiest_window
 from mkt_whatsapp.messaging import pacing
-from tests.support import AwsStack, reset_caches
+from tests.support import AwsStack, counted_aws_calls, reset_caches
 
 
 @pytest.fixture
@@ -138,22 +140,14 @@ def test_numbers_do_not_share_a_rate(clock, monkeypatch) -> None:
 
 
 def test_a_block_costs_one_write(aws: AwsStack, clock, monkeypatch) -> None:
-    from mkt_whatsapp.core import aws as aws_clients
-
-    calls: list[str] = []
-    aws_clients.session().events.register(
-        "before-call", lambda model, **_: calls.append(model.name), unique_id="send-rate-counter"
-    )
-    try:
+    with counted_aws_calls() as calls:
         for _ in range(3):
             pacing.expect("999", 10)
             for _ in range(10):
                 pacing.acquire("999")
-    finally:
-        aws_clients.session().events.unregister("before-call", unique_id="send-rate-counter")
     # one write per batch of ten: the first finds the number idle, the next two busy (after one miss, the
     # container tries the busy case first)
-    assert calls == ["UpdateItem", "UpdateItem", "UpdateItem", "UpdateItem"]
+    assert calls == Counter({"dynamodb:UpdateItem": 4})
 
 
 def test_a_single_send_reserves_a_single_slot(aws: AwsStack, clock, monkeypatch) -> None:
@@ -175,18 +169,12 @@ def test_threads_of_one_container_share_one_reservation(aws: AwsStack, monkeypat
     thread can wake late, so the count is exact.)"""
     import threading
 
-    from mkt_whatsapp.core import aws as aws_clients
-
     monkeypatch.setattr(pacing, "_now", lambda: 1_800_000_000.0)
     monkeypatch.setattr(pacing, "_sleep", lambda seconds: None)
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "1000")
     reset_caches()
-    calls: list[str] = []
-    aws_clients.session().events.register(
-        "before-call", lambda model, **_: calls.append(model.name), unique_id="send-rate-threads"
-    )
     left: list[float] = []
-    try:
+    with counted_aws_calls() as calls:
         pacing.expect("666", 10)
         threads = [
             threading.Thread(target=lambda: (pacing.acquire("666"), left.append(pacing._now()))) for _ in range(10)
@@ -195,9 +183,7 @@ def test_threads_of_one_container_share_one_reservation(aws: AwsStack, monkeypat
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        aws_clients.session().events.unregister("before-call", unique_id="send-rate-threads")
     assert len(left) == 10
-    assert calls == ["UpdateItem"]
+    assert calls == Counter({"dynamodb:UpdateItem": 1})
     monkeypatch.delenv("SEND_RATE_PER_SECOND")
     reset_caches()

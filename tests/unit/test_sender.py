@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -182,8 +183,9 @@ def held_by_a_sender(message_id: str, claimed_at: str) -> None:
     )
 
 
-def rate_writes(aws: AwsStack) -> list[str]:
-    """Collects the send-rate reservations (UpdateItem on a number's TAT item) made from now on."""
+@pytest.fixture
+def rate_writes(aws: AwsStack) -> Iterator[list[str]]:
+    """Collects the send-rate reservations (UpdateItem on a number's TAT item) made during the test."""
     from mkt_whatsapp.core import aws as aws_clients
 
     writes: list[str] = []
@@ -192,12 +194,14 @@ def rate_writes(aws: AwsStack) -> list[str]:
         if params.get("Key", {}).get("SK", {}).get("S") == "TAT":
             writes.append(params["Key"]["PK"]["S"])
 
-    aws_clients.dynamodb().meta.events.register("before-parameter-build.dynamodb.UpdateItem", on_update)
-    return writes
+    events = aws_clients.dynamodb().meta.events
+    events.register("before-parameter-build.dynamodb.UpdateItem", on_update, unique_id="tests-rate-writes")
+    yield writes
+    events.unregister("before-parameter-build.dynamodb.UpdateItem", unique_id="tests-rate-writes")
 
 
 def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
-    api: ApiClient, aws: AwsStack, graph, queued: str, monkeypatch
+    api: ApiClient, aws: AwsStack, graph, queued: str, monkeypatch, rate_writes: list[str]
 ) -> None:
     from mkt_whatsapp.messaging import pacing
 
@@ -213,7 +217,8 @@ def test_a_batch_is_sent_concurrently_with_one_rate_reservation(
     assert queue_depth(aws, "OutboundQueue") == 10
     graph.state.requests.clear()
     graph.state.latency_seconds = 0.5  # one at a time, ten sends would arrive over 4.5 s
-    writes = rate_writes(aws)
+    rate_writes.clear()  # from now on
+    writes = rate_writes
     assert poller(aws).poll_once() == 10
     arrivals = sorted(r["at"] for r in graph.state.requests if r["path"].endswith("/messages"))
     assert len(arrivals) == 10

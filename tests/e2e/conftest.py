@@ -5,13 +5,16 @@ that stops a stack or needs other settings."""
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -36,6 +39,30 @@ class RunningStack:
     port: int
     ready_line: str
     env: dict[str, str]
+    # What the stack prints after its banner, a line at a time (read by a thread, so the pipe never fills).
+    output: queue.Queue[str] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def wait_for_line(self, pattern: str, timeout: float = 10) -> str:
+        """The next line the stack prints that matches ``pattern`` (a regular expression)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.output.get(timeout=max(0.0, deadline - time.monotonic())).rstrip("\n")
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(self.seen))
+
+    def printed(self) -> list[str]:
+        """Every line printed after the banner so far."""
+        while True:
+            try:
+                self.seen.append(self.output.get_nowait().rstrip("\n"))
+            except queue.Empty:
+                return list(self.seen)
 
     @property
     def api(self) -> str:
@@ -65,6 +92,11 @@ class RunningStack:
                 self.process.kill()
                 raise
         return int(self.process.returncode)
+
+
+def _copy_lines(source: Iterable[str], lines: queue.Queue[str]) -> None:
+    for line in source:
+        lines.put(line)
 
 
 def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) -> RunningStack:
@@ -106,11 +138,8 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) ->
         if "Ctrl-C" in line:  # the last line of the ready banner
             banner = "".join(lines[next(i for i, text in enumerate(lines) if "ready:" in text) :])
             stack = RunningStack(process=process, port=port, ready_line=banner, env=env)
+            threading.Thread(target=_copy_lines, args=(process.stdout, stack.output), daemon=True).start()
             httpx.get(f"{stack.api}/health", timeout=10).raise_for_status()
-            # Keep draining its output so the pipe never fills and blocks the stack.
-            import threading
-
-            threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
             return stack
     process.kill()
     raise RuntimeError("local stack did not become ready:\n" + "".join(lines))

@@ -4,30 +4,18 @@ warning, and none of the EMF documents a deployed function prints for CloudWatch
 from __future__ import annotations
 
 import json
-import os
-import queue
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 from moto import mock_aws
 
 from local import terminal
-from local.defaults import LOCAL_DEFAULTS
 from local.lambdas import LocalLambdas, SamRunner
-from local.make_events import webhook_body
 from local.sqs_worker import EventSourceMapping, SqsPoller
 from local.template import FunctionSpec
-from mkt_whatsapp.whatsapp.signature import sign
 from tests.support import ApiClient, post_webhook, whatsapp_delivery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,61 +176,3 @@ def test_a_worker_batch_prints_one_job_line_with_its_counts(
 
 
 # --- the real process ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(lines: queue.Queue[str], pattern: str, seen: list[str], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic())).rstrip("\n")
-        except queue.Empty:
-            break
-        seen.append(line)
-        if re.search(pattern, line):
-            return line
-    raise AssertionError(f"no line matching {pattern!r}:\n" + "\n".join(seen))
-
-
-@pytest.mark.e2e
-def test_make_dev_prints_one_line_per_request_and_job_and_no_emf() -> None:
-    env = {**os.environ, "PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
-    # A user's shell: none of the unit tests' settings, so the stack's own defaults apply.
-    for name in ("AWS_ENDPOINT_URL", "GRAPH_API_BASE_URL", "META_APP_SECRET", "LOG_LEVEL", "TABLE_NAME"):
-        env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
-    seen: list[str] = []
-    try:
-        wait_for(lines, "Ctrl-C", seen, timeout=90)
-        api = f"http://127.0.0.1:{env['PORT']}/api/v1/whatsapp"
-        assert httpx.get(f"{api}/health", timeout=10).status_code == 200
-        wait_for(lines, rf"^GET /api/v1/whatsapp/health 200 {MS}$", seen, timeout=10)
-
-        raw = webhook_body()
-        signature = sign(raw, LOCAL_DEFAULTS["META_APP_SECRET"])
-        reply = httpx.post(f"{api}/webhooks", content=raw, headers={"X-Hub-Signature-256": signature}, timeout=10)
-        assert reply.json() == {"success": True}
-        wait_for(lines, rf"^POST /api/v1/whatsapp/webhooks 200 {MS}$", seen, timeout=10)
-        wait_for(lines, rf"^InboundQueue → InboundProcessorFunction 1 ok 0 failed {MS}$", seen, timeout=20)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    seen.extend(line.rstrip("\n") for line in list(lines.queue))
-    assert not [line for line in seen if line.startswith("{")], "\n".join(seen)

@@ -1,0 +1,34 @@
+"""``make dev``'s terminal, end to end: the real ``python -m local.stack`` prints one line per request and
+per worker job, and no EMF JSON (which stays as it is in AWS)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from local.defaults import LOCAL_DEFAULTS
+from local.make_events import webhook_body
+from mkt_whatsapp.whatsapp.signature import sign
+from tests.e2e.conftest import start_stack
+
+MS = r"\d+ ms"
+
+
+@pytest.mark.e2e
+def test_make_dev_prints_one_line_per_request_and_job_and_no_emf() -> None:
+    stack = start_stack()  # its own: the stack's own Graph simulator and defaults, as `make dev` runs
+    try:
+        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$")  # start_stack's readiness check
+        assert httpx.get(f"{stack.api}/health", timeout=10).status_code == 200
+        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$")
+
+        raw = webhook_body()
+        signature = sign(raw, LOCAL_DEFAULTS["META_APP_SECRET"])
+        reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": signature}, timeout=10)
+        assert reply.json() == {"success": True}
+        stack.wait_for_line(rf"^POST /api/v1/whatsapp/webhooks 200 {MS}$")
+        stack.wait_for_line(rf"^InboundQueue → InboundProcessorFunction 1 ok 0 failed {MS}$", timeout=20)
+    finally:
+        stack.stop()
+    printed = stack.printed()
+    assert not [line for line in printed if line.startswith("{")], "\n".join(printed)

@@ -246,6 +246,24 @@ def queue_depth(stack: AwsStack, logical_id: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
+def inbound_text_change(
+    phone_number_id: str, wa_id: str, wamid: str, *, at: int | None = None, body: str = "hi", name: str = "Nguyễn Văn A"
+) -> dict[str, Any]:
+    """One ``messages`` change as the inbound queue carries it: a customer's text (``at``: epoch seconds,
+    now by default), for ``processor.process_change``."""
+    timestamp = str(int(time.time()) if at is None else at)
+    message = {"from": wa_id, "id": wamid, "timestamp": timestamp, "type": "text", "text": {"body": body}}
+    return {
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [message],
+        },
+    }
+
+
 def whatsapp_delivery(phone_number_id: str, value: dict[str, Any]) -> dict[str, Any]:
     """A webhook body as Meta sends it: one entry with one ``messages`` change for ``phone_number_id``."""
     change = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": phone_number_id}, **value}

@@ -9,22 +9,14 @@ from pathlib import Path
 import pytest
 
 from mkt_whatsapp.inbound import processor
-from tests.support import ApiClient, AwsStack, connect_shop, make_token
+from tests.support import ApiClient, AwsStack, connect_shop, inbound_text_change, make_token
 
 SHOP = "shop-1"
 WA_ID = "84901234567"
 
 
 def message(wamid: str, at: int, wa_id: str = WA_ID) -> dict:
-    return {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Nguyễn Văn A"}, "wa_id": wa_id}],
-            "messages": [{"from": wa_id, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": "hi"}}],
-        },
-    }
+    return inbound_text_change("106540352242922", wa_id, wamid, at=at)
 
 
 @pytest.fixture

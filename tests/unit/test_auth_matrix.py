@@ -1,6 +1,7 @@
 """The auth matrix, generated from the route table so every new route is covered automatically:
 no token, garbage, wrong key, expired, ``alg: none``, missing claims → 401; a valid token acting on a
-shop it does not hold → 403 (where the request names its shop)."""
+shop it does not hold → 403, where the request names its shop and where the conversation it addresses
+belongs to another shop (and nothing happens to it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import jwt
 import pytest
 
 from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
-from tests.support import ApiClient, make_token, unsigned_token
+from tests.support import ApiClient, connect_shop, inbound_text_change, make_token, unsigned_token
 
 SHOP = "shop-1"
 AUTHENTICATED = [route for route in ROUTES if route.requires_auth]
@@ -165,3 +166,45 @@ def test_public_routes_need_no_token(module_api: ApiClient) -> None:
         "/webhooks", token="", query={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"}
     )
     assert verify.status == 403
+
+
+# Routes whose resource decides the shop: the handler reads the conversation, then authorises its shop.
+CONVERSATION_ROUTES = [
+    r for r in AUTHENTICATED if r.shop_source is ShopSource.RESOURCE and r.shop_key == "conversationId"
+]
+VALID_BODY = {
+    "/conversations/{conversationId}/messages": {"content": {"type": "text", "text": "Xin chào"}},
+    "/conversations/{conversationId}/assign": {"agentId": "agent-9"},
+}
+
+
+@pytest.fixture(scope="module")
+def conversation_of_shop_1(module_api: ApiClient) -> str:
+    from mkt_whatsapp.inbound import processor
+
+    connect_shop(module_api, SHOP, "106540352240501")
+    processor.process_change(inbound_text_change("106540352240501", "84907770005", "wamid.MATRIX-1"))
+    [conversation] = module_api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
+    return str(conversation["id"])
+
+
+@pytest.mark.parametrize("route", CONVERSATION_ROUTES, ids=lambda r: r.route_key)
+def test_another_shops_conversation_is_403_and_nothing_happens(
+    module_api: ApiClient, route: Route, conversation_of_shop_1: str
+) -> None:
+    path = route.path.replace("{conversationId}", conversation_of_shop_1)
+    body = VALID_BODY.get(route.path)
+    before = module_api.get(f"/conversations/{conversation_of_shop_1}", token=make_token([SHOP])).data
+    reply = module_api.request(route.method, path, json_body=body, token=make_token(["shop-2"]))
+    assert reply.status == 403, reply.text
+    assert (reply.code, reply.field) == ("SHOP_ACCESS_DENIED", "conversationId")
+    after = module_api.get(f"/conversations/{conversation_of_shop_1}", token=make_token([SHOP])).data
+    assert after == before  # no message sent, no assignment, not closed
+
+
+@pytest.mark.parametrize("route", CONVERSATION_ROUTES, ids=lambda r: r.route_key)
+def test_an_unknown_conversation_is_404_for_any_token(module_api: ApiClient, route: Route) -> None:
+    path = route.path.replace("{conversationId}", "no-such-conversation")
+    reply = module_api.request(route.method, path, json_body=VALID_BODY.get(route.path), token=make_token(["shop-2"]))
+    assert reply.status == 404, reply.text
+    assert (reply.code, reply.field) == ("CONVERSATION_NOT_FOUND", "conversationId")

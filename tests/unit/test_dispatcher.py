@@ -4,7 +4,6 @@ the first dispatch never finished."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,7 @@ from mkt_whatsapp.inbound import dispatcher, processor
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from tests.support import ApiClient, AwsStack, connect_shop
+from tests.support import ApiClient, AwsStack, connect_shop, inbound_text_change
 
 SHOP = "shop-dispatch"
 PHONE_NUMBER_ID = "106540352240401"
@@ -21,17 +20,7 @@ WA_ID = "84907770002"
 
 
 def inbound_text(wamid: str, body: str = "hi") -> dict:
-    return {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Lê Văn C"}, "wa_id": WA_ID}],
-            "messages": [
-                {"from": WA_ID, "id": wamid, "timestamp": str(int(time.time())), "type": "text", "text": {"body": body}}
-            ],
-        },
-    }
+    return inbound_text_change(PHONE_NUMBER_ID, WA_ID, wamid, body=body, name="Lê Văn C")
 
 
 class Recorder:

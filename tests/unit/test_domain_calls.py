@@ -20,7 +20,7 @@ from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
-from tests.support import ApiClient, AwsStack, connect_shop
+from tests.support import ApiClient, AwsStack, connect_shop, inbound_text_change
 
 SHOP = "shop-domain-calls"
 PHONE_NUMBER_ID = "106540352240301"
@@ -28,15 +28,7 @@ WA_ID = "84907770001"
 
 
 def inbound_text(wamid: str, at: int) -> dict:
-    return {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Trần Thị B"}, "wa_id": WA_ID}],
-            "messages": [{"from": WA_ID, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": "hi"}}],
-        },
-    }
+    return inbound_text_change(PHONE_NUMBER_ID, WA_ID, wamid, at=at, name="Trần Thị B")
 
 
 @pytest.fixture

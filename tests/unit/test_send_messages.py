@@ -11,7 +11,16 @@ from local.graph_simulator import Fault
 from mkt_whatsapp.inbound import processor
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from tests.support import ApiClient, AwsStack, connect_shop, deliver, make_token, queue_depth, whatsapp_delivery
+from tests.support import (
+    ApiClient,
+    AwsStack,
+    connect_shop,
+    deliver,
+    inbound_text_change,
+    make_token,
+    queue_depth,
+    whatsapp_delivery,
+)
 
 SHOP = "shop-1"
 WA_ID = "84901234567"
@@ -19,15 +28,7 @@ PHONE_NUMBER_ID = "106540352242922"
 
 
 def inbound_message(wamid: str, at: int, text: str = "hi") -> dict:
-    return {
-        "field": "messages",
-        "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Nguyễn Văn A"}, "wa_id": WA_ID}],
-            "messages": [{"from": WA_ID, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": text}}],
-        },
-    }
+    return inbound_text_change(PHONE_NUMBER_ID, WA_ID, wamid, at=at, body=text)
 
 
 def open_conversation(api: ApiClient, at: int) -> str:

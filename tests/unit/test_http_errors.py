@@ -130,3 +130,23 @@ def test_a_body_that_is_not_utf8_is_400(module_aws) -> None:
     result = lambdas().invoke("AccountsFunction", event)
     assert result["statusCode"] == 400
     assert json.loads(result["body"])["details"] == {"field": "body", "code": "INVALID_JSON"}
+
+
+def test_a_transaction_another_request_collided_with_is_409_not_500(api: ApiClient, monkeypatch) -> None:
+    """DynamoDB's TransactionConflict (another transaction on the same items at that moment): nothing was
+    written, so the caller may retry; it is mapped once, for every route."""
+    from mkt_whatsapp.store import accounts as account_store
+    from mkt_whatsapp.store.table import TransactionConflict
+    from tests.support import connect_shop
+
+    connect_shop(api, "shop-conflict", "106540352240601")
+
+    def collide(*_args: object, **_kwargs: object) -> None:
+        raise TransactionConflict("transaction conflict: ['TransactionConflict', 'None']")
+
+    monkeypatch.setattr(account_store, "disconnect", collide)
+    reply = api.delete("/accounts/shop-conflict")
+    assert reply.status == 409, reply.text
+    assert reply.code == "CONCURRENT_UPDATE"
+    assert reply.headers["X-RateLimit-Limit"]
+    assert api.get("/accounts/shop-conflict").data["status"] == "active"

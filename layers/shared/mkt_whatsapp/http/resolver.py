@@ -11,11 +11,20 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mkt_whatsapp.core.errors import ApiError, BadRequest, InternalError, MethodNotAllowed, NotFound, NotImplementedYet
+from mkt_whatsapp.core.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    NotImplementedYet,
+)
 from mkt_whatsapp.core.settings import API_BASE_PATH
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
 from mkt_whatsapp.http.guard import guard, in_progress, request_or_none
 from mkt_whatsapp.http.routes import ROUTES, methods_allowed_for
+from mkt_whatsapp.store.table import TransactionConflict
 
 logger = Logger(child=True)
 
@@ -66,8 +75,7 @@ def create_resolver() -> APIGatewayHttpResolver:
     """An HTTP API resolver that answers every error in the api-v1 envelope."""
     app = APIGatewayHttpResolver(strip_prefixes=[API_BASE_PATH])
 
-    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
-    def _api_error(error: ApiError) -> Response[str]:
+    def answer(error: ApiError) -> Response[str]:
         if error.status >= 500:
             logger.warning("upstream or service error", extra={"code": error.code, "status": error.status})
         request = request_or_none()
@@ -76,6 +84,15 @@ def create_resolver() -> APIGatewayHttpResolver:
         if quota and error.status != 429:
             response.headers.update(quota.headers())
         return response
+
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+    def _api_error(error: ApiError) -> Response[str]:
+        return answer(error)
+
+    @app.exception_handler(TransactionConflict)  # type: ignore[untyped-decorator]
+    def _conflict(_: TransactionConflict) -> Response[str]:
+        # Another request wrote the same items at that moment; nothing of this one was written.
+        return answer(Conflict("The resource is being changed concurrently; retry", code="CONCURRENT_UPDATE"))
 
     @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
     def _not_utf8(_: UnicodeDecodeError) -> Response[str]:

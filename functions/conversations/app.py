@@ -1,7 +1,8 @@
 """Conversations: the shop's list, one conversation with its messages, sending, assigning, closing.
 
-Routes that address a conversation read it, authorise the caller for the shop it belongs to, then hand
-it to the domain with the shop, the caller (the actor the domain records) and the invocation's deadline.
+Routes that address a conversation read it and authorise the caller for the shop it belongs to (another
+shop's conversation answers like a missing one), then hand it to the domain with the shop, the caller
+(the actor the domain records) and the invocation's deadline.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ app = http.create_resolver()
 
 
 def _authorised(conversation_id: str) -> tuple[str, Item]:
-    """The conversation (404 if there is none) and its shop, once the caller may act on it (403)."""
+    """The conversation and its shop, once the caller may act on it: 404 if there is none or it is
+    another shop's (the two answer alike)."""
     conversation = reading.load(conversation_id)
     shop_id = str(conversation["shopId"])
-    http.authorise_shop(shop_id)
+    http.authorise_resource_shop(shop_id, reading.not_found())
     return shop_id, conversation
 
 

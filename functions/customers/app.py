@@ -7,7 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 from mkt_whatsapp import http
 from mkt_whatsapp.core.observability import logger, metrics
 from mkt_whatsapp.customers import actions, reading
-from mkt_whatsapp.models.customers import ListCustomersQuery, OptInRequest, ShopQuery, UpdateTagsRequest
+from mkt_whatsapp.models import ShopQuery
+from mkt_whatsapp.models.customers import ListCustomersQuery, OptInRequest, UpdateTagsRequest
 
 app = http.create_resolver()
 

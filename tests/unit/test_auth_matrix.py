@@ -1,7 +1,8 @@
 """The auth matrix, generated from the route table so every new route is covered automatically:
 no token, garbage, wrong key, expired, ``alg: none``, missing claims → 401; a valid token acting on a
-shop it does not hold → 403, where the request names its shop and where the conversation it addresses
-belongs to another shop (and nothing happens to it)."""
+shop it does not hold → 403 where the request names its shop, under every spelling an attacker would try
+(an alias, another case, a duplicate key, a non-string), and 404 where the conversation it addresses
+belongs to another shop (which answers like a missing one, and nothing happens to it)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,24 @@ AUTHENTICATED = [route for route in ROUTES if route.requires_auth]
 SHOP_NAMED = [route for route in AUTHENTICATED if route.shop_source is not ShopSource.RESOURCE]
 
 
-def concrete(route: Route, shop: str) -> tuple[str, dict[str, str], bytes | None]:
-    """A request for ``route`` acting on ``shop``: path, query and body."""
+# What a body route needs besides its shop to pass validation (the shop is authorised from the parsed body).
+VALID_BODY_FIELDS: dict[str, dict[str, str]] = {"/accounts": {"phoneNumberId": "1", "accessToken": "EAAtoken"}}
+
+
+def concrete(route: Route, shop: str, *, valid: bool = False) -> tuple[str, dict[str, str], bytes | None]:
+    """A request for ``route`` acting on ``shop``: path, query and body (``valid``: a body that passes
+    validation, so only the shop's authorisation can refuse it)."""
     path = route.path.replace("{shopId}", shop)
     path = re.sub(r"\{[^}]+\}", "some-id", path)
     query = {"shopId": shop} if route.shop_source is ShopSource.QUERY else {}
-    body = json.dumps({"shopId": shop}).encode() if route.method in ("POST", "PUT") else None
+    body = None
+    if route.method in ("POST", "PUT"):
+        body = json.dumps({"shopId": shop, **(VALID_BODY_FIELDS.get(route.path, {}) if valid else {})}).encode()
     return path, query, body
 
 
-def call(module_api: ApiClient, route: Route, *, token: str | None, shop: str = SHOP, headers=None):
-    path, query, body = concrete(route, shop)
+def call(module_api: ApiClient, route: Route, *, token: str | None, shop: str = SHOP, headers=None, valid=False):
+    path, query, body = concrete(route, shop, valid=valid)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
@@ -86,7 +94,7 @@ def test_expired_and_missing_tokens_say_so(module_api: ApiClient) -> None:
 def test_a_token_for_another_shop_is_403_on_every_route_that_names_its_shop(
     module_api: ApiClient, route: Route
 ) -> None:
-    reply = call(module_api, route, token=make_token(["shop-2"]), shop=SHOP)
+    reply = call(module_api, route, token=make_token(["shop-2"]), shop=SHOP, valid=True)
     assert reply.status == 403, reply.text
     assert reply.code == "SHOP_ACCESS_DENIED"
     assert reply.field == route.shop_key
@@ -178,27 +186,31 @@ VALID_BODY = {
 }
 
 
+CONVERSATION_SHOP = "shop-matrix"  # not SHOP: the module's other tests expect SHOP to have no account
+
+
 @pytest.fixture(scope="module")
 def conversation_of_shop_1(module_api: ApiClient) -> str:
     from mkt_whatsapp.inbound import processor
 
-    connect_shop(module_api, SHOP, "106540352240501")
+    connect_shop(module_api, CONVERSATION_SHOP, "106540352240501")
     processor.process_change(inbound_text_change("106540352240501", "84907770005", "wamid.MATRIX-1"))
-    [conversation] = module_api.get("/conversations", query={"shopId": SHOP}).data["conversations"]
+    [conversation] = module_api.get("/conversations", query={"shopId": CONVERSATION_SHOP}).data["conversations"]
     return str(conversation["id"])
 
 
 @pytest.mark.parametrize("route", CONVERSATION_ROUTES, ids=lambda r: r.route_key)
-def test_another_shops_conversation_is_403_and_nothing_happens(
+def test_another_shops_conversation_is_404_like_a_missing_one_and_nothing_happens(
     module_api: ApiClient, route: Route, conversation_of_shop_1: str
 ) -> None:
     path = route.path.replace("{conversationId}", conversation_of_shop_1)
     body = VALID_BODY.get(route.path)
-    before = module_api.get(f"/conversations/{conversation_of_shop_1}", token=make_token([SHOP])).data
+    owner = make_token([CONVERSATION_SHOP])
+    before = module_api.get(f"/conversations/{conversation_of_shop_1}", token=owner).data
     reply = module_api.request(route.method, path, json_body=body, token=make_token(["shop-2"]))
-    assert reply.status == 403, reply.text
-    assert (reply.code, reply.field) == ("SHOP_ACCESS_DENIED", "conversationId")
-    after = module_api.get(f"/conversations/{conversation_of_shop_1}", token=make_token([SHOP])).data
+    assert reply.status == 404, reply.text
+    assert (reply.code, reply.field) == ("CONVERSATION_NOT_FOUND", "conversationId")
+    after = module_api.get(f"/conversations/{conversation_of_shop_1}", token=owner).data
     assert after == before  # no message sent, no assignment, not closed
 
 
@@ -208,3 +220,51 @@ def test_an_unknown_conversation_is_404_for_any_token(module_api: ApiClient, rou
     reply = module_api.request(route.method, path, json_body=VALID_BODY.get(route.path), token=make_token(["shop-2"]))
     assert reply.status == 404, reply.text
     assert (reply.code, reply.field) == ("CONVERSATION_NOT_FOUND", "conversationId")
+
+
+BODY_ROUTES = [route for route in AUTHENTICATED if route.shop_source is ShopSource.BODY]
+QUERY_ROUTES = [route for route in AUTHENTICATED if route.shop_source is ShopSource.QUERY]
+# Bodies that try to act on shop-2 with a token for shop-1 only, beside the shop the token holds.
+SPELLINGS = {
+    "python name": ('{{"shop_id": "shop-2"{rest}}}', 400, "REQUIRED_FIELD"),
+    "another case": ('{{"ShopId": "shop-2"{rest}}}', 400, "REQUIRED_FIELD"),
+    "duplicate key, the other shop last": (
+        '{{"shopId": "shop-1", "shopId": "shop-2"{rest}}}',
+        403,
+        "SHOP_ACCESS_DENIED",
+    ),
+    "alias beside the real key": ('{{"shopId": "shop-2", "shop_id": "shop-1"{rest}}}', 403, "SHOP_ACCESS_DENIED"),
+    "a number": ('{{"shopId": 2{rest}}}', 400, "INVALID_TYPE"),
+    "a list": ('{{"shopId": ["shop-2"]{rest}}}', 400, "INVALID_TYPE"),
+}
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_a_body_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
+    module_api: ApiClient, route: Route, spelling: str
+) -> None:
+    template, status, code = SPELLINGS[spelling]
+    rest = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in VALID_BODY_FIELDS.get(route.path, {}).items())
+    reply = module_api.request(
+        route.method,
+        route.path,
+        data=template.format(rest=rest).encode(),
+        headers={"Content-Type": "application/json"},
+        token=make_token([SHOP]),
+    )
+    assert (reply.status, reply.code) == (status, code), reply.text
+    assert module_api.get("/accounts/shop-2", token=make_token(["shop-2"])).status == 404  # nothing connected
+
+
+@pytest.mark.parametrize("route", QUERY_ROUTES, ids=lambda r: r.route_key)
+def test_a_query_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
+    module_api: ApiClient, route: Route
+) -> None:
+    path = re.sub(r"\{[^}]+\}", "some-id", route.path)
+    token = make_token([SHOP])
+    aliased = module_api.request(route.method, path, query={"shop_id": "shop-2"}, token=token)
+    assert (aliased.status, aliased.code, aliased.field) == (400, "REQUIRED_FIELD", "shopId"), aliased.text
+    # A repeated parameter reaches the function joined with a comma (HTTP API v2), a shop no token holds.
+    repeated = module_api.request(route.method, f"{path}?shopId={SHOP}&shopId=shop-2", token=token)
+    assert (repeated.status, repeated.code) == (403, "SHOP_ACCESS_DENIED"), repeated.text

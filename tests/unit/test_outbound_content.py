@@ -380,9 +380,17 @@ def test_template_category_is_ours_and_never_sent() -> None:
     assert template_category(uncategorised) is None
 
 
-def test_python_names_work_too() -> None:
+def test_only_wire_names_are_read() -> None:
+    """A body is read by its wire (camelCase) names only: a field's Python name is an unknown field, never
+    a second spelling of it (so a body cannot name one value to the guard and another to the handler)."""
+    with pytest.raises(ValidationError) as refused:
+        SendMessageRequest.model_validate({"content": {"type": "image", "media_id": "42", "caption": "x"}})
+    assert (
+        validation_error([dict(error, loc=("body", *error["loc"])) for error in refused.value.errors()]).field
+        == "content.url"
+    )
     request = SendMessageRequest.model_validate(
-        {"content": {"type": "image", "media_id": "42", "caption": "x"}, "reply_to": "wamid.R"}
+        {"content": {"type": "image", "mediaId": "42", "caption": "x"}, "replyTo": "wamid.R", "reply_to": "wamid.X"}
     )
     assert to_graph_body(request.content, "1", reply_to=request.reply_to)["image"] == {"id": "42", "caption": "x"}
     assert request.reply_to == "wamid.R"

@@ -108,3 +108,30 @@ def test_windows_are_shared_through_the_table_with_a_ttl(client: ApiClient, aws:
     )["Item"]
     assert item["requests"] == {"N": "1"}
     assert int(item["expiresAt"]["N"]) == WINDOW_START + 120
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "answer"),
+    [
+        ("GET", "/conversations/no-such-conversation", None, 404),  # a resource that is not there
+        ("POST", "/accounts", {"shopId": "shop-1"}, 400),  # a body that does not validate
+        ("POST", "/flows", {"shop_id": "shop-1"}, 400),  # a route not built yet, its shop misspelled
+    ],
+)
+def test_requests_that_act_on_no_shop_count_against_the_caller(
+    client: ApiClient, frozen_clock, method: str, path: str, body: dict | None, answer: int
+) -> None:
+    """Probing for ids or schemas is rate limited too: a request that names no shop it may act on counts
+    against its caller (the JWT's subject), after it has been answered."""
+    for number in range(1, 61):
+        reply = client.request(method, path, json_body=body)
+        assert reply.status == answer, reply.text
+        assert reply.headers["X-RateLimit-Remaining"] == str(60 - number)
+    limited = client.request(method, path, json_body=body)
+    assert limited.status == 429, limited.text
+    assert limited.json["error"] == "Rate limit exceeded: 60 requests per minute for this caller"
+    assert limited.headers["Retry-After"] == "45"
+    # The caller's own window is apart from its shops': shop-1's requests are still admitted.
+    assert client.get("/accounts/shop-1").status == 404
+    another_caller = client.request(method, path, json_body=body, token=make_token(["shop-1"], sub="agent-2"))
+    assert another_caller.status == answer

@@ -304,12 +304,14 @@ def test_an_idempotency_key_returns_the_first_answer_instead_of_sending_again(
     foreign = shop.post(
         f"/conversations/{conversation}/messages", json_body=TEXT, headers=headers, token=make_token(["shop-2"])
     )
-    assert foreign.status == 403
+    assert (foreign.status, foreign.code) == (404, "CONVERSATION_NOT_FOUND")
+    assert len(sends(graph)) == 1
 
 
-def test_another_shops_conversation_is_403(shop: ApiClient, conversation: str) -> None:
+def test_another_shops_conversation_is_404_and_nothing_is_sent(shop: ApiClient, conversation: str, graph) -> None:
     reply = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT, token=make_token(["shop-2"]))
-    assert reply.status == 403
+    assert (reply.status, reply.code) == (404, "CONVERSATION_NOT_FOUND")
+    assert len(sends(graph)) == 0
 
 
 def test_meta_131050_records_the_customers_opt_out(shop: ApiClient, conversation: str, graph) -> None:

@@ -76,8 +76,12 @@ def load(conversation_id: str, shop_id: str | None = None) -> Item:
     An API handler loads it without a shop and then authorises the caller for the shop it names."""
     item = conversation_store.get(get_table(), conversation_id)
     if item is None or (shop_id is not None and item.get("shopId") != shop_id):
-        raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
+        raise not_found()
     return item
+
+
+def not_found() -> NotFound:
+    return NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
 
 
 def message_view(item: Item) -> MessageView:

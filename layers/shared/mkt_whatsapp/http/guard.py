@@ -12,8 +12,6 @@ and the deadline as arguments, so the same send runs from a handler, a queue wor
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mkt_whatsapp.core.errors import ApiError
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.routes import Route, ShopSource, route_for_key, route_for_request
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from mkt_whatsapp.http.auth import Principal
 
 
@@ -79,6 +80,31 @@ def authorise_shop(shop_id: str) -> None:
     current_request().authorise_shop(shop_id)
 
 
+def authorise_body_shop(body: BaseModel) -> None:
+    """On a route whose body names its shop: authorise the shop the parsed ``body`` holds — the very value
+    the handler goes on to use (one parse: no second reader that could see another key, an alias or the
+    other of two duplicate keys)."""
+    request = current_request()
+    route = request.route
+    if route is None or route.shop_source is not ShopSource.BODY:
+        return
+    for name, info in type(body).model_fields.items():
+        if (info.alias or name) == route.shop_key:
+            request.authorise_shop(str(getattr(body, name)))
+            return
+    raise RuntimeError(f"{type(body).__name__} has no field {route.shop_key} for {route.route_key}")
+
+
+def authorise_resource_shop(shop_id: str, missing: ApiError) -> None:
+    """The resource the request addresses belongs to ``shop_id``: the caller may act on it (and the shop's
+    request is counted), or the resource answers ``missing`` — another shop's resource is indistinguishable
+    from one that does not exist."""
+    request = current_request()
+    if request.principal is None or shop_id not in request.principal.shop_ids:
+        raise missing
+    request.authorise_shop(shop_id)
+
+
 def actor() -> str:
     """Who acts, as domain calls record it (``sentBy``…): the authenticated agent's id (the JWT's ``sub``)."""
     principal = current_request().principal
@@ -102,19 +128,6 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _body_field(event: Mapping[str, Any], name: str) -> str | None:
-    raw = event.get("body")
-    if not raw:
-        return None
-    try:
-        text = base64.b64decode(raw) if event.get("isBase64Encoded") else raw
-        payload = json.loads(text)
-    except (ValueError, TypeError):
-        return None  # the resolver reports the malformed body
-    value = payload.get(name) if isinstance(payload, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
 def _path_parameter(event: Mapping[str, Any], route: Route, name: str) -> str | None:
     params = event.get("pathParameters") or {}
     value = params.get(name)
@@ -136,9 +149,7 @@ def shop_named_by(event: Mapping[str, Any], route: Route) -> str | None:
     if route.shop_source is ShopSource.QUERY:
         value = (event.get("queryStringParameters") or {}).get(route.shop_key)
         return str(value) if value else None
-    if route.shop_source is ShopSource.BODY:
-        return _body_field(event, route.shop_key)
-    return None
+    return None  # a body's shop is authorised from the parsed body (authorise_body_shop)
 
 
 def route_of(event: Mapping[str, Any]) -> Route | None:

@@ -46,13 +46,21 @@ def limit_for(bucket: RateLimitBucket) -> int:
 
 def admit(shop_id: str, bucket: RateLimitBucket, *, now: float | None = None) -> Quota:
     """Count one request of ``shop_id`` in ``bucket``; 429 when the window's limit is exceeded."""
+    return _admit(ratelimits.shop_window(shop_id, bucket.value), bucket, "this shop", now)
+
+
+def admit_principal(subject: str, bucket: RateLimitBucket, *, now: float | None = None) -> Quota:
+    """Count one request of a caller that acted on no shop (a body that did not validate, a resource that
+    does not exist or is not theirs) against the caller itself: probing costs requests too."""
+    return _admit(ratelimits.caller_window(subject, bucket.value), bucket, "this caller", now)
+
+
+def _admit(window_pk: str, bucket: RateLimitBucket, whose: str, now: float | None) -> Quota:
     moment = _now() if now is None else now
     window_start = int(moment // WINDOW_SECONDS) * WINDOW_SECONDS
     window_end = window_start + WINDOW_SECONDS
     limit = limit_for(bucket)
-    count = ratelimits.count_request(
-        get_table(), shop_id, bucket.value, window_start, expires_at=window_end + WINDOW_SECONDS
-    )
+    count = ratelimits.count_request(get_table(), window_pk, window_start, expires_at=window_end + WINDOW_SECONDS)
     quota = Quota(
         limit=limit,
         remaining=max(0, limit - count),
@@ -60,7 +68,7 @@ def admit(shop_id: str, bucket: RateLimitBucket, *, now: float | None = None) ->
     )
     if count > limit:
         raise RateLimited(
-            f"Rate limit exceeded: {limit} requests per minute for this shop",
+            f"Rate limit exceeded: {limit} requests per minute for {whose}",
             headers={**quota.headers(), "Retry-After": str(quota.reset_after_seconds)},
         )
     return quota

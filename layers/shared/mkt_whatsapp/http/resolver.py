@@ -19,11 +19,14 @@ from mkt_whatsapp.core.errors import (
     MethodNotAllowed,
     NotFound,
     NotImplementedYet,
+    RateLimited,
 )
 from mkt_whatsapp.core.settings import API_BASE_PATH
+from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
 from mkt_whatsapp.http.guard import guard, in_progress, request_or_none
-from mkt_whatsapp.http.routes import ROUTES, methods_allowed_for
+from mkt_whatsapp.http.routes import ROUTES, ShopSource, methods_allowed_for
+from mkt_whatsapp.http.validation import parse_body, parse_query
 from mkt_whatsapp.store.table import TransactionConflict
 
 logger = Logger(child=True)
@@ -56,6 +59,13 @@ def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaC
         request.lambda_context = context
         with in_progress(request):
             result: dict[str, Any] = app.resolve(event, context)
+        if request.principal is not None and request.quota is None and request.route is not None:
+            # Authenticated, yet acted on no shop (every effect comes after a shop's authorisation): the
+            # request counts against the caller, so probing for ids or schemas is rate limited too.
+            try:
+                request.quota = ratelimit.admit_principal(request.principal.subject, request.route.rate_limit_bucket)
+            except RateLimited as limited:
+                return _to_lambda_response(error_response(limited))
         return _with_headers(result, request.quota.headers() if request.quota else {})
 
     return handle
@@ -116,6 +126,16 @@ def register_pending_routes(app: APIGatewayHttpResolver, function: str) -> None:
     the request names its shop, then an honest 501 in the error envelope."""
 
     def pending(**_path_parameters: str) -> Response[str]:
+        # The shop is read as every built route reads it: a body's from the parsed body (and authorised
+        # there), a query's from the parsed query (the very value the guard authorised).
+        from mkt_whatsapp.models import ShopBody, ShopQuery
+
+        request = request_or_none()
+        source = request.route.shop_source if request is not None and request.route is not None else None
+        if source is ShopSource.BODY:
+            parse_body(app, ShopBody)
+        elif source is ShopSource.QUERY:
+            parse_query(app, ShopQuery)
         return error_response(NotImplementedYet("This endpoint is not implemented yet"))
 
     registered = {(r.method, r.path) for r in app._static_routes + app._dynamic_routes}

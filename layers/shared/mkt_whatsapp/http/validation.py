@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from mkt_whatsapp.core.errors import ApiError, BadRequest
+from mkt_whatsapp.http.guard import authorise_body_shop
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -85,11 +86,14 @@ def _validated(source: str, validate: Callable[[Any], ModelT], payload: Any) -> 
 
 
 def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
-    """The request body as ``model``; 400 naming the first bad field (or ``body``) otherwise."""
+    """The request body as ``model``; 400 naming the first bad field (or ``body``) otherwise. On a route
+    whose body names its shop, the shop it names is authorised (403) before the body is returned."""
     raw = app.current_event.decoded_body
     if raw is None or not str(raw).strip():
         raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")
-    return _validated("body", model.model_validate_json, raw)
+    body = _validated("body", model.model_validate_json, raw)
+    authorise_body_shop(body)
+    return body
 
 
 def query_of(query: Mapping[str, str] | None, model: type[ModelT]) -> ModelT:

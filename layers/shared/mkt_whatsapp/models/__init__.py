@@ -16,14 +16,35 @@ class ApiModel(BaseModel):
     ``defer_build``: a model's validator is built the first time it is used, so a function only pays for
     the models its requests touch (see docs/cold-start.md)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, frozen=True, defer_build=True)
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)
 
 
-class PageQuery(ApiModel):
+class WireModel(ApiModel):
+    """What a caller sends (a body, a query string): read by its wire (camelCase) names only. A field's
+    Python name is not accepted as a second spelling: the shop a request is authorised for is the very
+    value the handler then uses (``shop_id`` in a body or a query is just an unknown field)."""
+
+    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
+
+
+class PageQuery(WireModel):
     """skip/take pagination of a list (api-v1): ``take`` defaults to 20 and may not exceed 100."""
 
     skip: Annotated[int, Field(ge=0)] = 0
     take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = DEFAULT_TAKE
+
+
+class ShopBody(WireModel):
+    """The part of a body that names its shop (``{"shopId": …}``): what a route not built yet reads, so its
+    shop is authorised the way every body route's is."""
+
+    shop_id: Annotated[str, Field(min_length=1)]
+
+
+class ShopQuery(WireModel):
+    """The query of a route that names its shop there (``?shopId=``)."""
+
+    shop_id: Annotated[str, Field(min_length=1)]

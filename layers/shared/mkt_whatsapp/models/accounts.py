@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 
-from mkt_whatsapp.models import ApiModel
+from mkt_whatsapp.models import ApiModel, WireModel
 
 ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")]
@@ -16,7 +16,7 @@ PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-
 AccountStatus = Literal["active", "action_required", "disconnected"]
 
 
-class ConnectAccountRequest(ApiModel):
+class ConnectAccountRequest(WireModel):
     shop_id: ShopId
     phone_number_id: PhoneNumberId
     access_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]

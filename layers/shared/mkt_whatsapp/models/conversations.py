@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mkt_whatsapp.models import ApiModel, PageQuery
+from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 
 ConversationStatus = Literal["active", "expired", "closed"]
 
@@ -62,7 +62,7 @@ class ConversationDetail(ApiModel):
     closed_at: str | None = None
 
 
-class AssignRequest(ApiModel):
+class AssignRequest(WireModel):
     agent_id: Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -74,7 +74,7 @@ class ListConversationsQuery(PageQuery):
     assigned_agent_id: str | None = None
 
 
-class ConversationQuery(ApiModel):
+class ConversationQuery(WireModel):
     """``GET /conversations/{id}``'s query: ``before``, the cursor of an older page of messages."""
 
     before: str | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from mkt_whatsapp.models import ApiModel, PageQuery
+from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 
 TagText = Annotated[str, Field(min_length=1, max_length=50)]
 
@@ -52,7 +52,7 @@ class CustomerProfile(ApiModel):
     consent_history: list[Consent] = Field(default_factory=list)
 
 
-class UpdateTagsRequest(ApiModel):
+class UpdateTagsRequest(WireModel):
     add_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
     remove_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
 
@@ -63,7 +63,7 @@ class UpdateTagsRequest(ApiModel):
         return self
 
 
-class OptInRequest(ApiModel):
+class OptInRequest(WireModel):
     status: Literal["opted_in", "opted_out"]
     source: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -76,12 +76,6 @@ def _comma_separated(value: object) -> object:
     if isinstance(value, str):
         return [part for part in value.split(",") if part.strip()]
     return value
-
-
-class ShopQuery(ApiModel):
-    """The query of a route that names its shop there (``?shopId=``)."""
-
-    shop_id: Annotated[str, Field(min_length=1)]
 
 
 class ListCustomersQuery(PageQuery):

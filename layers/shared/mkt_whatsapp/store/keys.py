@@ -34,6 +34,11 @@ def rate_window_pk(shop_id: str, bucket: str) -> str:
     return f"RATE#{shop_id}#{bucket}"
 
 
+def principal_rate_window_pk(subject: str, bucket: str) -> str:
+    """A caller's own windows, for requests that act on no shop (a prefix no shop's windows share)."""
+    return f"RATEP#{subject}#{bucket}"
+
+
 def send_rate_pk(phone_number_id: str) -> str:
     """A phone number's send rate: one item (SK ``TAT``) holding when its next free send slot starts."""
     return f"SENDRATE#{phone_number_id}"

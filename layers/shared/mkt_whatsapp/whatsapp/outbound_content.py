@@ -47,7 +47,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from mkt_whatsapp.models import ApiModel
+from mkt_whatsapp.models import WireModel
 
 __all__ = [
     "COMPONENT_TYPES",
@@ -144,13 +144,13 @@ def _clean(mapping: dict[str, Any]) -> dict[str, Any]:
 # --- text, media, location, contacts, reaction --------------------------------------------------------
 
 
-class TextContent(ApiModel):
+class TextContent(WireModel):
     type: Literal["text"]
     text: str = Field(min_length=1, max_length=4096)
     preview_url: bool = False
 
 
-class _MediaContent(ApiModel):
+class _MediaContent(WireModel):
     """A media message: by ``url`` (Meta fetches it) or by ``mediaId`` (uploaded before)."""
 
     kind: ClassVar[str] = "media"
@@ -216,7 +216,7 @@ class StickerContent(_MediaContent):
     type: Literal["sticker"]
 
 
-class LocationContent(ApiModel):
+class LocationContent(WireModel):
     type: Literal["location"]
     latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
     longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
@@ -224,7 +224,7 @@ class LocationContent(ApiModel):
     address: str | None = Field(default=None, max_length=1000)
 
 
-class ContactsContent(ApiModel):
+class ContactsContent(WireModel):
     """Meta's contact cards, sent as given (their own snake_case keys)."""
 
     type: Literal["contacts"]
@@ -245,7 +245,7 @@ class ContactsContent(ApiModel):
         return contacts
 
 
-class ReactionContent(ApiModel):
+class ReactionContent(WireModel):
     type: Literal["reaction"]
     message_id: str = Field(min_length=1, max_length=256)
     emoji: str = Field(max_length=10)
@@ -254,24 +254,24 @@ class ReactionContent(ApiModel):
 # --- interactive ---------------------------------------------------------------------------------------
 
 
-class InteractiveBody(ApiModel):
+class InteractiveBody(WireModel):
     text: str = Field(min_length=1, max_length=1024)
 
 
-class ListBody(ApiModel):
+class ListBody(WireModel):
     text: str = Field(min_length=1, max_length=4096)
 
 
-class Footer(ApiModel):
+class Footer(WireModel):
     text: str = Field(min_length=1, max_length=60)
 
 
-class TextHeader(ApiModel):
+class TextHeader(WireModel):
     type: Literal["text"]
     text: str = Field(min_length=1, max_length=60)
 
 
-class ButtonHeader(ApiModel):
+class ButtonHeader(WireModel):
     """A reply-button message's header: ``{type: text, text}`` or ``{type: image|video|document, url|mediaId}``."""
 
     type: Literal["text", "image", "video", "document"]
@@ -299,12 +299,12 @@ class ButtonHeader(ApiModel):
         return self
 
 
-class ReplyButton(ApiModel):
+class ReplyButton(WireModel):
     id: str = Field(min_length=1, max_length=256)
     title: str = Field(min_length=1, max_length=20)
 
 
-class ButtonAction(ApiModel):
+class ButtonAction(WireModel):
     buttons: list[ReplyButton] = Field(min_length=1, max_length=3)
 
     @field_validator("buttons")
@@ -316,7 +316,7 @@ class ButtonAction(ApiModel):
         return buttons
 
 
-class ButtonInteractive(ApiModel):
+class ButtonInteractive(WireModel):
     type: Literal["button"]
     header: ButtonHeader | None = None
     body: InteractiveBody
@@ -324,18 +324,18 @@ class ButtonInteractive(ApiModel):
     action: ButtonAction
 
 
-class ListRow(ApiModel):
+class ListRow(WireModel):
     id: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1, max_length=24)
     description: str | None = Field(default=None, max_length=72)
 
 
-class ListSection(ApiModel):
+class ListSection(WireModel):
     title: str | None = Field(default=None, min_length=1, max_length=24)
     rows: list[ListRow]
 
 
-class ListAction(ApiModel):
+class ListAction(WireModel):
     button: str = Field(min_length=1, max_length=20)
     sections: list[ListSection] = Field(min_length=1, max_length=10)
 
@@ -358,7 +358,7 @@ class ListAction(ApiModel):
         return sections
 
 
-class ListInteractive(ApiModel):
+class ListInteractive(WireModel):
     type: Literal["list"]
     header: TextHeader | None = None
     body: ListBody
@@ -366,7 +366,7 @@ class ListInteractive(ApiModel):
     action: ListAction
 
 
-class CtaUrlAction(ApiModel):
+class CtaUrlAction(WireModel):
     display_text: str = Field(min_length=1, max_length=20)
     url: str = Field(min_length=1, max_length=2048)
 
@@ -377,7 +377,7 @@ class CtaUrlAction(ApiModel):
         return value
 
 
-class CtaUrlInteractive(ApiModel):
+class CtaUrlInteractive(WireModel):
     type: Literal["cta_url"]
     header: TextHeader | None = None
     body: InteractiveBody
@@ -392,7 +392,7 @@ Interactive = Annotated[
 ]
 
 
-class InteractiveContent(ApiModel):
+class InteractiveContent(WireModel):
     type: Literal["interactive"]
     interactive: Interactive
 
@@ -400,7 +400,7 @@ class InteractiveContent(ApiModel):
 # --- template ------------------------------------------------------------------------------------------
 
 
-class Template(ApiModel):
+class Template(WireModel):
     """An approved template by name and language; ``components`` (its parameters) in Meta's own shape."""
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
@@ -420,7 +420,7 @@ class Template(ApiModel):
         return components
 
 
-class TemplateContent(ApiModel):
+class TemplateContent(WireModel):
     type: Literal["template"]
     template: Template
 
@@ -442,7 +442,7 @@ Content = Annotated[
 ]
 
 
-class SendMessageRequest(ApiModel):
+class SendMessageRequest(WireModel):
     content: Content
     reply_to: str | None = Field(default=None, min_length=1, max_length=256)
 

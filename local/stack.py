@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from local import defaults, stepfunctions, terminal
+from local import apigw_seams, defaults, stepfunctions, terminal
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner
@@ -173,6 +173,7 @@ class LocalStack:
         from samcli.local.apigw.local_apigw_service import LocalApigwService
         from werkzeug.serving import make_server
 
+        apigw_seams.install()
         stacks, _ = SamLocalStackProvider.get_stacks(str(tpl.TEMPLATE))
         api = ApiProvider(stacks).api
         service = LocalApigwService(api, SamRunner(self.lambdas), port=self.port, host=self.host)

@@ -5,7 +5,7 @@ CloudWatch (an EMF metric document on every invocation, JSON log records)::
     GET /api/v1/whatsapp/health 200 3 ms
     POST /api/v1/whatsapp/webhooks 200 4 ms
     InboundQueue → InboundProcessorFunction 1 ok 0 failed 41 ms
-    WARNING WebhooksFunction signed webhook body is not JSON; acknowledged  bytes=9
+    WARNING WebhooksFunction signed webhook body is not JSON; acknowledged  bytes=9 sha256=3b2c…
 
 Nothing is printed until the local stack's ``main()`` calls :func:`install`: tests run the same runners
 in process and keep the handlers' own output. The handlers are not changed; only this process's copy of

@@ -18,7 +18,7 @@ import boto3
 import jwt
 from moto import mock_aws
 
-from local import moto_seams
+from local import apigw_seams, moto_seams
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
@@ -318,6 +318,7 @@ def local_api() -> Any:
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
     from samcli.local.apigw.local_apigw_service import LocalApigwService
 
+    apigw_seams.install()
     stacks, _ = SamLocalStackProvider.get_stacks(str(tpl.TEMPLATE))
     service = LocalApigwService(ApiProvider(stacks).api, SamRunner(lambdas()), port=0, host="127.0.0.1")
     service.create()

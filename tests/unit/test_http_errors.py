@@ -150,3 +150,27 @@ def test_a_transaction_another_request_collided_with_is_409_not_500(api: ApiClie
     assert reply.code == "CONCURRENT_UPDATE"
     assert reply.headers["X-RateLimit-Limit"]
     assert api.get("/accounts/shop-conflict").data["status"] == "active"
+
+
+def test_a_validation_error_quotes_at_most_an_excerpt_of_the_input(api: ApiClient) -> None:
+    """pydantic quotes a bad discriminator's value in its message: a 1 MB ``content.type`` must not come
+    back as a 1 MB error."""
+    from mkt_whatsapp.inbound import processor
+    from tests.support import connect_shop, inbound_text_change
+
+    connect_shop(api, "shop-excerpt", "106540352240701")
+    processor.process_change(inbound_text_change("106540352240701", "84907770007", "wamid.EXCERPT-1"))
+    [conversation] = api.get("/conversations", query={"shopId": "shop-excerpt"}).data["conversations"]
+    huge = "x" * 1_000_000
+    reply = api.post(f"/conversations/{conversation['id']}/messages", json_body={"content": {"type": huge}})
+    assert (reply.status, reply.field, reply.code) == (400, "content.type", "INVALID_VALUE")
+    assert len(reply.text) < 1_000
+    assert reply.json["error"].startswith("Validation failed: content.type: ")
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe{", '{"shopId": "shop-1"}'.encode("utf-16")], ids=["raw-ff", "utf-16"])
+def test_a_body_that_is_not_utf8_is_400_through_the_http_front(client: ApiClient, body: bytes) -> None:
+    """API Gateway hands it over base64-encoded (local.apigw_seams makes SAM's front do the same): a 400 in
+    the envelope, never SAM's 502."""
+    reply = client.post("/accounts", data=body, headers={"Content-Type": "application/json"})
+    assert (reply.status, reply.field, reply.code) == (400, "body", "INVALID_JSON"), reply.text

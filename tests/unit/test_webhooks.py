@@ -180,8 +180,20 @@ def test_a_base64_encoded_body_from_api_gateway_is_decoded_before_verifying(modu
         b'{"object": "whatsapp_business_account", "entry": "nope"}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [null, 3, {"value": []}]}]}',
         b"{" + b'"a": "' + b"x" * 3_000_000 + b'"}',
+        b"[" * 1000 + b"]" * 1000,
+        b"\xff\xfe{\x00",
     ],
-    ids=["empty", "not-json", "array", "page-object", "entry-not-list", "wrong-shapes", "3MB"],
+    ids=[
+        "empty",
+        "not-json",
+        "array",
+        "page-object",
+        "entry-not-list",
+        "wrong-shapes",
+        "3MB",
+        "nested-1000",
+        "not-utf8",
+    ],
 )
 def test_signed_bodies_that_are_not_whatsapp_deliveries_are_acknowledged(module_api: ApiClient, body: bytes) -> None:
     reply = post(module_api, body, sign(body, META_APP_SECRET))

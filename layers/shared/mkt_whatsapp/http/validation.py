@@ -71,8 +71,17 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     if error_type == "json_invalid":
         message = "Malformed JSON in request body"
     else:
-        message = f"Validation failed: {name}: {first.get('msg', 'invalid value')}"
+        message = f"Validation failed: {_excerpt(name)}: {_excerpt(str(first.get('msg', 'invalid value')))}"
     return BadRequest(message, code=code, field=name)
+
+
+MAX_QUOTED = 160
+
+
+def _excerpt(text: str) -> str:
+    """pydantic's messages may quote the input (``Input tag '…' found using 'type'…``): an answer quotes
+    at most a short excerpt of what the caller sent."""
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
 
 
 def _validated(source: str, validate: Callable[[Any], ModelT], payload: Any) -> ModelT:

@@ -7,6 +7,7 @@ milliseconds, and the inbound processor (functions/inbound) stores the messages 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -89,8 +90,12 @@ def receive(body: bytes) -> int:
     Deliveries that are not WhatsApp message payloads are acknowledged and logged, never retried forever."""
     try:
         payload = json.loads(body)
-    except ValueError:
-        logger.warning("signed webhook body is not JSON; acknowledged", extra={"bytes": len(body)})
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser goes:
+        # acknowledged (Meta would retry a 5xx for days) and recorded by its size and digest
+        logger.warning(
+            "signed webhook body is not JSON; acknowledged",
+            extra={"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()},
+        )
         return 0
     units = change_units(payload)
     if not units:

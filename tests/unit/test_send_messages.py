@@ -335,3 +335,40 @@ def test_a_failed_status_with_131050_records_the_opt_out(shop: ApiClient, aws: A
     sent = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT).data
     deliver(shop, aws, status_of(sent, "failed", errors=[{"code": 131050, "title": "User stopped marketing"}]))
     assert shop.get(f"/customers/{WA_ID}", query={"shopId": SHOP}).data["consent"]["status"] == "opted_out"
+
+
+@pytest.mark.parametrize(
+    ("language", "sent"),
+    [
+        ({"code": "vi"}, {"code": "vi"}),
+        ({"code": "vi", "policy": "deterministic"}, {"code": "vi", "policy": "deterministic"}),
+        ("vi", {"code": "vi"}),
+    ],
+    ids=["meta-object", "meta-object-with-policy", "plain-code"],
+)
+def test_a_templates_language_as_meta_documents_it_or_as_a_code(
+    shop: ApiClient, graph, language: object, sent: dict
+) -> None:
+    conversation = open_conversation(shop, int(time.time()) - 60)
+    body = {"content": {"type": "template", "template": {"name": "order_update", "language": language}}}
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=body)
+    assert reply.status == 201, reply.text
+    assert sends(graph)[-1]["body"]["template"] == {"name": "order_update", "language": sent}
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        ({"code": "vi", "policy": "fallback"}, "INVALID_TYPE"),
+        ({"locale": "vi"}, "INVALID_TYPE"),
+        ({"code": "v"}, "TOO_SHORT"),
+        (7, "INVALID_TYPE"),
+    ],
+    ids=["unknown-policy", "no-code", "code-too-short", "a-number"],
+)
+def test_a_bad_template_language_is_400_naming_it(shop: ApiClient, graph, language: object, code: str) -> None:
+    conversation = open_conversation(shop, int(time.time()) - 60)
+    body = {"content": {"type": "template", "template": {"name": "order_update", "language": language}}}
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=body)
+    assert (reply.status, reply.field, reply.code) == (400, "content.template.language", code), reply.text
+    assert sends(graph) == []

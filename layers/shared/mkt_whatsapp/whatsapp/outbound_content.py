@@ -17,8 +17,9 @@ and its translation to the Graph API request body of ``POST /{version}/{phone-nu
 | | row ``{id 1–200 (unique in the list), title 1–24, description ≤ 72}`` |
 | ``interactive`` ``cta_url`` | ``body.text`` 1–1024; text ``header`` ≤ 60; ``footer`` ≤ 60; |
 | | ``action`` ``{displayText 1–20, url https:// ≤ 2048}`` |
-| ``template`` | ``template.name`` 1–512 of ``[a-z0-9_]``; ``language`` 2–15 (``vi``, ``en_US``); ``category`` |
-| | (ours, never sent); ``components`` in Meta's own shape, each a ``{type: header|body|footer|button}`` |
+| ``template`` | ``template.name`` 1–512 of ``[a-z0-9_]``; ``language`` a code 2–15 (``vi``, ``en_US``) or |
+| | Meta's ``{"code", "policy"}``; ``category`` (ours, never sent); ``components`` in Meta's own shape, |
+| | each a ``{type: header|body|footer|button}`` |
 
 A reply names the message replied to in ``replyTo`` (Graph's ``context.message_id``, ≤ 256).
 
@@ -405,8 +406,25 @@ class Template(WireModel):
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     language: str = Field(min_length=2, max_length=15)
+    # Meta's object form ``{"code": "vi", "policy": "deterministic"}``: the policy is sent back as given.
+    language_policy: Literal["deterministic"] | None = Field(default=None, exclude=True)
     category: Literal["marketing", "utility", "authentication"] | None = None
     components: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _language_as_meta_writes_it(cls, data: Any) -> Any:
+        """``language`` is a code (``"vi"``) or Meta's object (``{"code": "vi", "policy": "deterministic"}``),
+        as Meta documents it and users copy it; either is read as the code (and the policy)."""
+        language = data.get("language") if isinstance(data, dict) else None
+        if (
+            isinstance(language, dict)
+            and set(language) <= {"code", "policy"}
+            and "code" in language
+            and language.get("policy") in (None, "deterministic")
+        ):  # anything else is refused as ``language``
+            return {**data, "language": language["code"], "languagePolicy": language.get("policy")}
+        return data
 
     @field_validator("components")
     @classmethod
@@ -534,7 +552,10 @@ def _payload(content: Content) -> dict[str, Any] | list[dict[str, Any]]:
     if isinstance(content, InteractiveContent):
         return _interactive(content.interactive)
     template = content.template
-    body: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
+    language: dict[str, str] = {"code": template.language}
+    if template.language_policy:
+        language["policy"] = template.language_policy
+    body: dict[str, Any] = {"name": template.name, "language": language}
     if template.components:
         body["components"] = list(template.components)
     return body

@@ -43,6 +43,14 @@ def test_the_pagination_block(skip: int, take: int, total: int, expected: dict) 
         ("-1", "20", "skip", "OUT_OF_RANGE"),
         ("a", "20", "skip", "INVALID_TYPE"),
         ("0", "1.5", "take", "INVALID_TYPE"),
+        ("0", "１０", "take", "INVALID_TYPE"),
+        ("0", "+10", "take", "INVALID_TYPE"),
+        ("0", "1_0", "take", "INVALID_TYPE"),
+        ("0", "10.0", "take", "INVALID_TYPE"),
+        ("0", "10 ", "take", "INVALID_TYPE"),
+        ("٣", "20", "skip", "INVALID_TYPE"),
+        ("1000001", "20", "skip", "OUT_OF_RANGE"),
+        ("99999999999999999999999", "20", "skip", "INVALID_TYPE"),
     ],
 )
 def test_bad_values_are_400_naming_the_parameter(skip: str, take: str, field: str, code: str) -> None:
@@ -53,3 +61,7 @@ def test_bad_values_are_400_naming_the_parameter(skip: str, take: str, field: st
 
 def test_take_100_is_allowed() -> None:
     assert parse("0", "100").take == 100
+
+
+def test_the_largest_skip_is_a_million() -> None:
+    assert parse("1000000", "100").skip == 1_000_000

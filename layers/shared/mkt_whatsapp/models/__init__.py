@@ -1,10 +1,12 @@
 """Pydantic v2 models: API request/response bodies and query strings (camelCase on the wire) and stored
 records."""
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 DEFAULT_TAKE = 20
 MAX_TAKE = 100
@@ -30,11 +32,27 @@ class WireModel(ApiModel):
     model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
 
 
-class PageQuery(WireModel):
-    """skip/take pagination of a list (api-v1): ``take`` defaults to 20 and may not exceed 100."""
+MAX_SKIP = 1_000_000
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}", re.ASCII)
 
-    skip: Annotated[int, Field(ge=0)] = 0
-    take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = DEFAULT_TAKE
+
+def _ascii_whole_number(value: object) -> object:
+    """A query's number as people type it in ASCII digits: not ``１０``, ``+10``, ``1_0``, ``10.0`` or
+    ``10 `` (which Python's ``int`` would all take), nor more digits than any bound needs."""
+    if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be a whole number in ASCII digits")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_ascii_whole_number)]
+
+
+class PageQuery(WireModel):
+    """skip/take pagination of a list (api-v1): ``take`` defaults to 20 and may not exceed 100; ``skip``
+    is at most 1,000,000."""
+
+    skip: Annotated[QueryInt, Field(ge=0, le=MAX_SKIP)] = 0
+    take: Annotated[QueryInt, Field(ge=1, le=MAX_TAKE)] = DEFAULT_TAKE
 
 
 class ShopBody(WireModel):

@@ -360,6 +360,53 @@ def test_a_message_with_no_sender_is_never_silently_dropped(shop: ApiClient, aws
     assert queue_depth(aws, "InboundQueue") == 1  # failed, kept for redelivery and then the DLQ
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("from", "+84901234567"),
+        ("from", "8490 123 4567"),
+        ("from", "<WHATSAPP_ID>"),
+        ("from", "８４９０１２３４５６７"),
+        ("from_user_id", "VN-1349870655223189"),
+        ("from_user_id", "vn.1349870655223189"),
+        ("from_user_id", "VN." + "1" * 129),
+    ],
+)
+def test_a_sender_id_in_no_shape_meta_uses_is_refused_loudly(
+    shop: ApiClient, aws: AwsStack, field: str, value: str
+) -> None:
+    """Not a phone number's digits, not a business-scoped user id: never stored as a customer, and the
+    record fails (to the dead-letter queue after its retries) instead of vanishing."""
+    body = corpus("text")
+    change = body["entry"][0]["changes"][0]["value"]
+    change.pop("contacts")
+    change["messages"][0][field] = value
+    if field == "from_user_id":
+        change["messages"][0].pop("from")
+    assert post_webhook(shop, body).status == 200
+    drain_inbound(aws)
+    assert conversations(shop)["totalCount"] == 0
+    assert shop.get("/customers", query={"shopId": SHOP}).data["totalCount"] == 0
+    assert queue_depth(aws, "InboundQueue") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("from_user_id", "US.ENT.11815799212886844830"), ("from_user_id", "BR.1502576394655843"), ("from", "84901234567")],
+)
+def test_sender_ids_as_meta_writes_them_are_stored(shop: ApiClient, aws: AwsStack, field: str, value: str) -> None:
+    body = corpus("text")
+    change = body["entry"][0]["changes"][0]["value"]
+    change.pop("contacts")
+    change["messages"][0][field] = value
+    if field == "from_user_id":
+        change["messages"][0].pop("from")
+    assert post_webhook(shop, body).status == 200
+    drain_inbound(aws)
+    assert conversations(shop)["totalCount"] == 1
+    assert queue_depth(aws, "InboundQueue") == 0
+
+
 def test_group_and_other_fields_are_acknowledged_without_processing(shop: ApiClient, aws: AwsStack) -> None:
     body = {
         "object": "whatsapp_business_account",

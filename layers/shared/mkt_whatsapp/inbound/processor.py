@@ -13,6 +13,7 @@ messages of one customer are serialised by the customer's ``version`` (optimisti
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,12 +44,18 @@ CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 OPT_OUT_KEYWORDS = frozenset({"stop", "unsubscribe", "huy", "dung"})
 OPT_IN_KEYWORDS = frozenset({"start"})
 MAX_ATTEMPTS = 8
+# A sender's ids as Meta writes them: a phone number's digits (``wa_id``, E.164 without the +), and a
+# business-scoped user id: a two-letter country code, a period and up to 128 letters and digits
+# (``VN.1349870655223189``; a parent BSUID adds ``ENT.``: ``US.ENT.1181579921``).
+PHONE_NUMBER = re.compile(r"[0-9]{5,20}", re.ASCII)
+BUSINESS_SCOPED_USER_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}", re.ASCII)
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4b8e-9a55-0c2f4b3c9e11")
 
 
 class UnattributableMessage(Exception):
-    """A message with neither a phone number nor a business-scoped user id: it cannot be filed under a
-    customer, so it is failed loudly (and reaches the dead-letter queue) instead of being dropped."""
+    """A message with neither a phone number nor a business-scoped user id, or with one in no shape Meta
+    uses: it cannot be filed under a customer, so it is failed loudly (and reaches the dead-letter queue)
+    instead of being dropped or stored under a made-up customer."""
 
 
 class ConcurrentUpdateError(Exception):
@@ -120,6 +127,11 @@ def receive_message(shop_id: str, value: ChangeValue, message: InboundMessage) -
     )
     if not sender.phone and not sender.bsuid:
         raise UnattributableMessage(f"message {message.id} names no sender")
+    if (sender.phone and not PHONE_NUMBER.fullmatch(sender.phone)) or (
+        sender.bsuid and not BUSINESS_SCOPED_USER_ID.fullmatch(sender.bsuid)
+    ):
+        # Not Meta's shape of either id: refused loudly (to the dead-letter queue), never a customer.
+        raise UnattributableMessage(f"message {message.id} names its sender in no shape Meta uses")
     table = get_table()
 
     def attempt() -> Received | None:

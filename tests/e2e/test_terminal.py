@@ -18,16 +18,17 @@ MS = r"\d+ ms"
 def test_make_dev_prints_one_line_per_request_and_job_and_no_emf() -> None:
     stack = start_stack()  # its own: the stack's own Graph simulator and defaults, as `make dev` runs
     try:
-        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$")  # start_stack's readiness check
-        assert httpx.get(f"{stack.api}/health", timeout=10).status_code == 200
-        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$")
+        # Generous waits: a line comes as soon as it is printed, and a loaded test machine can be slow.
+        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$", timeout=30)  # start_stack's check
+        assert httpx.get(f"{stack.api}/health", timeout=30).status_code == 200
+        stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$", timeout=30)
 
         raw = webhook_body()
         signature = sign(raw, LOCAL_DEFAULTS["META_APP_SECRET"])
-        reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": signature}, timeout=10)
+        reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": signature}, timeout=30)
         assert reply.json() == {"success": True}
-        stack.wait_for_line(rf"^POST /api/v1/whatsapp/webhooks 200 {MS}$")
-        stack.wait_for_line(rf"^InboundQueue → InboundProcessorFunction 1 ok 0 failed {MS}$", timeout=20)
+        stack.wait_for_line(rf"^POST /api/v1/whatsapp/webhooks 200 {MS}$", timeout=30)
+        stack.wait_for_line(rf"^InboundQueue → InboundProcessorFunction 1 ok 0 failed {MS}$", timeout=60)
     finally:
         stack.stop()
     printed = stack.printed()

@@ -360,6 +360,18 @@ def test_a_message_with_no_sender_is_never_silently_dropped(shop: ApiClient, aws
     assert queue_depth(aws, "InboundQueue") == 1  # failed, kept for redelivery and then the DLQ
 
 
+def deliver_text_from(shop: ApiClient, aws: AwsStack, field: str, value: str) -> None:
+    """The corpus text message with its sender named only by ``field`` (``from`` or ``from_user_id``)."""
+    body = corpus("text")
+    change = body["entry"][0]["changes"][0]["value"]
+    change.pop("contacts")
+    change["messages"][0][field] = value
+    if field == "from_user_id":
+        change["messages"][0].pop("from")
+    assert post_webhook(shop, body).status == 200
+    drain_inbound(aws)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -377,14 +389,7 @@ def test_a_sender_id_in_no_shape_meta_uses_is_refused_loudly(
 ) -> None:
     """Not a phone number's digits, not a business-scoped user id: never stored as a customer, and the
     record fails (to the dead-letter queue after its retries) instead of vanishing."""
-    body = corpus("text")
-    change = body["entry"][0]["changes"][0]["value"]
-    change.pop("contacts")
-    change["messages"][0][field] = value
-    if field == "from_user_id":
-        change["messages"][0].pop("from")
-    assert post_webhook(shop, body).status == 200
-    drain_inbound(aws)
+    deliver_text_from(shop, aws, field, value)
     assert conversations(shop)["totalCount"] == 0
     assert shop.get("/customers", query={"shopId": SHOP}).data["totalCount"] == 0
     assert queue_depth(aws, "InboundQueue") == 1
@@ -395,14 +400,7 @@ def test_a_sender_id_in_no_shape_meta_uses_is_refused_loudly(
     [("from_user_id", "US.ENT.11815799212886844830"), ("from_user_id", "BR.1502576394655843"), ("from", "84901234567")],
 )
 def test_sender_ids_as_meta_writes_them_are_stored(shop: ApiClient, aws: AwsStack, field: str, value: str) -> None:
-    body = corpus("text")
-    change = body["entry"][0]["changes"][0]["value"]
-    change.pop("contacts")
-    change["messages"][0][field] = value
-    if field == "from_user_id":
-        change["messages"][0].pop("from")
-    assert post_webhook(shop, body).status == 200
-    drain_inbound(aws)
+    deliver_text_from(shop, aws, field, value)
     assert conversations(shop)["totalCount"] == 1
     assert queue_depth(aws, "InboundQueue") == 0
 

@@ -83,7 +83,9 @@ class RunningStack:
         assert reply.status_code == 201, reply.text
         return auth
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Signal the stack and wait for it to exit (a stack that is still running after ``timeout``
+        seconds, generous for a loaded test machine, is killed and the test fails)."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:

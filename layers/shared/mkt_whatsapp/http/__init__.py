@@ -6,8 +6,8 @@ Map: ``routes`` (every route, its function, where it names its shop) → ``guard
 the request in progress) → ``resolver`` (entry point, one error mapping) → ``validation`` (pydantic
 bodies and queries) → ``envelope`` and ``pagination`` (the answer)."""
 
-from mkt_whatsapp.http.envelope import dumps, error_response, ok
-from mkt_whatsapp.http.guard import actor, authorise_resource_shop, authorise_shop, deadline, header
+from mkt_whatsapp.http.envelope import dumps, ok
+from mkt_whatsapp.http.guard import actor, authorise_resource_shop, deadline
 from mkt_whatsapp.http.pagination import page_of
 from mkt_whatsapp.http.resolver import create_resolver, entrypoint, register_pending_routes
 from mkt_whatsapp.http.validation import parse_body, parse_query
@@ -15,13 +15,10 @@ from mkt_whatsapp.http.validation import parse_body, parse_query
 __all__ = [
     "actor",
     "authorise_resource_shop",
-    "authorise_shop",
     "create_resolver",
     "deadline",
     "dumps",
     "entrypoint",
-    "error_response",
-    "header",
     "ok",
     "page_of",
     "parse_body",

@@ -2,9 +2,10 @@
 its domain calls record), until when it may work (the deadline) and whether it may act on a shop.
 
 The guard runs before the resolver so that an unauthenticated caller always gets 401 — never a 400 that
-reveals the body's schema — and a caller acting on another shop gets 403 before validation or any read.
-Routes whose resource decides the shop (a conversation, a flow, an agent) are authorised by their
-handler, with :func:`authorise_shop`, once it has read the resource and before it calls the domain.
+reveals the body's schema. A shop named in the path or the query is authorised (403) before any read; a
+shop named in the body is authorised from the parsed body (:func:`authorise_body_shop`, called by
+``validation.parse_body``); a resource that decides the shop (a conversation, later a flow or an agent)
+is read by its handler and authorised with :func:`authorise_resource_shop` before the domain is called.
 
 This module is the only one that knows there is a request: domain functions take the shop, the actor
 and the deadline as arguments, so the same send runs from a handler, a queue worker or a state machine.
@@ -75,11 +76,6 @@ def current_request() -> RequestContext:
     return context
 
 
-def authorise_shop(shop_id: str) -> None:
-    """The caller may act on ``shop_id`` (the shop of the resource the request addresses), or 403."""
-    current_request().authorise_shop(shop_id)
-
-
 def authorise_body_shop(body: BaseModel) -> None:
     """On a route whose body names its shop: authorise the shop the parsed ``body`` holds — the very value
     the handler goes on to use (one parse: no second reader that could see another key, an alias or the
@@ -121,7 +117,7 @@ def deadline() -> float | None:
     return time.time() + context.get_remaining_time_in_millis() / 1000
 
 
-def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == name:
             return value
@@ -169,7 +165,7 @@ def guard(event: Mapping[str, Any]) -> RequestContext:
     # Imported on the first authenticated request: public functions (webhooks, health) never load JWT code.
     from mkt_whatsapp.http.auth import authenticate
 
-    context.principal = authenticate(header(event.get("headers"), "authorization"))
+    context.principal = authenticate(_header(event.get("headers"), "authorization"))
     shop_id = shop_named_by(event, route)
     if shop_id is not None:
         context.authorise_shop(shop_id)

@@ -86,8 +86,14 @@ def test_unknown_routes_and_wrong_methods(stack: RunningStack) -> None:
     assert missing.json()["details"]["code"] == "ROUTE_NOT_FOUND"
     wrong = httpx.patch(f"{stack.api}/accounts/shop-1")
     assert wrong.status_code == 405
-    assert wrong.headers["Allow"] == "DELETE, GET"
+    assert wrong.headers["Allow"] == "DELETE, GET, HEAD"
     assert httpx.get(f"{stack.api}/accounts/shop-1").status_code == 401
+    # Methods no route knows, and HEAD, over real HTTP: the envelope, never SAM's {"message": ...}.
+    unknown = httpx.request("FOO", f"{stack.api}/accounts/shop-1")
+    assert (unknown.status_code, unknown.json()["details"]["code"]) == (405, "METHOD_NOT_ALLOWED")
+    head = httpx.head(f"{stack.api}/health")
+    assert (head.status_code, head.content) == (200, b"")
+    assert httpx.head(f"{stack.api}/accounts/shop-1").status_code == 401
 
 
 def test_the_stack_uses_graph_api_base_url_when_set_and_stops_on_sigterm() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from local import template as tpl
 from local.make_events import events as sample_events
-from mkt_whatsapp.http.routes import CATCH_ALL_PATH, ROUTES
+from mkt_whatsapp.http.routes import CATCH_ALL_PATH, ROUTES, head_routes
 from tests.support import AwsStack, lambdas
 
 ROOT = tpl.ROOT
@@ -54,7 +54,8 @@ def test_sam_validate_lint_passes_offline() -> None:
 
 
 def test_every_route_in_the_template_is_in_the_route_table_and_vice_versa() -> None:
-    expected = {(logical_id(route.function), route.method, route.full_path) for route in ROUTES}
+    expected = {(logical_id(route.function), route.method, route.full_path) for route in ROUTES + head_routes()}
+    assert {method for _, method, _ in expected} >= {"GET", "HEAD"}
     expected.add(("SystemFunction", "ANY", CATCH_ALL_PATH))
     assert http_routes() == expected
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 
 import jwt
 import pytest
@@ -17,6 +18,14 @@ from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
 from tests.support import ApiClient, connect_shop, inbound_text_change, make_token, unsigned_token
 
 SHOP = "shop-1"
+
+
+def attacker_token() -> str:
+    """A token for SHOP with a subject of its own: refused requests count against their caller, and one
+    caller's probes would otherwise exhaust its window across the matrix."""
+    return make_token([SHOP], sub=f"attacker-{uuid.uuid4().hex[:12]}")
+
+
 AUTHENTICATED = [route for route in ROUTES if route.requires_auth]
 SHOP_NAMED = [route for route in AUTHENTICATED if route.shop_source is not ShopSource.RESOURCE]
 
@@ -257,14 +266,91 @@ def test_a_body_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
     assert module_api.get("/accounts/shop-2", token=make_token(["shop-2"])).status == 404  # nothing connected
 
 
+# Query strings that try to act on shop-2 with a token for shop-1 only: (query, status, code).
+QUERY_SPELLINGS = {
+    "python name": ("shop_id=shop-2", 400, "REQUIRED_FIELD"),
+    "another case": ("ShopId=shop-2", 400, "REQUIRED_FIELD"),
+    # API Gateway would join a repeated parameter's values with a comma; it is refused before any reading.
+    "repeated, the other shop last": ("shopId=shop-1&shopId=shop-2", 400, "DUPLICATE_PARAMETER"),
+    "repeated, the other shop first": ("shopId=shop-2&shopId=shop-1", 400, "DUPLICATE_PARAMETER"),
+    "percent-encoded": ("shopId=shop%2D2", 403, "SHOP_ACCESS_DENIED"),
+    "comma-joined": ("shopId=shop-1,shop-2", 403, "SHOP_ACCESS_DENIED"),
+    "another case of the value": ("shopId=SHOP-1", 403, "SHOP_ACCESS_DENIED"),
+    "trailing space": ("shopId=shop-1%20", 403, "SHOP_ACCESS_DENIED"),
+}
+
+
 @pytest.mark.parametrize("route", QUERY_ROUTES, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("spelling", sorted(QUERY_SPELLINGS))
 def test_a_query_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
-    module_api: ApiClient, route: Route
+    module_api: ApiClient, route: Route, spelling: str
 ) -> None:
+    query, status, code = QUERY_SPELLINGS[spelling]
     path = re.sub(r"\{[^}]+\}", "some-id", route.path)
-    token = make_token([SHOP])
-    aliased = module_api.request(route.method, path, query={"shop_id": "shop-2"}, token=token)
-    assert (aliased.status, aliased.code, aliased.field) == (400, "REQUIRED_FIELD", "shopId"), aliased.text
-    # A repeated parameter reaches the function joined with a comma (HTTP API v2), a shop no token holds.
-    repeated = module_api.request(route.method, f"{path}?shopId={SHOP}&shopId=shop-2", token=token)
-    assert (repeated.status, repeated.code) == (403, "SHOP_ACCESS_DENIED"), repeated.text
+    body = json.dumps({"shopId": SHOP}).encode() if route.method in ("POST", "PUT") else None
+    reply = module_api.request(
+        route.method,
+        f"{path}?{query}",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        token=attacker_token(),
+    )
+    assert (reply.status, reply.code) == (status, code), reply.text
+    assert reply.field in ("shopId", "shop_id"), reply.text
+
+
+PATH_ROUTES = [route for route in AUTHENTICATED if route.shop_source is ShopSource.PATH]
+DENIED = {(403, "SHOP_ACCESS_DENIED")}
+# Paths that try to act on shop-2 with a token for shop-1 only: (shop segment, the answers it may get).
+PATH_SPELLINGS = {
+    "percent-encoded other shop": ("shop%2D2", DENIED),
+    "another case": ("SHOP-1", DENIED),
+    "comma-joined": ("shop-1,shop-2", DENIED),
+    # The local front decodes %2F before routing (no such route); API Gateway keeps it in the parameter.
+    "encoded slash": ("shop-1%2Fshop-2", DENIED | {(404, "ROUTE_NOT_FOUND")}),
+}
+
+
+@pytest.mark.parametrize("route", PATH_ROUTES, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("spelling", sorted(PATH_SPELLINGS))
+def test_a_path_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
+    module_api: ApiClient, route: Route, spelling: str
+) -> None:
+    segment, answers = PATH_SPELLINGS[spelling]
+    reply = module_api.request(route.method, route.path.replace("{shopId}", segment), token=attacker_token())
+    assert (reply.status, reply.code) in answers, reply.text
+    # The encoded spelling of the token's own shop is that shop, read as the handler reads it.
+    own = module_api.request(route.method, route.path.replace("{shopId}", "shop%2D1"), token=attacker_token())
+    assert own.status not in (401, 403), own.text
+
+
+RESOURCE_ROUTES = [route for route in AUTHENTICATED if route.shop_source is ShopSource.RESOURCE]
+
+
+def test_every_authenticated_route_has_its_attacker_cases() -> None:
+    """A new route lands in one of the matrices above by construction: by where it names its shop. A
+    route whose resource decides the shop needs a resource of another shop to probe with: conversations
+    have one; routes of features not built yet answer 501 to every caller (next test) until theirs is
+    added here."""
+    covered = set(BODY_ROUTES) | set(QUERY_ROUTES) | set(PATH_ROUTES) | set(RESOURCE_ROUTES)
+    assert covered == set(AUTHENTICATED)
+    assert {r.shop_source for r in AUTHENTICATED} == {
+        ShopSource.BODY,
+        ShopSource.QUERY,
+        ShopSource.PATH,
+        ShopSource.RESOURCE,
+    }
+    unprobed = [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES]
+    assert {r.function for r in unprobed} <= {"flows", "ai_agents"}, "a built resource route needs its 404 probe"
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES], ids=lambda r: r.route_key
+)
+def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api: ApiClient, route: Route) -> None:
+    path = re.sub(r"\{[^}]+\}", "some-id", route.path)
+    body = json.dumps({"shopId": "shop-2"}).encode() if route.method in ("POST", "PUT") else None
+    reply = module_api.request(
+        route.method, path, data=body, headers={"Content-Type": "application/json"}, token=attacker_token()
+    )
+    assert (reply.status, reply.code) == (501, "NOT_IMPLEMENTED"), reply.text

@@ -33,5 +33,7 @@ def test_health_makes_one_read_and_a_rejected_token_makes_none(api: ApiClient, c
     assert calls == Counter({"dynamodb:GetItem": 1})
     calls.clear()
     assert api.get("/accounts/shop-1", token="garbage").status == 401
-    assert api.get("/accounts/shop-1", token=make_token(["other"])).status == 403
     assert sum(calls.values()) == 0
+    # A valid token refused the shop costs one write: its caller's rate window (probing is counted).
+    assert api.get("/accounts/shop-1", token=make_token(["other"])).status == 403
+    assert calls == Counter({"dynamodb:UpdateItem": 1})

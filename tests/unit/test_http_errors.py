@@ -39,10 +39,10 @@ def test_paths_outside_the_api_are_404_too(client: ApiClient) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("PATCH", "/accounts/shop-1", "DELETE, GET"),
+        ("PATCH", "/accounts/shop-1", "DELETE, GET, HEAD"),
         ("PUT", "/accounts", "POST"),
-        ("DELETE", "/webhooks", "GET, POST"),
-        ("POST", "/health", "GET"),
+        ("DELETE", "/webhooks", "GET, HEAD, POST"),
+        ("POST", "/health", "GET, HEAD"),
         ("DELETE", "/flows/f1", "PUT"),
     ],
 )
@@ -174,3 +174,123 @@ def test_a_body_that_is_not_utf8_is_400_through_the_http_front(client: ApiClient
     the envelope, never SAM's 502."""
     reply = client.post("/accounts", data=body, headers={"Content-Type": "application/json"})
     assert (reply.status, reply.field, reply.code) == (400, "body", "INVALID_JSON"), reply.text
+
+
+# --- limits, media types, repeated parameters, methods --------------------------------------------------
+
+
+def test_a_body_over_the_documented_size_is_413_before_it_is_read(client: ApiClient) -> None:
+    from mkt_whatsapp.core.settings import MAX_BODY_BYTES
+
+    at_limit = b'{"shopId": "shop-1", "pad": "' + b"x" * (MAX_BODY_BYTES - 31) + b'"}'
+    assert len(at_limit) == MAX_BODY_BYTES
+    reply = client.post("/accounts", data=at_limit, headers={"Content-Type": "application/json"})
+    assert (reply.status, reply.code) == (400, "REQUIRED_FIELD"), reply.text[:300]  # read, then validated
+    over = at_limit[:-2] + b'x"}'
+    reply = client.post("/accounts", data=over, headers={"Content-Type": "application/json"})
+    assert_error_envelope(reply, 413, "PAYLOAD_TOO_LARGE")
+    assert reply.field == "body"
+    assert f"limit is {MAX_BODY_BYTES} bytes" in reply.json["error"]
+    assert len(reply.text) < 500
+
+
+def test_an_oversized_body_that_is_not_utf8_is_413_too(client: ApiClient) -> None:
+    """It reaches the function base64-encoded; its size is the decoded bytes'."""
+    from mkt_whatsapp.core.settings import MAX_BODY_BYTES
+
+    reply = client.post("/accounts", data=b"\xff" * (MAX_BODY_BYTES + 10), headers={"Content-Type": "application/json"})
+    assert_error_envelope(reply, 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_an_oversized_body_without_a_token_is_401_first(client: ApiClient) -> None:
+    reply = client.post("/accounts", data=b"x" * 2_000_000, headers={"Content-Type": "application/json"}, token="")
+    assert_error_envelope(reply, 401, "MISSING_TOKEN")
+
+
+def test_json_nested_past_the_parsers_limit_is_400_nesting_too_deep(client: ApiClient) -> None:
+    from mkt_whatsapp.core.settings import MAX_JSON_DEPTH
+
+    within = b'{"shopId": "shop-1", "x": ' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    reply = client.post("/accounts", data=within, headers={"Content-Type": "application/json"})
+    assert reply.code == "REQUIRED_FIELD", reply.text  # parsed: the body lacks its other fields
+    for depth in (250, 1000, 100_000):
+        deep = b"[" * depth + b"]" * depth
+        reply = client.post("/accounts", data=deep, headers={"Content-Type": "application/json"})
+        assert_error_envelope(reply, 400, "NESTING_TOO_DEEP")
+        assert reply.field == "body"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=utf-16", "multipart/form-data"],
+)
+def test_a_body_declared_as_anything_but_utf8_json_is_415(client: ApiClient, content_type: str) -> None:
+    reply = client.post("/accounts", data=b'{"shopId": "shop-1"}', headers={"Content-Type": content_type})
+    assert_error_envelope(reply, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert reply.field == "Content-Type"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8", None])
+def test_json_bodies_are_read_with_or_without_their_charset_or_type(client: ApiClient, content_type) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    reply = client.post("/accounts", data=b'{"shopId": "shop-1"}', headers=headers)
+    assert (reply.status, reply.code, reply.field) == (400, "REQUIRED_FIELD", "phoneNumberId"), reply.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/conversations", "shopId=shop-1&take=5&take=10"),
+        ("/customers", "shopId=shop-1&shopId=shop-1"),
+        ("/webhooks", "hub.mode=subscribe&hub.challenge=1&hub.challenge=2&hub.verify_token=x"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(client: ApiClient, path: str, query: str) -> None:
+    reply = client.get(f"{path}?{query}")
+    assert_error_envelope(reply, 400, "DUPLICATE_PARAMETER")
+    assert reply.field in ("take", "shopId", "hub.challenge")
+
+
+@pytest.mark.parametrize(
+    "path", ["/health", "/conversations?shopId=shop-1", "/accounts/shop-1", "/customers/849?shopId=shop-1"]
+)
+def test_head_answers_like_get_without_the_body(client: ApiClient, path: str) -> None:
+    get = client.get(path)
+    head = client.request("HEAD", path)
+    assert head.status == get.status
+    assert head.text == ""
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    assert head.headers.get("X-RateLimit-Limit") == get.headers.get("X-RateLimit-Limit")
+
+
+def test_head_needs_the_token_where_get_does(client: ApiClient) -> None:
+    reply = client.request("HEAD", "/conversations?shopId=shop-1", token="")
+    assert reply.status == 401
+    assert reply.text == ""
+    assert reply.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("method", ["FOO", "TRACE", "PROPFIND"])
+def test_a_method_no_route_knows_is_405_in_the_envelope_from_the_http_front(client: ApiClient, method: str) -> None:
+    reply = client.request(method, "/conversations")
+    assert_error_envelope(reply, 405, "METHOD_NOT_ALLOWED")
+    assert reply.headers["Allow"] == "GET, HEAD"
+    unknown = client.request(method, "/nothing-here")
+    assert_error_envelope(unknown, 404, "ROUTE_NOT_FOUND")
+    assert "message" not in unknown.json
+
+
+def test_a_function_failure_is_answered_in_the_envelope_by_the_http_front(client: ApiClient, monkeypatch) -> None:
+    """A handler that raises past its resolver is a bug; the local front still answers in the envelope."""
+    import local.lambdas
+
+    def crash(self, name: str, event: dict) -> None:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError as error:
+            raise local.lambdas.FunctionError(name, error) from error
+
+    monkeypatch.setattr(local.lambdas.LocalLambdas, "invoke", crash)
+    reply = client.get("/health")
+    assert_error_envelope(reply, 502, "FUNCTION_FAILED")
+    assert "boom" not in reply.text

@@ -77,10 +77,14 @@ def test_the_11th_analytics_call_is_429_and_analytics_do_not_use_the_public_quot
 
 
 def test_rejected_callers_do_not_spend_the_shops_quota(client: ApiClient, frozen_clock) -> None:
-    outsider = make_token(["shop-9"])
-    for _ in range(70):
-        assert client.get("/accounts/shop-1", token=outsider).status == 403
+    outsider = make_token(["shop-9"], sub="outsider")
+    for number in range(1, 61):
+        refused = client.get("/accounts/shop-1", token=outsider)
+        assert refused.status == 403, refused.text
+        # Counted against the outsider itself: probing other shops is rate limited too.
+        assert refused.headers["X-RateLimit-Remaining"] == str(60 - number)
         assert client.get("/accounts/shop-1", token="garbage").status == 401
+    assert client.get("/accounts/shop-1", token=outsider).status == 429
     assert client.get("/accounts/shop-1").headers["X-RateLimit-Remaining"] == "59"
 
 
@@ -116,6 +120,8 @@ def test_windows_are_shared_through_the_table_with_a_ttl(client: ApiClient, aws:
         ("GET", "/conversations/no-such-conversation", None, 404),  # a resource that is not there
         ("POST", "/accounts", {"shopId": "shop-1"}, 400),  # a body that does not validate
         ("POST", "/flows", {"shop_id": "shop-1"}, 400),  # a route not built yet, its shop misspelled
+        ("GET", "/conversations?shopId=shop-9", None, 403),  # a shop the token does not hold
+        ("GET", "/conversations?shopId=shop-1&shopId=shop-1", None, 400),  # a parameter given twice
     ],
 )
 def test_requests_that_act_on_no_shop_count_against_the_caller(

@@ -58,6 +58,16 @@ class MethodNotAllowed(ApiError):
     default_code = "METHOD_NOT_ALLOWED"
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+    default_code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    default_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Conflict(ApiError):
     status = 409
     default_code = "CONFLICT"

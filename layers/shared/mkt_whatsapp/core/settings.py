@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from functools import cache
 
 API_BASE_PATH = "/api/v1/whatsapp"
+# The largest request body an API route reads (webhooks excepted: Meta decides their size). Well under
+# Lambda's 6 MB payload, and room for an AI agent's knowledge or a flow definition in one request.
+MAX_BODY_BYTES = 1_048_576
+# How deep a request body's JSON may nest: the JSON parser's own limit (pydantic's jiter), documented.
+MAX_JSON_DEPTH = 200
 
 
 def _int(name: str, default: int) -> int:

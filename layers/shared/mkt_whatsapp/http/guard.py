@@ -19,10 +19,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mkt_whatsapp.core.errors import ApiError
+from mkt_whatsapp.core.errors import ApiError, BadRequest, PayloadTooLarge
+from mkt_whatsapp.core.settings import MAX_BODY_BYTES
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.routes import Route, ShopSource, route_for_key, route_for_request
 
@@ -156,17 +158,45 @@ def route_of(event: Mapping[str, Any]) -> Route | None:
     return route
 
 
-def guard(event: Mapping[str, Any]) -> RequestContext:
-    """Authenticate and, where the request names its shop, authorise and rate-limit it."""
-    route = route_of(event)
-    context = RequestContext(route=route)
+def _refuse_duplicate_parameters(event: Mapping[str, Any]) -> None:
+    """400 for a query parameter given twice: API Gateway would join the values with a comma
+    (``shopId=a&shopId=b`` → ``"a,b"``), which no parameter means."""
+    raw = str(event.get("rawQueryString") or "")
+    if not raw:
+        return
+    seen: set[str] = set()
+    for name, _value in parse_qsl(raw, keep_blank_values=True):
+        if name in seen:
+            shown = name if len(name) <= 64 else name[:63] + "…"
+            message = f"Query parameter {shown} is given more than once"
+            raise BadRequest(message, code="DUPLICATE_PARAMETER", field=shown)
+        seen.add(name)
+
+
+def _refuse_oversized_body(event: Mapping[str, Any]) -> None:
+    """413 for a body larger than MAX_BODY_BYTES, before anything reads it."""
+    body = event.get("body")
+    if not body:
+        return
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode())
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes", field="body")
+
+
+def guard(event: Mapping[str, Any], context: RequestContext) -> None:
+    """Authenticate; refuse duplicate query parameters and oversized bodies; and, where the request names
+    its shop in the path or query, authorise and rate-limit it. ``context`` keeps what was established
+    (the principal) even when a check then fails, so the refusal is counted against the caller."""
+    route = context.route
     if route is None or not route.requires_auth:
-        return context
+        _refuse_duplicate_parameters(event)
+        return
     # Imported on the first authenticated request: public functions (webhooks, health) never load JWT code.
     from mkt_whatsapp.http.auth import authenticate
 
     context.principal = authenticate(_header(event.get("headers"), "authorization"))
+    _refuse_duplicate_parameters(event)
+    _refuse_oversized_body(event)
     shop_id = shop_named_by(event, route)
     if shop_id is not None:
         context.authorise_shop(shop_id)
-    return context

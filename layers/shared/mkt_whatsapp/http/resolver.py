@@ -24,7 +24,7 @@ from mkt_whatsapp.core.errors import (
 from mkt_whatsapp.core.settings import API_BASE_PATH
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
-from mkt_whatsapp.http.guard import guard, in_progress, request_or_none
+from mkt_whatsapp.http.guard import RequestContext, guard, in_progress, request_or_none, route_of
 from mkt_whatsapp.http.routes import ROUTES, ShopSource, methods_allowed_for
 from mkt_whatsapp.http.validation import parse_body, parse_query
 from mkt_whatsapp.store.table import TransactionConflict
@@ -47,25 +47,57 @@ def _with_headers(result: dict[str, Any], extra: Mapping[str, str]) -> dict[str,
     return result
 
 
+def _as_get(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``HEAD`` request as the ``GET`` it mirrors (routes.head_routes)."""
+    context = dict(event.get("requestContext") or {})
+    context["http"] = {**(context.get("http") or {}), "method": "GET"}
+    route_key = str(event.get("routeKey", ""))
+    if route_key.startswith("HEAD "):
+        route_key = "GET " + route_key.removeprefix("HEAD ")
+        context["routeKey"] = route_key
+    return {**event, "routeKey": route_key, "requestContext": context}
+
+
+def _count_against_caller(request: RequestContext) -> RateLimited | None:
+    """An authenticated request that acted on no shop (refused before one was authorised, or naming
+    none) counts against the caller, so probing for ids, shops or schemas is rate limited too."""
+    if request.principal is None or request.quota is not None or request.route is None:
+        return None
+    try:
+        request.quota = ratelimit.admit_principal(request.principal.subject, request.route.rate_limit_bucket)
+    except RateLimited as limited:
+        return limited
+    return None
+
+
 def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler for an API function: guard, then the resolver; quota headers on the answer."""
+    """The Lambda handler for an API function: guard, then the resolver; quota headers on the answer.
+    ``HEAD`` is answered as the ``GET`` of the same path, without its body."""
 
     def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        head = str(((event.get("requestContext") or {}).get("http") or {}).get("method", "")).upper() == "HEAD"
+        result = _handle(_as_get(event) if head else event, context)
+        if head:
+            result["body"] = ""
+            result["isBase64Encoded"] = False
+        return result
+
+    def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request = RequestContext(route=route_of(event), lambda_context=context)
         with in_progress(None):
             try:
-                request = guard(event)
+                guard(event, request)
             except ApiError as error:
-                return _to_lambda_response(error_response(error))
-        request.lambda_context = context
+                refusal = error if isinstance(error, RateLimited) else _count_against_caller(request) or error
+                return _with_headers(
+                    _to_lambda_response(error_response(refusal)),
+                    request.quota.headers() if request.quota and refusal.status != 429 else {},
+                )
         with in_progress(request):
             result: dict[str, Any] = app.resolve(event, context)
-        if request.principal is not None and request.quota is None and request.route is not None:
-            # Authenticated, yet acted on no shop (every effect comes after a shop's authorisation): the
-            # request counts against the caller, so probing for ids or schemas is rate limited too.
-            try:
-                request.quota = ratelimit.admit_principal(request.principal.subject, request.route.rate_limit_bucket)
-            except RateLimited as limited:
-                return _to_lambda_response(error_response(limited))
+        limited = _count_against_caller(request)
+        if limited is not None:
+            return _to_lambda_response(error_response(limited))
         return _with_headers(result, request.quota.headers() if request.quota else {})
 
     return handle

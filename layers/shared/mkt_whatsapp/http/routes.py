@@ -107,6 +107,18 @@ ROUTES: tuple[Route, ...] = (
 CATCH_ALL_PATH = "/{proxy+}"
 
 
+def head_routes() -> tuple[Route, ...]:
+    """``HEAD`` wherever ``GET`` is served (RFC 9110 §9.3.2): the same function answers it as the ``GET``,
+    headers and status alike, without the body (http.resolver.entrypoint). template.yaml declares them
+    because an HTTP API routes a ``HEAD`` only to a ``HEAD`` (or ``ANY``) route; they are no operations of
+    their own, so they are not in :data:`ROUTES`."""
+    return tuple(
+        Route("HEAD", route.path, route.function, route.shop_source, route.shop_key)
+        for route in ROUTES
+        if route.method == "GET"
+    )
+
+
 @cache
 def _by_key() -> dict[str, Route]:
     return {route.route_key: route for route in ROUTES}
@@ -126,8 +138,9 @@ def _patterns() -> tuple[tuple[re.Pattern[str], Route], ...]:
 
 
 def methods_allowed_for(path: str) -> list[str]:
-    """Methods that some route serves at this concrete path; empty when the path is unknown."""
-    return sorted({route.method for pattern, route in _patterns() if pattern.match(path)})
+    """Methods that some route serves at this concrete path (``HEAD`` with ``GET``); empty when unknown."""
+    methods = {route.method for pattern, route in _patterns() if pattern.match(path)}
+    return sorted(methods | {"HEAD"} if "GET" in methods else methods)
 
 
 def route_for_request(method: str, path: str) -> Route | None:

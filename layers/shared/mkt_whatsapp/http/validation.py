@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from mkt_whatsapp.core.errors import ApiError, BadRequest
+from mkt_whatsapp.core.errors import ApiError, BadRequest, UnsupportedMediaType
+from mkt_whatsapp.core.settings import MAX_JSON_DEPTH
 from mkt_whatsapp.http.guard import authorise_body_shop
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     if code is None:
         code = "INVALID_TYPE" if error_type.endswith(("_type", "_parsing")) else "INVALID_VALUE"
     name = field_path(tuple(first.get("loc", ("body",))))
+    if error_type == "json_invalid" and "recursion limit" in str(first.get("msg", "")):
+        return BadRequest(
+            f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels", code="NESTING_TOO_DEEP", field="body"
+        )
     if error_type == "json_invalid":
         message = "Malformed JSON in request body"
     else:
@@ -94,9 +99,24 @@ def _validated(source: str, validate: Callable[[Any], ModelT], payload: Any) -> 
         raise validation_error(errors) from None
 
 
+def _require_json(content_type: str | None) -> None:
+    """415 for a body declared as anything but UTF-8 JSON. No Content-Type at all is read as JSON (some
+    clients omit it; the body must still parse)."""
+    if content_type is None or not content_type.strip():
+        return
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    charsets = {value.strip('"') for name, _, value in (p.partition("=") for p in parameters) if name == "charset"}
+    if media_type != "application/json" or not charsets <= {"utf-8", "utf8"}:
+        raise UnsupportedMediaType(
+            f"Request body must be application/json (UTF-8), not {_excerpt(content_type)}",
+            field="Content-Type",
+        )
+
+
 def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     """The request body as ``model``; 400 naming the first bad field (or ``body``) otherwise. On a route
     whose body names its shop, the shop it names is authorised (403) before the body is returned."""
+    _require_json(app.current_event.headers.get("content-type"))
     raw = app.current_event.decoded_body
     if raw is None or not str(raw).strip():
         raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from mkt_whatsapp.http.routes import ROUTES, ShopSource
 from mkt_whatsapp.http.validation import field_path, validation_error
 from tests.support import ApiClient, make_token
 
@@ -294,3 +297,29 @@ def test_a_function_failure_is_answered_in_the_envelope_by_the_http_front(client
     reply = client.get("/health")
     assert_error_envelope(reply, 502, "FUNCTION_FAILED")
     assert "boom" not in reply.text
+
+
+ODD_IDS = ["x😀y", "nul%00byte", "quote%22d", "back%5Cslash"]
+ROUTES_WITH_IDS = [r for r in ROUTES if "{" in r.path and r.requires_auth]
+
+
+@pytest.mark.parametrize("route", ROUTES_WITH_IDS, ids=lambda r: r.route_key)
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_an_id_with_characters_no_id_has_is_404_for_that_resource(module_api: ApiClient, route, odd: str) -> None:
+    """API Gateway routes such a path; Powertools' resolver matches letters, digits and URI punctuation
+    only. The answer is the resource's own 404, never a 405 or a 5xx."""
+    from urllib.parse import unquote
+
+    shop = unquote(odd) if route.shop_source is ShopSource.PATH else "shop-1"
+    path = re.sub(r"\{[^}]+\}", odd, route.path)
+    body = b'{"shopId": "shop-1"}' if route.method in ("POST", "PUT") else None
+    reply = module_api.request(
+        route.method,
+        f"{path}?shopId=shop-1" if route.shop_source is ShopSource.QUERY else path,
+        data=body,
+        headers={"Content-Type": "application/json"},
+        token=make_token([shop]),
+    )
+    assert reply.status == 404, reply.text
+    assert reply.field == re.findall(r"\{([^}]+)\}", route.path)[-1]
+    assert reply.code.endswith("NOT_FOUND")

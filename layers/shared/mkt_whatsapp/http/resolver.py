@@ -25,7 +25,7 @@ from mkt_whatsapp.core.settings import API_BASE_PATH
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
 from mkt_whatsapp.http.guard import RequestContext, guard, in_progress, request_or_none, route_of
-from mkt_whatsapp.http.routes import ROUTES, ShopSource, methods_allowed_for
+from mkt_whatsapp.http.routes import ROUTES, ShopSource, methods_allowed_for, missing_resource, route_for_key
 from mkt_whatsapp.http.validation import parse_body, parse_query
 from mkt_whatsapp.store.table import TransactionConflict
 
@@ -143,7 +143,14 @@ def create_resolver() -> APIGatewayHttpResolver:
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:
         event = app.current_event
-        return error_response(not_found_or_wrong_method(event.path, event.http_method.upper()))
+        method = event.http_method.upper()
+        matched = route_for_key(str(event.raw_event.get("routeKey", "")))
+        if matched is not None and matched.method == method:
+            # API Gateway matched this function's route, the resolver did not: a path parameter holds
+            # characters no id has (Powertools matches letters, digits and URI punctuation only).
+            message, code, field = missing_resource(matched)
+            return answer(NotFound(message, code=code, field=field))
+        return error_response(not_found_or_wrong_method(event.path, method))
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[str]:

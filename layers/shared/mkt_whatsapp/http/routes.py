@@ -107,6 +107,26 @@ ROUTES: tuple[Route, ...] = (
 CATCH_ALL_PATH = "/{proxy+}"
 
 
+# What a path parameter names, as its "not found" answer says it (the domain's own codes).
+_MISSING = {
+    "shopId": ("No WhatsApp account is connected for this shop", "ACCOUNT_NOT_FOUND"),
+    "conversationId": ("Conversation not found", "CONVERSATION_NOT_FOUND"),
+    "waId": ("Customer not found", "CUSTOMER_NOT_FOUND"),
+    "flowId": ("Flow not found", "FLOW_NOT_FOUND"),
+    "agentId": ("AI agent not found", "AGENT_NOT_FOUND"),
+}
+
+
+def missing_resource(route: Route) -> tuple[str, str, str]:
+    """``(message, code, field)`` for a resource of ``route``'s path that cannot exist: a path parameter
+    holding characters no id has (an emoji, a NUL), which API Gateway routes but the function's resolver
+    does not match."""
+    names = re.findall(r"\{([^}]+)\}", route.path)
+    name = names[-1] if names else "path"
+    message, code = _MISSING.get(name, ("Resource not found", "NOT_FOUND"))
+    return message, code, name
+
+
 def head_routes() -> tuple[Route, ...]:
     """``HEAD`` wherever ``GET`` is served (RFC 9110 §9.3.2): the same function answers it as the ``GET``,
     headers and status alike, without the body (http.resolver.entrypoint). template.yaml declares them

@@ -1,11 +1,83 @@
-"""ai_agents: routes declared and guarded (JWT, shop, rate limit); their features land in later issues."""
+"""AI agents: a shop's sales assistants (docs/ai-agents.md). An agent named in the path is read and its
+shop authorised before anything else; another shop's agent is AGENT_NOT_FOUND, like a missing one."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools.event_handler import Response
+
 from mkt_whatsapp import http
+from mkt_whatsapp.ai import agents
 from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.store.table import Item
 
 app = http.create_resolver()
+
+
+def _authorised(agent_id: str) -> tuple[str, Item]:
+    agent = agents.load(agent_id)
+    if agent is None:
+        raise agents.not_found()
+    shop_id = str(agent["shopId"])
+    http.authorise_resource_shop(shop_id, agents.not_found())
+    return shop_id, agent
+
+
+@app.post("/ai-agents")
+def create_agent() -> Response[str]:
+    from mkt_whatsapp.models.ai_agents import CreateAgentRequest
+
+    request = http.parse_body(app, CreateAgentRequest)
+    created = agents.create(request.shop_id, request, actor=http.actor())
+    metrics.add_metric(name="AiAgentsCreated", unit="Count", value=1)
+    return http.ok(created, status=201)
+
+
+@app.get("/ai-agents")
+def list_agents() -> Response[str]:
+    from mkt_whatsapp.models.ai_agents import ListAgentsQuery
+
+    query = http.parse_query(app, ListAgentsQuery)
+    every = agents.list_for(query.shop_id)
+    page = every[query.skip : query.skip + query.take]
+    return http.ok(
+        {"agents": page, "totalCount": len(every)},
+        pagination=http.page_of(query, len(every)),
+    )
+
+
+@app.get("/ai-agents/<agentId>")
+def get_agent(agentId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
+    shop_id, agent = _authorised(agentId)
+    return http.ok(agents.detail(shop_id, agent))
+
+
+@app.put("/ai-agents/<agentId>")
+def update_agent(agentId: str) -> Response[str]:  # noqa: N803
+    from mkt_whatsapp.models.ai_agents import UpdateAgentRequest
+
+    shop_id, agent = _authorised(agentId)
+    request = http.parse_body(app, UpdateAgentRequest)
+    return http.ok(agents.update(shop_id, agent, request, actor=http.actor()))
+
+
+@app.delete("/ai-agents/<agentId>")
+def delete_agent(agentId: str) -> Response[str]:  # noqa: N803
+    shop_id, agent = _authorised(agentId)
+    return http.ok(agents.delete(shop_id, agent, actor=http.actor()))
+
+
+@app.post("/ai-agents/<agentId>/activate")
+def activate_agent(agentId: str) -> Response[str]:  # noqa: N803
+    shop_id, agent = _authorised(agentId)
+    return http.ok(agents.activate(shop_id, agent, actor=http.actor()))
+
+
+@app.post("/ai-agents/<agentId>/deactivate")
+def deactivate_agent(agentId: str) -> Response[str]:  # noqa: N803
+    shop_id, agent = _authorised(agentId)
+    return http.ok(agents.deactivate(shop_id, agent, actor=http.actor()))
+
+
 http.register_pending_routes(app, "ai_agents")
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

@@ -128,7 +128,7 @@ SAMPLE_ANSWERS = {
     "conversations-list": 200,
     "customers-list": 200,
     "flows-list": 501,
-    "ai_agents-list": 501,
+    "ai_agents-list": 200,
     "analytics-messages": 501,
     "system-health": 200,
     "system-not-found": 404,

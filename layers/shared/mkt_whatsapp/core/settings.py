@@ -15,6 +15,9 @@ API_BASE_PATH = "/api/v1/whatsapp"
 # The largest request body an API route reads (webhooks excepted: Meta decides their size). Well under
 # Lambda's 6 MB payload, and room for an AI agent's knowledge or a flow definition in one request.
 MAX_BODY_BYTES = 1_048_576
+# Routes that carry an AI agent's knowledge (500 FAQ entries and 2,000 products in one request): 5 MiB,
+# still under Lambda's 6 MB request payload.
+MAX_KNOWLEDGE_BODY_BYTES = 5 * 1_048_576
 # How deep a request body's JSON may nest: the JSON parser's own limit (pydantic's jiter), documented.
 MAX_JSON_DEPTH = 200
 

@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.core.errors import ApiError, BadRequest, PayloadTooLarge
-from mkt_whatsapp.core.settings import MAX_BODY_BYTES
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.routes import Route, ShopSource, route_for_key, route_for_request
 
@@ -173,14 +172,15 @@ def _refuse_duplicate_parameters(event: Mapping[str, Any]) -> None:
         seen.add(name)
 
 
-def _refuse_oversized_body(event: Mapping[str, Any]) -> None:
-    """413 for a body larger than MAX_BODY_BYTES, before anything reads it."""
+def _refuse_oversized_body(event: Mapping[str, Any], route: Route) -> None:
+    """413 for a body larger than the route's limit (MAX_BODY_BYTES unless it says otherwise), before
+    anything reads it."""
     body = event.get("body")
     if not body:
         return
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode())
-    if size > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body is {size} bytes; the limit is {MAX_BODY_BYTES} bytes", field="body")
+    if size > route.max_body_bytes:
+        raise PayloadTooLarge(f"Request body is {size} bytes; the limit is {route.max_body_bytes} bytes", field="body")
 
 
 def guard(event: Mapping[str, Any], context: RequestContext) -> None:
@@ -196,7 +196,7 @@ def guard(event: Mapping[str, Any], context: RequestContext) -> None:
 
     context.principal = authenticate(_header(event.get("headers"), "authorization"))
     _refuse_duplicate_parameters(event)
-    _refuse_oversized_body(event)
+    _refuse_oversized_body(event, route)
     shop_id = shop_named_by(event, route)
     if shop_id is not None:
         context.authorise_shop(shop_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from mkt_whatsapp.core.settings import API_BASE_PATH
+from mkt_whatsapp.core.settings import API_BASE_PATH, MAX_BODY_BYTES, MAX_KNOWLEDGE_BODY_BYTES
 
 
 class ShopSource(StrEnum):
@@ -39,6 +39,7 @@ class Route:
     function: str  # the functions/<name> folder that serves it
     shop_source: ShopSource = ShopSource.QUERY
     shop_key: str = "shopId"  # name of the path/query/body field holding the shop id (or the resource id)
+    max_body_bytes: int = MAX_BODY_BYTES  # larger bodies are 413 before anything reads them
 
     @property
     def requires_auth(self) -> bool:
@@ -92,9 +93,10 @@ ROUTES: tuple[Route, ...] = (
     _R("POST", "/flows/{flowId}/activate", "flows", _RES, "flowId"),
     _R("POST", "/flows/{flowId}/deactivate", "flows", _RES, "flowId"),
     _R("GET", "/ai-agents", "ai_agents", _QUERY),
-    _R("POST", "/ai-agents", "ai_agents", _BODY),
+    _R("POST", "/ai-agents", "ai_agents", _BODY, max_body_bytes=MAX_KNOWLEDGE_BODY_BYTES),
     _R("GET", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId"),
-    _R("PUT", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId"),
+    _R("PUT", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId", MAX_KNOWLEDGE_BODY_BYTES),
+    _R("DELETE", "/ai-agents/{agentId}", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/activate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/deactivate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/test", "ai_agents", _RES, "agentId"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from mkt_whatsapp.core.errors import ApiError, BadRequest, UnsupportedMediaType
+from mkt_whatsapp.core.errors import ApiError, BadRequest, BusinessRuleViolation, UnsupportedMediaType
 from mkt_whatsapp.core.settings import MAX_JSON_DEPTH
 from mkt_whatsapp.http.guard import authorise_body_shop
 
@@ -89,14 +89,24 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
 
 
-def _validated(source: str, validate: Callable[[Any], ModelT], payload: Any) -> ModelT:
+# A bound on a number or on a list's length: a business rule (422) on models that say so
+# (``LIMITS_ARE_RULES``, e.g. an AI agent's temperature or its 500 FAQ entries), a schema error (400) elsewhere.
+_LIMIT_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_long", "too_short"}
+
+
+def _validated(
+    source: str, validate: Callable[[Any], ModelT], payload: Any, *, limits_are_rules: bool = False
+) -> ModelT:
     from pydantic import ValidationError
 
     try:
         return validate(payload)
     except ValidationError as error:
         errors = [dict(item, loc=(source, *item.get("loc", ()))) for item in error.errors(include_url=False)]
-        raise validation_error(errors) from None
+        refusal = validation_error(errors)
+        if limits_are_rules and errors[0].get("type") in _LIMIT_TYPES:
+            raise BusinessRuleViolation(refusal.message, code=refusal.code, field=refusal.field) from None
+        raise refusal from None
 
 
 def _require_json(content_type: str | None) -> None:
@@ -120,7 +130,9 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     raw = app.current_event.decoded_body
     if raw is None or not str(raw).strip():
         raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")
-    body = _validated("body", model.model_validate_json, raw)
+    body = _validated(
+        "body", model.model_validate_json, raw, limits_are_rules=bool(getattr(model, "LIMITS_ARE_RULES", False))
+    )
     authorise_body_shop(body)
     return body
 

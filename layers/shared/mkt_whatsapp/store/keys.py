@@ -109,3 +109,45 @@ def wamid_pk(whatsapp_message_id: str) -> str:
 
 
 WAMID_SK = "WAMID"
+
+
+# --- AI agents ---------------------------------------------------------------------------------------
+
+
+def agent_pk(agent_id: str) -> str:
+    return f"AGENT#{agent_id}"
+
+
+AGENT_SK = "AGENT"
+
+
+def shop_agents_gsi1pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#AGENTS"
+
+
+def agent_gsi1sk(created_at: str, agent_id: str) -> str:
+    return f"{created_at}#{agent_id}"
+
+
+def knowledge_prefix(version: int) -> str:
+    """The chunks of one version of an agent's knowledge (in the agent's partition)."""
+    return f"KB#{version:08d}#"
+
+
+def knowledge_sk(version: int, chunk: int) -> str:
+    return f"{knowledge_prefix(version)}{chunk:03d}"
+
+
+# In the shop's partition: which agent answers (one at a time) and how many agents the shop has.
+ACTIVE_AGENT_SK = "AI#ACTIVE"
+AGENT_COUNT_SK = "AI#COUNT"
+
+
+def ai_spend_sk(month: str) -> str:
+    """The shop's AI spend and tokens in one UTC month (``yyyy-mm``)."""
+    return f"AI#SPEND#{month}"
+
+
+def ai_reply_pk(conversation_id: str) -> str:
+    """The AI's replies in a conversation: one item per customer turn answered (keyed by its message)."""
+    return f"AIREPLY#{conversation_id}"

@@ -292,6 +292,7 @@ class Table:
         *,
         condition: str | None = None,
         values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
         fails_with: type[ConditionFailed] = ConditionFailed,
     ) -> Write:
         delete: dict[str, Any] = {"TableName": self.name, "Key": serialize({"PK": pk, "SK": sk})}
@@ -299,6 +300,8 @@ class Table:
             delete["ConditionExpression"] = condition
         if values:
             delete["ExpressionAttributeValues"] = serialize(values)
+        if names:
+            delete["ExpressionAttributeNames"] = dict(names)
         return Write({"Delete": delete}, fails_with)  # type: ignore[typeddict-item]
 
     def probe(self) -> None:

@@ -103,5 +103,22 @@ class ServiceUnavailable(ApiError):
     default_code = "SERVICE_UNAVAILABLE"
 
 
+class ProviderNotConfigured(ServiceUnavailable):
+    """No AI provider key is configured (neither ``OPENAI_API_KEY`` nor a readable secret)."""
+
+    default_code = "AI_PROVIDER_NOT_CONFIGURED"
+
+
+class ProviderFailed(UpstreamError):
+    """The AI provider failed, refused or timed out, after its bounded retries. ``reason`` says how, in a
+    few words fit for a log line and a handoff reason (``"timeout"``, ``"status 500"``, ``"connection"``)."""
+
+    default_code = "AI_PROVIDER_ERROR"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConfigurationError(RuntimeError):
     """The deployment is missing a setting or secret: an operator's problem, reported as a 500."""

@@ -42,3 +42,7 @@ def meta_app_secret() -> str:
 
 def webhook_verify_token() -> str:
     return _secret("WEBHOOK_VERIFY_TOKEN", get_settings().webhook_verify_token_id)
+
+
+def openai_api_key() -> str:
+    return _secret("OPENAI_API_KEY", get_settings().openai_api_key_secret_id)

@@ -58,6 +58,8 @@ class Settings:
     analytics_rate_limit_per_minute: int
     secrets_max_age_seconds: int
     send_rate_per_second: int
+    openai_api_key_secret_id: str
+    ai_timeout_seconds: float
 
 
 @cache
@@ -87,4 +89,8 @@ def get_settings() -> Settings:
         analytics_rate_limit_per_minute=_int("ANALYTICS_RATE_LIMIT_PER_MINUTE", 10),
         secrets_max_age_seconds=_int("SECRETS_MAX_AGE_SECONDS", 300),
         send_rate_per_second=_int("SEND_RATE_PER_SECOND", 80),
+        # The AI provider's key in deployed stacks (OPENAI_API_KEY itself wins, as the openai package reads it).
+        openai_api_key_secret_id=_text("OPENAI_API_KEY_SECRET_ID"),
+        # Per attempt: the openai package retries a 429, a 5xx or a timeout twice more on its own.
+        ai_timeout_seconds=_float("AI_TIMEOUT_SECONDS", 15.0),
     )

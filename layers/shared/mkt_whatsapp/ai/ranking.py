@@ -13,23 +13,27 @@ What is indexed
 
 What is relevant
     BM25 (k1 = 1.2, b = 0.75, Lucene's non-negative IDF) with every posting's weight computed at build time,
-    so a query only adds up the postings of its words. A handful of folded function words that carry no
-    subject and collide with no product word once folded (``khong``, ``co``, ``a``, ``nhe``…) are dropped
-    from queries and entries. An entry is returned only when its score reaches both an absolute floor
-    (:data:`MIN_SCORE_SHARE`: about one moderately rare word matched) and a share of the best entry's score
-    (:data:`RELATIVE_CUT`), so an empty or unrelated message brings few or no entries, never the whole base.
+    so a query only adds up the postings of its terms. The chat's function words (``khong``, ``co``, ``a``,
+    ``minh``…, :data:`STOPWORDS`) are no terms on their own but stay inside pairs. An entry is returned
+    only when it matches a pair or two words of the query that say something (a query of one such word:
+    that word) — words of one or two letters and the base's everyday vocabulary (``hang`` in a shop's FAQ)
+    say nothing on their own — and when its score reaches a floor (:data:`MIN_SCORE_SHARE` of what one
+    word found in that entry alone scores) and a share of the best entry's (:data:`RELATIVE_CUT`). So a
+    greeting, a thank-you or an unrelated message brings no entries, a broad one a part of the base, never
+    all of it. Folding makes some words collide ("nâng cấp" and "Nẵng", "lâu" and "lau nhà"): pairs and the
+    best-score share keep most such noise out, and what is left is bounded by ``top``'s limits.
 
-Why in-house rather than a package (measured on this machine, 500 FAQ + 2,000 generated products, see
-``bench/ai.py``)
-    ``rank-bm25`` 0.2.2 (last release 2022) and ``bm25s`` both need numpy, which the shared layer does not
-    carry: importing numpy alone costs ~60–110 ms of cold start here (more than a third of the API functions'
-    whole import floor, ~240 ms) and ~30 MB of layer, for every function of the layer, not only the
-    responder. Neither gives the folding, the syllable pairs, field weights or the relevance cut: those would
-    be written around it anyway. ``rank-bm25`` also scores every document for every query (numpy over the
-    whole corpus per query word). The index below is ~150 lines of plain Python, scores only the
-    postings of the query's words, answers a multi-turn query in ~1 ms warm (p50; the target is 10 ms), and
-    is built once per agent version (~0.3 s for the largest agent) and kept in the warm container
-    (:func:`index_for`).
+Why in-house rather than a package (measured here on 2026-11-26, 500 FAQ + 2,000 generated products,
+the same folded terms given to each, warm)
+    ``rank-bm25`` 0.2.2 (last release 2022-02) scores every document for every query word with numpy: 25 ms
+    per multi-turn query on the products alone (p50), over the 10 ms target. ``bm25s`` 0.3.16 is fast (0.1
+    ms) on sparse matrices. Both need numpy, which the shared layer does not carry: importing it costs
+    ~140 ms of cold start on this machine (the API functions' whole import floor is ~240 ms) and ~73 MB of
+    layer, for every function of the layer, not only the responder. Neither gives the field weights, the
+    word pairs of folded Vietnamese or the relevance cut, which would be written around it anyway. The index
+    below is plain Python, scores only the postings of the query's terms, and answers the same query for
+    FAQ and products in ~2 ms (p50, ``make bench`` has the figures); it is built once per agent version
+    (~0.2 s for the largest agent) and kept in the warm container (:func:`index_for`).
 """
 
 from __future__ import annotations

@@ -1,23 +1,34 @@
-"""``make bench``: cold start per function and AWS calls per request, written to bench/results/latest.json."""
+"""``make bench``: cold start per function and AWS calls per request, written to bench/results/latest.json.
+
+``python -m bench ai`` runs only the AI agents' figures (no stack, a few seconds) and updates their section of
+bench/results/latest.json, leaving the others as they were last measured."""
 
 from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
-from bench import aws_calls, coldstart, inbound, sender
+from bench import ai, aws_calls, coldstart, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    only = sys.argv[1:] if argv is None else argv
+    if only:
+        if only != ["ai"]:
+            raise SystemExit(f"usage: python -m bench [ai] (unknown: {' '.join(only)})")
+        main_ai_only()
+        return
     started = time.time()
     cold = coldstart.measure()
     calls = aws_calls.measure()
     ingestion = inbound.measure()
     sending = sender.measure()
+    ai_agents = ai.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -25,6 +36,7 @@ def main() -> None:
         "aws_calls_per_request": calls,
         "webhook_ingestion": ingestion,
         "sender_throughput": sending,
+        "ai_agents": ai_agents,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -86,7 +98,24 @@ def main() -> None:
             f" = {run['sender_cpu_ms_per_message']} ms per message;"
             f" queue ran dry: {run['queue_ran_dry_while_offering']}"
         )
+    ai.report(ai_agents)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
+
+
+def main_ai_only() -> None:
+    started = time.time()
+    figures = ai.measure()
+    latest = RESULTS / "latest.json"
+    report = json.loads(latest.read_text()) if latest.is_file() else {}
+    report["ai_agents"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    latest.write_text(json.dumps(report, indent=2) + "\n")
+    ai.report(figures)
+    print(f"\nwritten to {latest} (section ai_agents)")
 
 
 if __name__ == "__main__":

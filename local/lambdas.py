@@ -50,6 +50,8 @@ def forget_container_state(*, clients: bool = True) -> None:
         aws.reset()
     pacing.reset()
     cache.forget_all()
+    if "mkt_whatsapp.ai.provider" in sys.modules:  # its client holds the key and base URL it was made with
+        sys.modules["mkt_whatsapp.ai.provider"].reset()
 
 
 @dataclass

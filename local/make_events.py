@@ -190,6 +190,20 @@ def events() -> dict[str, dict[str, Any]]:
                 )
             ]
         ),
+        # An AI job for a conversation that is not there: answered "skipped", nothing fails.
+        "ai_responder-jobs": sqs_event(
+            [
+                json.dumps(
+                    {
+                        "shopId": "shop-1",
+                        "conversationId": "00000000-0000-4000-8000-00000000c0de",
+                        "messageId": "00000000-0000-4000-8000-000000000002",
+                        "agentId": "00000000-0000-4000-8000-00000000a9e7",
+                        "turnAt": "2026-01-01T00:00:00Z",
+                    }
+                )
+            ]
+        ),
         **corpus_events(),
     }
 

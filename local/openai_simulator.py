@@ -312,11 +312,11 @@ def _knowledge(system: str) -> dict[str, Any]:
     return {}
 
 
-def _overlap(said: set[str], text: str) -> float:
-    """How much of ``text``'s words the customer said (0–1), two shared words at least."""
+def _overlap(said: set[str], text: str, least: int = 2) -> float:
+    """How much of ``text``'s words the customer said (0–1), ``least`` shared words at least."""
     words = _words(text)
     shared = len(said & words)
-    return shared / len(words) if words and shared >= 2 else 0.0
+    return shared / len(words) if words and shared >= least else 0.0
 
 
 def _price(product: dict[str, Any]) -> str:
@@ -335,9 +335,10 @@ def answer(system: str, said: str) -> str:
     faqs = [entry for entry in knowledge.get("faq", []) if isinstance(entry, dict)]
     products = [entry for entry in knowledge.get("products", []) if isinstance(entry, dict)]
     best_faq = max(faqs, key=lambda entry: _overlap(words, str(entry.get("question", ""))), default=None)
-    best_product = max(products, key=lambda entry: _overlap(words, str(entry.get("name", ""))), default=None)
+    # A product the ranking put in the prompt is named by one word often enough ("laptop nào tốt?").
+    best_product = max(products, key=lambda entry: _overlap(words, str(entry.get("name", "")), 1), default=None)
     faq_score = _overlap(words, str(best_faq.get("question", ""))) if best_faq else 0.0
-    product_score = _overlap(words, str(best_product.get("name", ""))) if best_product else 0.0
+    product_score = _overlap(words, str(best_product.get("name", "")), 1) if best_product else 0.0
     if best_faq and faq_score >= product_score and faq_score > 0:
         return str(best_faq.get("answer", ""))
     if best_product and product_score > 0:

@@ -6,7 +6,9 @@
   to the same Lambda handlers, run in this process;
 - workers that deliver SQS messages to the consumer functions the template wires to queues;
 - Step Functions Lambda tasks run by the in-process handlers;
-- a WhatsApp Graph API simulator, unless ``GRAPH_API_BASE_URL`` is set.
+- a WhatsApp Graph API simulator, unless ``GRAPH_API_BASE_URL`` is set;
+- an OpenAI-compatible simulator for the AI agents, unless ``OPENAI_BASE_URL`` is set (then
+  ``OPENAI_API_KEY`` is used with it).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class LocalStack:
     host: str = "127.0.0.1"
     moto_port: int = 0
     graph_api_base_url: str = ""
+    openai_base_url: str = ""
     components: list[Any] = field(default_factory=list)
     pollers: list[SqsPoller] = field(default_factory=list)
     physical: dict[str, str] = field(default_factory=dict)
@@ -132,6 +135,13 @@ class LocalStack:
             simulator = GraphSimulator(host="127.0.0.1").start()
             self.components.append(simulator)
             self.graph_api_base_url = simulator.url
+        if not self.openai_base_url:
+            from local.openai_simulator import OpenAISimulator
+
+            openai = OpenAISimulator(host="127.0.0.1").start()
+            self.components.append(openai)
+            self.openai_base_url = openai.base_url
+            os.environ.setdefault("OPENAI_API_KEY", "sk-local-simulator")
         parameters = tpl.parameter_defaults()
         arns = self._arns()
         environment: dict[str, str] = {}
@@ -140,6 +150,8 @@ class LocalStack:
                 environment[name] = tpl.resolve(value, self.physical, parameters, arns)
         environment.update({name: defaults.value(name) for name in defaults.LOCAL_DEFAULTS})
         environment["GRAPH_API_BASE_URL"] = self.graph_api_base_url
+        environment["OPENAI_BASE_URL"] = self.openai_base_url
+        environment["OPENAI_API_KEY_SECRET_ID"] = ""  # the key is a plain value locally (OPENAI_API_KEY)
         for name in _PASS_THROUGH:
             if os.environ.get(name):
                 environment[name] = os.environ[name]
@@ -214,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
     stack = LocalStack(
-        port=args.port, host=args.host, graph_api_base_url=os.environ.get("GRAPH_API_BASE_URL", "").rstrip("/")
+        port=args.port,
+        host=args.host,
+        graph_api_base_url=os.environ.get("GRAPH_API_BASE_URL", "").rstrip("/"),
+        openai_base_url=os.environ.get("OPENAI_BASE_URL", "").rstrip("/"),
     )
     stopping = threading.Event()
 
@@ -233,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     terminal.install(log_level=handler_log_level)
     print(
         f"mkt-whatsapp-service ready: {stack.api_url}  (health: {stack.api_url}/health)\n"
-        f"  Graph API: {stack.graph_api_base_url}   AWS emulator: {stack.aws_endpoint}\n"
+        f"  Graph API: {stack.graph_api_base_url}   OpenAI: {stack.openai_base_url}\n"
+        f"  AWS emulator: {stack.aws_endpoint}\n"
         f"  dev token: make token SHOP=<shopId>   sign a webhook body: make sign BODY=<file.json>\n"
         "  Ctrl-C stops everything.",
         flush=True,

@@ -78,6 +78,16 @@ def deactivate_agent(agentId: str) -> Response[str]:  # noqa: N803
     return http.ok(agents.deactivate(shop_id, agent, actor=http.actor()))
 
 
+@app.post("/ai-agents/<agentId>/test")
+def test_agent(agentId: str) -> Response[str]:  # noqa: N803
+    from mkt_whatsapp.ai import replies
+    from mkt_whatsapp.models.ai_agents import TestAgentRequest
+
+    shop_id, agent = _authorised(agentId)
+    request = http.parse_body(app, TestAgentRequest)
+    return http.ok(replies.simulate(shop_id, agent, request))
+
+
 http.register_pending_routes(app, "ai_agents")
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

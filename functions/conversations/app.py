@@ -31,7 +31,12 @@ def _authorised(conversation_id: str) -> tuple[str, Item]:
 def list_conversations() -> Response[str]:
     query = http.parse_query(app, ListConversationsQuery)
     data, total = reading.list_conversations(
-        query.shop_id, query.status, query.assigned_agent_id, skip=query.skip, take=query.take
+        query.shop_id,
+        query.status,
+        query.assigned_agent_id,
+        skip=query.skip,
+        take=query.take,
+        needs_human=query.needs_human,
     )
     return http.ok(data, pagination=http.page_of(query, total))
 

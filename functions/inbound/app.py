@@ -10,10 +10,21 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mkt_whatsapp.ai import intake
 from mkt_whatsapp.core.observability import logger, metrics
-from mkt_whatsapp.inbound import processor
+from mkt_whatsapp.inbound import dispatcher, processor
+from mkt_whatsapp.inbound.dispatcher import StoredInbound
 
 batch = BatchProcessor(event_type=EventType.SQS)
+
+
+def _ai_agent(message: StoredInbound) -> bool:
+    return intake.offer(message.shop_id, message.conversation_id, message.message_id)
+
+
+# The automation guide's order: a waiting flow, then flow triggers (issue 12), then the shop's AI agent.
+dispatcher.unregister("ai_agent")  # a re-imported module (tests) registers afresh
+dispatcher.register("ai_agent", _ai_agent)
 
 
 def handle_change(record: SQSRecord) -> None:

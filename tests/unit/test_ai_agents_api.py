@@ -241,6 +241,7 @@ def test_a_shop_has_at_most_twenty_agents(client: ApiClient) -> None:
         ("DELETE", "", None),
         ("POST", "/activate", None),
         ("POST", "/deactivate", None),
+        ("POST", "/test", {"conversationHistory": [{"role": "user", "content": "hi"}]}),
     ],
 )
 def test_another_shops_agent_is_not_found_and_untouched(client: ApiClient, method: str, suffix: str, body) -> None:

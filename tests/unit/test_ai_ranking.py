@@ -132,3 +132,23 @@ def test_the_container_keeps_a_bounded_number_of_indexes(empty_cache: None) -> N
     index_for("agent-0", 1, lambda: loader("agent-0 again"))
     assert loads[-1] == "agent-0 again"  # the oldest was let go to keep the bound
     assert len(loads) == ranking.CACHED_INDEXES + 2
+
+
+def test_a_category_and_a_quality_bring_the_categorys_products() -> None:
+    """api-v1's own example: "Bạn có laptop nào tốt?" names one informative word that products hold."""
+    from mkt_whatsapp.ai.knowledge import Faq, Knowledge, Product
+    from mkt_whatsapp.ai.ranking import KnowledgeIndex
+
+    index = KnowledgeIndex.build(
+        Knowledge(
+            faqs=(Faq("Có giao hàng không?", "Giao toàn quốc."),),
+            products=(
+                Product("LP-01", "Laptop X1 Carbon", 15990000, "VND", "Mỏng nhẹ"),
+                Product("PH-02", "Điện thoại Galaxy A55", 8990000, "VND", "Pin trâu"),
+                Product("TV-03", "Tivi OLED 55 inch", 20990000, "VND", "Hình ảnh đẹp"),
+            ),
+        )
+    )
+    faqs, products = index.top("Bạn có laptop nào tốt?", faqs=3, products=3)
+    assert [p.sku for p in products] == ["LP-01"]
+    assert faqs == []

@@ -16,7 +16,8 @@ What is relevant
     so a query only adds up the postings of its terms. The chat's function words (``khong``, ``co``, ``a``,
     ``minh``…, :data:`STOPWORDS`) are no terms on their own but stay inside pairs. An entry is returned
     only when it matches a pair or two words of the query that say something (a query of one such word:
-    that word) — words of one or two letters and the base's everyday vocabulary (``hang`` in a shop's FAQ)
+    that word; when no product matches two, one: "laptop nào tốt?" brings the best laptops) — words of one
+    or two letters and the base's everyday vocabulary (``hang`` in a shop's FAQ)
     say nothing on their own — and when its score reaches a floor (:data:`MIN_SCORE_SHARE` of what one
     word found in that entry alone scores) and a share of the best entry's (:data:`RELATIVE_CUT`). So a
     greeting, a thank-you or an unrelated message brings no entries, a broad one a part of the base, never
@@ -156,7 +157,7 @@ class _Bm25(Generic[Entry]):
             return 2
         return 1 if len(term) > 2 else 0
 
-    def top(self, query_terms: set[str], limit: int) -> list[Entry]:
+    def top(self, query_terms: set[str], limit: int, *, by_one_word: bool = False) -> list[Entry]:
         if limit <= 0:
             return []
         evidence = {term: self._evidence(term) for term in query_terms if term in self._postings}
@@ -172,6 +173,10 @@ class _Bm25(Generic[Entry]):
                 if says:
                     support[number] = support.get(number, 0) + says
         candidates = [(number, score) for number, score in scores.items() if support.get(number, 0) >= needed]
+        if not candidates and needed == 2 and by_one_word:
+            # No product matches two of the query's words: a category and a quality ("laptop nào tốt?")
+            # still deserves the category's best products, by one informative word, under the same cuts.
+            candidates = [(number, score) for number, score in scores.items() if support.get(number, 0) >= 1]
         if not candidates:
             return []
         best = heapq.nlargest(limit, candidates, key=lambda item: (item[1], -item[0]))
@@ -202,7 +207,7 @@ class KnowledgeIndex:
         """The at most ``faqs`` FAQ entries and ``products`` products most relevant to ``query``, best first;
         fewer (or none) when fewer are relevant."""
         query_terms = set(terms(query))
-        return self._faqs.top(query_terms, faqs), self._products.top(query_terms, products)
+        return self._faqs.top(query_terms, faqs), self._products.top(query_terms, products, by_one_word=True)
 
 
 _indexes: TimedCache[tuple[str, str], KnowledgeIndex] = TimedCache(seconds=CACHE_SECONDS, maxsize=CACHED_INDEXES)

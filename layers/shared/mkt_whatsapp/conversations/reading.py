@@ -37,6 +37,7 @@ def summary(item: Item, now: str) -> ConversationSummary:
         customer_name=item.get("customerName"),
         status=display_status(item, now),
         assigned_agent_id=item.get("assignedAgentId"),
+        needs_human=bool(item.get("needsHuman")),
         last_message_at=item["lastMessageAt"],
         message_count=int(item.get("messageCount", 0)),
         tags=list(item.get("tags", [])),
@@ -46,7 +47,13 @@ def summary(item: Item, now: str) -> ConversationSummary:
 
 
 def list_conversations(
-    shop_id: str, status: ConversationStatus | None, assigned_agent_id: str | None, *, skip: int, take: int
+    shop_id: str,
+    status: ConversationStatus | None,
+    assigned_agent_id: str | None,
+    *,
+    skip: int,
+    take: int,
+    needs_human: bool | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The shop's conversations ``skip``..``skip + take``, newest message first, and how many match."""
     now = now_iso()
@@ -65,6 +72,12 @@ def list_conversations(
     if assigned_agent_id:
         clauses.append("assignedAgentId = :agent")
         values[":agent"] = assigned_agent_id
+    if needs_human is True:
+        clauses.append("needsHuman = :true")
+        values[":true"] = True
+    elif needs_human is False:
+        clauses.append("(attribute_not_exists(needsHuman) OR needsHuman = :false)")
+        values[":false"] = False
     items = conversation_store.list_for_shop(get_table(), shop_id, " AND ".join(clauses) or None, values, names)
     window = items[skip : skip + take]
     data = {"conversations": [summary(item, now).to_wire() for item in window], "totalCount": len(items)}
@@ -96,6 +109,7 @@ def message_view(item: Item) -> MessageView:
         referral=item.get("referral"),
         errors=item.get("errors"),
         sent_by=item.get("sentBy"),
+        ai=item.get("ai"),
     )
 
 
@@ -118,6 +132,9 @@ def detail(item: Item, before: str | None) -> ConversationDetail:
         ),
         status=display_status(item, now_iso()),
         assigned_agent_id=item.get("assignedAgentId"),
+        needs_human=bool(item.get("needsHuman")),
+        handoff=item.get("handoff"),
+        ai_stopped=bool(item.get("aiStopped")),
         messages=[message_view(message) for message in reversed(recent)],
         message_count=int(item.get("messageCount", 0)),
         older_messages_cursor=str(recent[-1]["GSI1SK"]) if has_older and recent else None,

@@ -60,6 +60,8 @@ class Settings:
     send_rate_per_second: int
     openai_api_key_secret_id: str
     ai_timeout_seconds: float
+    ai_queue_url: str
+    ai_debounce_seconds: int
 
 
 @cache
@@ -93,4 +95,7 @@ def get_settings() -> Settings:
         openai_api_key_secret_id=_text("OPENAI_API_KEY_SECRET_ID"),
         # Per attempt: the openai package retries a 429, a 5xx or a timeout twice more on its own.
         ai_timeout_seconds=_float("AI_TIMEOUT_SECONDS", 15.0),
+        ai_queue_url=_text("AI_QUEUE_URL"),
+        # A burst of customer messages within this many seconds gets one AI answer (SQS DelaySeconds).
+        ai_debounce_seconds=max(0, min(900, _int("AI_DEBOUNCE_SECONDS", 3))),
     )

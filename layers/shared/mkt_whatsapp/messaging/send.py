@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -54,11 +55,18 @@ def _rule(message: str, code: str, field: str | None = None) -> BusinessRuleViol
 
 
 def send(
-    shop_id: str, conversation: Item, request: SendMessageRequest, *, actor: str, deadline: float | None
+    shop_id: str,
+    conversation: Item,
+    request: SendMessageRequest,
+    *,
+    actor: str,
+    deadline: float | None,
+    annotations: Mapping[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Send ``request`` in ``conversation`` (as read) of ``shop_id`` on behalf of ``actor``; the send ends
     before ``deadline`` (epoch seconds; None: no limit) or is left to the sender. Returns the status to
-    answer (201 sent or failed, 202 queued, 200 already settled) and the message's state."""
+    answer (201 sent or failed, 202 queued, 200 already settled) and the message's state. ``annotations``
+    are stored with the message (an AI reply's ``ai``: agent, model, tokens, cost, latency)."""
     if conversation.get("shopId") != shop_id:
         raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
     conversation_id = str(conversation["id"])
@@ -104,6 +112,7 @@ def send(
                 "timestamp": now,
                 "sentBy": actor,
                 "businessInitiated": business_initiated,
+                **(annotations or {}),
             },
         ),
         conversation_store.outbound_message_op(table, conversation_id, now),
@@ -162,6 +171,7 @@ def send_once(
     *,
     actor: str,
     deadline: float | None,
+    annotations: Mapping[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """``send`` behind an ``Idempotency-Key``: a retried request (same key, same conversation) gets the
     first answer for 24 hours instead of a second send (Powertools idempotency on the table). The same key
@@ -182,7 +192,7 @@ def send_once(
 
     @idempotent_function(data_keyword_argument="attempt", persistence_store=persistence, config=config)  # type: ignore[untyped-decorator]
     def once(attempt: dict[str, Any]) -> dict[str, Any]:
-        status, data = send(shop_id, conversation, request, actor=actor, deadline=deadline)
+        status, data = send(shop_id, conversation, request, actor=actor, deadline=deadline, annotations=annotations)
         return {"status": status, "data": data}
 
     try:

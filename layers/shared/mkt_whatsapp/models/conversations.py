@@ -18,6 +18,7 @@ class ConversationSummary(ApiModel):
     customer_name: str | None
     status: ConversationStatus
     assigned_agent_id: str | None = None
+    needs_human: bool = False
     last_message_at: str
     message_count: int
     tags: list[str]
@@ -37,6 +38,8 @@ class MessageView(ApiModel):
     errors: list[dict[str, Any]] | None = None
     # Who sent an outbound message: an agent id, flow:<id>, ai:<id>, campaign:<id> or system.
     sent_by: str | None = None
+    # An AI agent's reply: the agent, model, tokens, estimated cost (USD) and provider latency.
+    ai: dict[str, Any] | None = None
 
 
 class ConversationCustomer(ApiModel):
@@ -53,6 +56,10 @@ class ConversationDetail(ApiModel):
     customer: ConversationCustomer
     status: ConversationStatus
     assigned_agent_id: str | None = None
+    # Set when an AI agent handed the conversation over (its reason and when): humans take it from here.
+    needs_human: bool = False
+    handoff: dict[str, Any] | None = None
+    ai_stopped: bool = False
     messages: list[MessageView]
     message_count: int
     older_messages_cursor: str | None
@@ -72,6 +79,7 @@ class ListConversationsQuery(PageQuery):
     shop_id: Annotated[str, Field(min_length=1)]
     status: ConversationStatus | None = None
     assigned_agent_id: str | None = None
+    needs_human: bool | None = None
 
 
 class ConversationQuery(WireModel):

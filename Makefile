@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 SAM_PYTHONS ?= 3.12.1:3.11.7
 
-.PHONY: dev test unit e2e template lint typecheck bench token sign validate build clean
+.PHONY: dev test unit e2e template lint typecheck bench token sign say validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ token: $(STAMP)
 ## sign: print the X-Hub-Signature-256 of a webhook body file, e.g. make sign BODY=events/webhook-body.json
 sign: $(STAMP)
 	@$(BIN)/python -m local.devtools sign "$(BODY)"
+
+## say: post a customer's text message now, signed as Meta sends it, e.g. make say TEXT="Có giao hàng không?"
+say: $(STAMP)
+	@$(BIN)/python -m local.devtools say "$(TEXT)" --api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" \
+		--phone-number-id "$(or $(PHONE),106540352242922)"
 
 ## validate: cfn-lint and sam validate --lint (offline)
 validate: $(STAMP)

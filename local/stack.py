@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import warnings
@@ -70,6 +71,10 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+        # The API's port is taken first: the emulator and the simulators then take ports of their own
+        # (port 0), never the one the caller asked for.
+        self._api_socket = socket.create_server((self.host, self.port))
+        self.port = self._api_socket.getsockname()[1]
         self._start_emulator()
         self._configure_functions()
         self.lambdas = LocalLambdas(tpl.functions())
@@ -190,7 +195,7 @@ class LocalStack:
         api = ApiProvider(stacks).api
         service = LocalApigwService(api, SamRunner(self.lambdas), port=self.port, host=self.host)
         service.create()
-        self.http = make_server(self.host, self.port, service._app, threaded=True)
+        self.http = make_server(self.host, self.port, service._app, threaded=True, fd=self._api_socket.fileno())
         self.port = self.http.port
         threading.Thread(target=self.http.serve_forever, name="api-gateway", daemon=True).start()
 
@@ -205,6 +210,8 @@ class LocalStack:
         if hasattr(self, "http"):
             self.http.shutdown()
             self.http.server_close()
+        if hasattr(self, "_api_socket"):
+            self._api_socket.close()
         for component in reversed(self.components):
             component.stop()
 

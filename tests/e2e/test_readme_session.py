@@ -46,3 +46,34 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     assert '"name":"Nguyễn Văn A"' in customer
     assert '"code":"OUTSIDE_CUSTOMER_SERVICE_WINDOW"' in refused
     assert '"status":"sent"' in template
+
+
+def ai_session_script() -> str:
+    section = README.read_text().split("## An AI sales agent", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_ai_session_works_as_written(stack: RunningStack) -> None:
+    """make dev with no OpenAI key: create, test and activate an agent; a customer's question is answered
+    by the AI on WhatsApp; asking for a person hands off and flags the conversation."""
+    script = ai_session_script().replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")
+    assert "make -s say" in script
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=README.parent,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    connected, tested, activated, said, answered, said_again, flagged = result.stdout.splitlines()
+    assert connected == "201"
+    assert '"generatedResponse":"Laptop' in tested
+    assert '"tokensUsed":{"prompt":' in tested
+    assert '"isActive":true' in activated
+    assert said == said_again == '{"success":true}'
+    assert answered.startswith("ai: ")
+    assert "giao toàn quốc" in answered
+    assert '"needsHuman":true' in flagged
+    assert '"totalCount":1' in flagged

@@ -1,22 +1,26 @@
 """``make bench``: cold start per function and AWS calls per request, written to bench/results/latest.json.
 
-``python -m bench ai`` runs only the AI agents' figures (no stack, a few seconds) and updates their section of
+``python -m bench ai`` runs only the AI agents' figures (ranking, prompt tokens, the AWS cost of a live
+reply) and updates their section of
 bench/results/latest.json, leaving the others as they were last measured."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-from bench import ai, aws_calls, coldstart, inbound, sender
+from bench import ai, ai_reply, aws_calls, coldstart, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Before any handler module is imported: Powertools' Metrics takes its namespace when created.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
     only = sys.argv[1:] if argv is None else argv
     if only:
         if only != ["ai"]:
@@ -29,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     ingestion = inbound.measure()
     sending = sender.measure()
     ai_agents = ai.measure()
+    ai_replies = ai_reply.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         "webhook_ingestion": ingestion,
         "sender_throughput": sending,
         "ai_agents": ai_agents,
+        "ai_replies": ai_replies,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -99,12 +105,14 @@ def main(argv: list[str] | None = None) -> None:
             f" queue ran dry: {run['queue_ran_dry_while_offering']}"
         )
     ai.report(ai_agents)
+    ai_reply.report(ai_replies)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
 def main_ai_only() -> None:
     started = time.time()
     figures = ai.measure()
+    figures["live_replies"] = ai_reply.measure()
     latest = RESULTS / "latest.json"
     report = json.loads(latest.read_text()) if latest.is_file() else {}
     report["ai_agents"] = {
@@ -115,6 +123,7 @@ def main_ai_only() -> None:
     RESULTS.mkdir(exist_ok=True)
     latest.write_text(json.dumps(report, indent=2) + "\n")
     ai.report(figures)
+    ai_reply.report(figures["live_replies"])
     print(f"\nwritten to {latest} (section ai_agents)")
 
 

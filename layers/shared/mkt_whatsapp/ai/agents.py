@@ -7,16 +7,18 @@ Domain functions take the shop, the agent as read and the actor (``sentBy``-styl
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mkt_whatsapp.ai.knowledge import AgentProfile, Faq, Knowledge, Product
 from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.core.errors import BusinessRuleViolation, Conflict, NotFound
 from mkt_whatsapp.core.retry import optimistically
-from mkt_whatsapp.models.ai_agents import MAX_AGENTS_PER_SHOP, CreateAgentRequest, UpdateAgentRequest
 from mkt_whatsapp.store import ai_agents as agent_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store.table import Item, TransactionConflict
+
+if TYPE_CHECKING:  # the models (pydantic) load with the first request that parses one, not at import
+    from mkt_whatsapp.models.ai_agents import CreateAgentRequest, UpdateAgentRequest
 
 # The agent item's own fields as the API shows them (the rest is bookkeeping: keys, versions).
 _SETTINGS = (
@@ -79,6 +81,8 @@ def knowledge_of(agent: Item) -> dict[str, Any]:
 
 
 def create(shop_id: str, request: CreateAgentRequest, *, actor: str) -> dict[str, Any]:
+    from mkt_whatsapp.models.ai_agents import MAX_AGENTS_PER_SHOP
+
     if request.shop_id != shop_id:
         raise not_found()
     at = now_iso()

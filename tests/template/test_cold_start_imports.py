@@ -83,3 +83,11 @@ def test_content_models_load_only_with_a_send() -> None:
     never loads them; the conversations function loads them with its first send, not at import."""
     for function in ("SenderFunction", "ConversationsFunction"):
         assert "mkt_whatsapp.whatsapp.outbound_content" not in imported_modules(function), function
+
+
+def test_the_ai_agents_api_loads_no_models_at_import() -> None:
+    """Its requests carry the largest models (knowledge of 2,500 entries): they load with the first request
+    that parses one. Its routes never call the provider but the test one, which loads openai then."""
+    packages = imported_packages("AiAgentsFunction")
+    assert "pydantic" not in packages
+    assert "openai" not in packages

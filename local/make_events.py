@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import time
+import zlib
 from typing import Any
 
 import jwt
@@ -112,6 +115,42 @@ def webhook_body() -> bytes:
     }
     # Meta escapes non-ASCII (and "/") in what it sends; the signature covers exactly these bytes.
     return json.dumps(body, ensure_ascii=True, indent=1).replace("/", "\\/").encode()
+
+
+def bulk_webhook_body(phone_number_id: str, *, changes: int, messages_per_change: int, tag: str = "B") -> bytes:
+    """A big signed-delivery body (for the bulk tests and ``make bench``): one entry of ``changes``
+    changes of ``messages_per_change`` texts each, every message from a customer of its own (``tag`` keeps
+    the wamids and phone numbers of one body apart from another's)."""
+    prefix = zlib.crc32(tag.encode()) % 1000
+    now = str(int(time.time()))
+    serial = itertools.count()
+    values = []
+    for _ in range(changes):
+        numbers = [next(serial) for _ in range(messages_per_change)]
+        values.append(
+            {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550001", "phone_number_id": phone_number_id},
+                "contacts": [
+                    {"profile": {"name": f"Khách {tag} {n}"}, "wa_id": f"84{prefix:03d}{n:07d}"} for n in numbers
+                ],
+                "messages": [
+                    {
+                        "from": f"84{prefix:03d}{n:07d}",
+                        "id": f"wamid.BULK.{tag}.{n}",
+                        "timestamp": now,
+                        "type": "text",
+                        "text": {"body": "Xin chào, shop còn hàng không? Giá bao nhiêu ạ?"},
+                    }
+                    for n in numbers
+                ],
+            }
+        )
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value} for value in values]}],
+    }
+    return json.dumps(body, ensure_ascii=True).encode()
 
 
 def events() -> dict[str, dict[str, Any]]:
@@ -256,12 +295,11 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
 
 
 def inbound_event() -> dict[str, Any]:
-    """What the webhook receiver queues for the README's text message: one record per change."""
+    """What the webhook receiver queues for the README's text message (one record of its one change)."""
     ensure_layer_on_path()
-    from mkt_whatsapp.inbound.receiver import change_units
+    from mkt_whatsapp.inbound.receiver import change_units, queue_bodies
 
-    units = change_units(json.loads(webhook_body()))
-    return sqs_event([json.dumps(unit, ensure_ascii=False, separators=(",", ":")) for unit in units])
+    return sqs_event(queue_bodies(change_units(json.loads(webhook_body()))))
 
 
 def env_file() -> dict[str, dict[str, str]]:

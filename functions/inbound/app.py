@@ -1,6 +1,7 @@
-"""Inbound processor: drains the inbound queue the webhook receiver fills; each record is one WhatsApp
-change, stored exactly once. Failed records are reported individually (partial batch response) and
-reach the dead-letter queue after the queue's maxReceiveCount."""
+"""Inbound processor: drains the inbound queue the webhook receiver fills; each record carries one or
+more WhatsApp changes, stored exactly once. Failed records are reported individually (partial batch
+response) and reach the dead-letter queue after the queue's maxReceiveCount; a change that fails inside
+a record of several is queued again on its own (mkt_whatsapp.inbound.packing)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ dispatcher.unregister("ai_agent")  # a re-imported module (tests) registers afre
 dispatcher.register("ai_agent", _ai_agent)
 
 
-def handle_change(record: SQSRecord) -> None:
-    outcome = processor.process_change(record.json_body)
+def handle_record(record: SQSRecord) -> None:
+    outcome = processor.process_queue_message(record.json_body)
     metrics.add_metric(name="InboundMessagesStored", unit="Count", value=outcome["messages"])
     metrics.add_metric(name="StatusesApplied", unit="Count", value=outcome["statuses"])
 
@@ -36,4 +37,4 @@ def handle_change(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle_change, processor=batch, context=context)
+    return process_partial_response(event=event, record_handler=handle_record, processor=batch, context=context)

@@ -1,5 +1,7 @@
 """Inbound processing: one webhook change (``entry[].changes[].value``) becomes customers, conversations
-and messages — exactly once, however often Meta delivers it.
+and messages — exactly once, however often Meta delivers it. A queue message carries several changes
+(or pieces of a huge one); a change that fails is queued again on its own, without redoing or losing the
+others (:func:`process_queue_message`; :mod:`mkt_whatsapp.inbound.packing` has the whole argument).
 
 A newly stored message is then offered to the automation dispatcher (``inbound.dispatcher``), once.
 
@@ -23,10 +25,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from mkt_whatsapp.core import text
+from mkt_whatsapp.core import queues, text
 from mkt_whatsapp.core.clock import iso, meta_time, now_iso, parse_iso
+from mkt_whatsapp.core.errors import ConfigurationError
 from mkt_whatsapp.core.retry import optimistically
-from mkt_whatsapp.inbound import dispatcher
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.inbound import dispatcher, packing
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
 from mkt_whatsapp.messaging import consent
 from mkt_whatsapp.store import conversations as conversation_store
@@ -77,6 +81,41 @@ def consent_keyword(content: Mapping[str, Any]) -> str | None:
     if word in OPT_IN_KEYWORDS:
         return "opted_in"
     return None
+
+
+def process_queue_message(body: Any) -> dict[str, int]:
+    """Apply every unit of an inbound queue message (JSON-decoded ``body``) and return the summed counts.
+
+    A message of one unit that fails raises: the queue retries it, then dead-letters it. In a message of
+    several, a unit that fails is logged and queued again as a message of its own, and the others stand:
+    none is redone, none is lost. If queueing it again fails, that error is raised and the whole message
+    is retried (applying the other units again changes nothing)."""
+    units = packing.unpack(body)
+    totals = {"messages": 0, "statuses": 0}
+    failed: list[dict[str, Any]] = []
+    for unit in units:
+        try:
+            outcome = process_change(unit)
+        except Exception as error:
+            if len(units) == 1:
+                raise
+            # Any failure of one unit (a conflict, a throttled call, a sender in no shape Meta uses…) is
+            # that unit's: it is retried alone, and reaches the dead-letter queue alone if it keeps failing.
+            logger.warning(
+                "change failed; queued again on its own",
+                extra={"entryId": unit.get("entryId"), "error": f"{type(error).__name__}: {error}"},
+                exc_info=True,
+            )
+            failed.append(unit)
+            continue
+        totals["messages"] += outcome["messages"]
+        totals["statuses"] += outcome["statuses"]
+    if failed:
+        queue_url = get_settings().inbound_queue_url
+        if not queue_url:
+            raise ConfigurationError("INBOUND_QUEUE_URL is not configured")
+        queues.send_all(queue_url, [packing.alone(unit) for unit in failed])
+    return totals
 
 
 def process_change(unit: Mapping[str, Any]) -> dict[str, int]:

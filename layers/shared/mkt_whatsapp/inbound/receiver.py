@@ -1,8 +1,9 @@
 """Meta's webhook endpoint: the verification handshake and signed deliveries.
 
-A signed delivery is split into its ``messages`` changes and handed to the inbound queue (one SQS call
-for up to ten changes) before the 200: the receiver makes no other AWS call, so it answers in tens of
-milliseconds, and the inbound processor (functions/inbound) stores the messages exactly once."""
+A signed delivery is split into its ``messages`` changes and handed to the inbound queue before the 200,
+several changes a queue message and ten messages a SendMessageBatch call (:mod:`~mkt_whatsapp.inbound.packing`
+says why and how; a delivery of 500 changes is two calls); the inbound processor (functions/inbound)
+stores the messages exactly once. The receiver makes no other AWS call, so it answers in milliseconds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools import Logger
 from mkt_whatsapp.core import queues, secrets
 from mkt_whatsapp.core.errors import ConfigurationError, Forbidden, Unauthorized
 from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.inbound import packing
 from mkt_whatsapp.whatsapp import signature
 
 logger = Logger(child=True)
@@ -44,10 +46,6 @@ def authenticate_delivery(body: bytes, signature_header: str | None) -> None:
         raise Unauthorized("Invalid or missing X-Hub-Signature-256", code="INVALID_SIGNATURE")
 
 
-# One SQS message per change, split further if a change alone would exceed this size.
-MAX_UNIT_BYTES = 900_000
-
-
 def change_units(payload: Any) -> list[dict[str, Any]]:
     """The WhatsApp ``messages`` changes of a delivery, one unit per ``entry[].changes[]`` (anything else,
     such as group or account updates, is acknowledged and not processed)."""
@@ -69,20 +67,20 @@ def change_units(payload: Any) -> list[dict[str, Any]]:
     return units
 
 
-def _split(unit: dict[str, Any]) -> list[str]:
-    """The unit as SQS bodies of at most MAX_UNIT_BYTES, halving its messages/statuses lists if needed."""
-    body = json.dumps(unit, ensure_ascii=False, separators=(",", ":"))
-    if len(body.encode()) <= MAX_UNIT_BYTES:
-        return [body]
-    value = unit["value"]
-    for name in ("messages", "statuses"):
-        items = value.get(name)
-        if isinstance(items, list) and len(items) > 1:
-            half = len(items) // 2
-            first = {**unit, "value": {**value, name: items[:half]}}
-            second = {**unit, "value": {**value, name: items[half:]}}
-            return _split(first) + _split(second)
-    raise ValueError("a single WhatsApp event exceeds the queue's message size")
+def queue_bodies(units: list[dict[str, Any]]) -> list[str]:
+    """The inbound queue's messages for a delivery's units: cut into pieces that fit, then packed several
+    units a message."""
+    encoded: list[tuple[str, int]] = []
+    for unit in units:
+        for piece, body in packing.encoded_pieces(unit):
+            if len(body) > packing.MAX_UNIT_BYTES:
+                logger.error(
+                    "WhatsApp event too large to queue; acknowledged and dropped",
+                    extra={"entryId": unit.get("entryId"), "bytes": len(body)},
+                )
+                continue
+            encoded.append((body, packing.event_count(piece)))
+    return packing.pack(encoded)
 
 
 def receive(body: bytes) -> int:
@@ -101,17 +99,9 @@ def receive(body: bytes) -> int:
     if not units:
         logger.info("signed webhook carries no WhatsApp messages change; acknowledged")
         return 0
-    bodies: list[str] = []
-    for unit in units:
-        try:
-            bodies.extend(_split(unit))
-        except ValueError:
-            logger.error(
-                "WhatsApp event too large to queue; acknowledged and dropped",
-                extra={"entryId": unit.get("entryId"), "bytes": len(body)},
-            )
     queue_url = get_settings().inbound_queue_url
     if not queue_url:
         raise ConfigurationError("INBOUND_QUEUE_URL is not configured")
+    bodies = queue_bodies(units)
     queues.send_all(queue_url, bodies)
-    return len(bodies)
+    return len(units)

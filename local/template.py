@@ -17,8 +17,15 @@ TEMPLATE = ROOT / "template.yaml"
 
 # Resource types moto's CloudFormation creates for us. Secrets are created through the Secrets Manager
 # API instead (moto's CloudFormation does not support them); TTL is applied after the stack (moto's
-# CloudFormation ignores TimeToLiveSpecification).
-_CLOUDFORMATION_TYPES = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::KMS::Key", "AWS::KMS::Alias"}
+# CloudFormation ignores TimeToLiveSpecification). Bucket policies are not created: the inbound overflow
+# bucket's only denies requests without TLS, and the emulator speaks plain HTTP.
+_CLOUDFORMATION_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+    "AWS::S3::Bucket",
+}
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ def parameter_defaults(template: dict[str, Any] | None = None) -> dict[str, str]
 
 def deploy_resources(session: Any, stack_name: str, secret_values: dict[str, str]) -> dict[str, str]:
     """Create the template's data resources in the emulator the ``session`` points at; returns each
-    logical id's physical id (table name, queue URL, key id, secret ARN)."""
+    logical id's physical id (table name, queue URL, key id, bucket name, secret ARN)."""
     all_resources = resources()
     stack_resources = {k: v for k, v in all_resources.items() if v["Type"] in _CLOUDFORMATION_TYPES}
     cloudformation = session.client("cloudformation")
@@ -141,6 +148,7 @@ def data_environment(physical: dict[str, str]) -> dict[str, str]:
         "TOKEN_KMS_KEY_ID": physical["TokenKey"],
         "INBOUND_QUEUE_URL": physical["InboundQueue"],
         "OUTBOUND_QUEUE_URL": physical["OutboundQueue"],
+        "INBOUND_OVERFLOW_BUCKET": physical["InboundOverflowBucket"],
     }
 
 

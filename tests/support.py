@@ -111,7 +111,7 @@ def counted_aws_calls() -> Iterator[Counter[str]]:
     def count(model: Any, **_: Any) -> None:
         counter[f"{model.service_model.service_name}:{model.name}"] += 1
 
-    clients = [aws.dynamodb(), aws.kms(), aws.sqs()]
+    clients = [aws.dynamodb(), aws.kms(), aws.sqs(), aws.s3()]
     for client in clients:
         client.meta.events.register("before-call", count, unique_id="tests-aws-call-counter")
     try:

@@ -107,6 +107,40 @@ def test_functions_have_least_privilege_policies() -> None:
             assert "kms:Encrypt" not in actions, name
 
 
+def test_the_inbound_overflow_bucket_is_private_encrypted_expiring_and_reached_by_two_functions_only() -> None:
+    resources = tpl.resources()
+    bucket = resources["InboundOverflowBucket"]
+    assert bucket["Type"] == "AWS::S3::Bucket"
+    props = bucket["Properties"]
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert all(
+        props["PublicAccessBlockConfiguration"][name] is True
+        for name in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    # longer than SQS keeps a message (14 days, in the queue and then its dead-letter queue)
+    assert rule["Status"] == "Enabled"
+    assert 14 < rule["ExpirationInDays"] <= 90
+    [deny] = resources["InboundOverflowBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+    objects = {"Fn::Sub": "${InboundOverflowBucket.Arn}/inbound/*"}
+    reaching: dict[str, list[str]] = {}
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for statement in (s for p in resource["Properties"]["Policies"] for s in p["Statement"]):
+            if "InboundOverflowBucket" in json.dumps(statement["Resource"]):
+                assert statement["Resource"] == objects, name  # objects under inbound/, never the bucket
+                actions = statement["Action"]
+                reaching.setdefault(name, []).extend(actions if isinstance(actions, list) else [actions])
+    assert reaching == {"WebhooksFunction": ["s3:PutObject"], "InboundProcessorFunction": ["s3:GetObject"]}
+    for name in reaching:
+        assert tpl.functions()[name].environment["INBOUND_OVERFLOW_BUCKET"] == {"Ref": "InboundOverflowBucket"}
+
+
 def test_events_are_up_to_date_with_their_generator() -> None:
     for name, event in sample_events().items():
         stored = json.loads((ROOT / "events" / f"{name}.json").read_text())

@@ -1,6 +1,7 @@
-"""Bulk deliveries: the receiver packs many changes into few queue messages and few SQS calls and cuts a
-huge change into pieces; the processor applies a message of several changes exactly once, queues a failed
-change again on its own, and still reads the one-change messages an earlier version queued."""
+"""Bulk deliveries: the receiver packs many changes into few queue messages and few SQS calls, cuts a huge
+change into pieces, keeps an event too large for the queue in S3; the processor applies a message of
+several changes exactly once, queues a failed change again on its own, and still reads the one-change
+messages an earlier version queued."""
 
 from __future__ import annotations
 
@@ -240,3 +241,33 @@ def test_a_packed_message_is_no_change_to_the_previous_versions_entry_point() ->
     retried, by a new processor after the deploy) instead of being skipped as "not a messages value"."""
     with pytest.raises(AttributeError):
         processor.process_change(json.loads(packing.alone({"field": "messages", "value": {}})))  # type: ignore[arg-type]
+
+
+# --- an event too large for the queue -------------------------------------------------------------------
+
+
+def test_a_signed_message_of_1_mb_of_text_is_kept_in_s3_and_stored(
+    shop: ApiClient, aws: AwsStack, shop_ids: ShopIds
+) -> None:
+    text = "Đơn hàng " + "x" * 1_000_000
+    change = inbound_text_change(shop_ids.phone_number_id, "84900076000", "wamid.76.0", body=text)
+    delivery = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+
+    with counted_aws_calls() as calls:
+        assert post_webhook(shop, delivery).status == 200
+    assert calls == Counter({"s3:PutObject": 1, "sqs:SendMessage": 1})
+
+    bucket = aws.physical["InboundOverflowBucket"]
+    [kept] = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert kept["Key"].startswith("inbound/")
+    assert kept["Size"] > 1_000_000
+    [[pointer]] = [json.loads(body) for body in in_queue(aws)]
+    assert pointer["overflowKey"] == kept["Key"]
+
+    assert drain_inbound(aws) == 1
+    message = stored(shop_ids.shop_id, "wamid.76.0")
+    assert message is not None
+    assert message["content"]["type"] == "text"
+    assert message["content"]["text"] == text[:4096]  # a DynamoDB item holds 400 KB: the rest is cut, and said so
+    assert message["content"]["truncated"]["originalBytes"] > 1_000_000
+    assert queue_depth(aws, "InboundQueue") == 0

@@ -14,6 +14,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
 # Short timeouts and standard retries: a Lambda behind API Gateway has 29 s in all, so fail fast.
@@ -45,7 +46,12 @@ def sqs() -> SQSClient:
     return session().client("sqs", config=_CONFIG)
 
 
+@cache
+def s3() -> S3Client:
+    return session().client("s3", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget every client (tests that switch emulators between cases)."""
-    for factory in (session, dynamodb, kms, sqs):
+    for factory in (session, dynamodb, kms, sqs, s3):
         factory.cache_clear()

@@ -42,6 +42,7 @@ class Settings:
     table_name: str
     outbound_queue_url: str
     inbound_queue_url: str
+    inbound_overflow_bucket: str
     token_kms_key_id: str
     jwt_secret_id: str
     jwt_algorithm: str
@@ -73,6 +74,7 @@ def get_settings() -> Settings:
         table_name=_text("TABLE_NAME", "mkt-whatsapp"),
         outbound_queue_url=_text("OUTBOUND_QUEUE_URL"),
         inbound_queue_url=_text("INBOUND_QUEUE_URL"),
+        inbound_overflow_bucket=_text("INBOUND_OVERFLOW_BUCKET"),
         token_kms_key_id=_text("TOKEN_KMS_KEY_ID"),
         jwt_secret_id=_text("JWT_SECRET_ID"),
         jwt_algorithm=_text("JWT_ALGORITHM", "RS256" if jwks_url else "HS256"),

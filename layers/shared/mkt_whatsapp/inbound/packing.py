@@ -1,8 +1,9 @@
 """How webhook changes travel on the inbound queue: the receiver packs them, the processor unpacks them.
 
 A *unit* is what the processor applies in one go: one ``entry[].changes[]`` of a signed delivery
-(``{"entryId": …, "field": "messages", "value": {…}}``) or a piece of one (below). A queue message is a
-JSON array of units.
+(``{"entryId": …, "field": "messages", "value": {…}}``), a piece of one (below), or a pointer to one kept
+in S3 (``{"entryId", "field", "overflowKey"}``, :mod:`mkt_whatsapp.inbound.overflow`). A queue message is
+a JSON array of units.
 
 **Several units a message.** One SQS message per change made a delivery of 500 changes 500 messages and
 50 SendMessageBatch calls before the 200 (3.6 s on moto in process; 50 round trips on AWS, where Meta
@@ -20,7 +21,7 @@ pieces of 25 (messages, then statuses, in Meta's order). Each piece keeps the ch
 the ``contacts`` entries its messages are matched with (``ChangeValue.contact_for``'s rule, applied to the
 raw entries, so every message finds the contact it would have found in the whole change); Meta's
 change-level ``errors`` go with the first piece only, so they are logged once. A piece still larger than
-a queue message is halved again, down to one event.
+a queue message is halved again, down to one event; one event larger than that goes to S3.
 
 **Exactly once, several units a message.** Every effect of a unit is idempotent (a message's put is
 conditional on its wamid-derived id; a status only moves forward), so a unit applied twice changes

@@ -30,7 +30,7 @@ from mkt_whatsapp.core.clock import iso, meta_time, now_iso, parse_iso
 from mkt_whatsapp.core.errors import ConfigurationError
 from mkt_whatsapp.core.retry import optimistically
 from mkt_whatsapp.core.settings import get_settings
-from mkt_whatsapp.inbound import dispatcher, packing
+from mkt_whatsapp.inbound import dispatcher, overflow, packing
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
 from mkt_whatsapp.messaging import consent
 from mkt_whatsapp.store import conversations as conversation_store
@@ -39,7 +39,7 @@ from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.phone_numbers import phone_claim
 from mkt_whatsapp.store.table import ConditionFailed, Item, TransactionConflict, Write
-from mkt_whatsapp.whatsapp.inbound_content import content_of, meta_errors, referral_of, reply_context
+from mkt_whatsapp.whatsapp.inbound_content import bounded, content_of, meta_errors, referral_of, reply_context
 from mkt_whatsapp.whatsapp.webhook_models import ChangeValue, InboundMessage, Status
 
 logger = Logger(child=True)
@@ -95,7 +95,7 @@ def process_queue_message(body: Any) -> dict[str, int]:
     failed: list[dict[str, Any]] = []
     for unit in units:
         try:
-            outcome = process_change(unit)
+            outcome = process_change(overflow.load(unit))
         except Exception as error:
             if len(units) == 1:
                 raise
@@ -249,7 +249,7 @@ class InboundPlan:
         self.message = message
         self.customer = customer
         self.at = meta_time(message.timestamp)
-        self.content = content_of(message)
+        self.content = bounded(content_of(message))
         self.consent = consent_keyword(self.content)
         self.message_id = inbound_message_id(shop_id, message.id)
 

@@ -3,7 +3,8 @@
 A signed delivery is split into its ``messages`` changes and handed to the inbound queue before the 200,
 several changes a queue message and ten messages a SendMessageBatch call (:mod:`~mkt_whatsapp.inbound.packing`
 says why and how; a delivery of 500 changes is two calls); the inbound processor (functions/inbound)
-stores the messages exactly once. The receiver makes no other AWS call, so it answers in milliseconds."""
+stores the messages exactly once. The receiver makes no other AWS call, except an S3 put for an event too
+large for a queue message (:mod:`~mkt_whatsapp.inbound.overflow`), so it answers in milliseconds."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aws_lambda_powertools import Logger
 from mkt_whatsapp.core import queues, secrets
 from mkt_whatsapp.core.errors import ConfigurationError, Forbidden, Unauthorized
 from mkt_whatsapp.core.settings import get_settings
-from mkt_whatsapp.inbound import packing
+from mkt_whatsapp.inbound import overflow, packing
 from mkt_whatsapp.whatsapp import signature
 
 logger = Logger(child=True)
@@ -68,18 +69,20 @@ def change_units(payload: Any) -> list[dict[str, Any]]:
 
 
 def queue_bodies(units: list[dict[str, Any]]) -> list[str]:
-    """The inbound queue's messages for a delivery's units: cut into pieces that fit, then packed several
-    units a message."""
+    """The inbound queue's messages for a delivery's units: cut into pieces that fit, any event too large
+    for a queue message kept in S3 behind a pointer, then packed several units a message."""
     encoded: list[tuple[str, int]] = []
     for unit in units:
         for piece, body in packing.encoded_pieces(unit):
             if len(body) > packing.MAX_UNIT_BYTES:
-                logger.error(
-                    "WhatsApp event too large to queue; acknowledged and dropped",
-                    extra={"entryId": unit.get("entryId"), "bytes": len(body)},
+                pointer = overflow.keep(piece, body)
+                logger.info(
+                    "WhatsApp event too large for the queue; kept in S3",
+                    extra={"entryId": unit.get("entryId"), "bytes": len(body), "key": pointer[overflow.POINTER]},
                 )
-                continue
-            encoded.append((body, packing.event_count(piece)))
+                encoded.append((packing.encode(pointer), 1))
+            else:
+                encoded.append((body, packing.event_count(piece)))
     return packing.pack(encoded)
 
 

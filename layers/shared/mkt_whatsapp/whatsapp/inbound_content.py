@@ -12,10 +12,15 @@
 | ``order`` | ``{type: order, order: {catalogId, text, productItems: [{productRetailerId, quantity, itemPrice, currency}]}}`` |
 | ``system`` | ``{type: system, system: {type, body, waId?}}`` |
 | ``unsupported`` or anything unknown | ``{type: unsupported, originalType, errors: [{code, title, message, details}]}`` |
+
+A content larger than MAX_STORED_CONTENT_BYTES (never one WhatsApp sends: its longest text is 4,096
+characters) is stored with each string cut to MAX_TEXT_CHARACTERS and ``truncated: {originalBytes}``
+(:func:`bounded`): a message item must fit DynamoDB's 400 KB, and a signed event is stored, not dropped.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mkt_whatsapp.whatsapp.webhook_models import InboundMessage, MetaError
@@ -39,6 +44,30 @@ def meta_errors(errors: list[MetaError]) -> list[dict[str, Any]]:
         )
         for error in errors
     ]
+
+
+MAX_TEXT_CHARACTERS = 4096  # Meta's longest text field (a text message's body)
+MAX_STORED_CONTENT_BYTES = 100_000
+
+
+def bounded(content: dict[str, Any]) -> dict[str, Any]:
+    """``content`` as stored: itself, or — when larger than MAX_STORED_CONTENT_BYTES — with every string cut
+    to MAX_TEXT_CHARACTERS and the original size in ``truncated``."""
+    size = len(json.dumps(content, ensure_ascii=False).encode())
+    if size <= MAX_STORED_CONTENT_BYTES:
+        return content
+    cut = _cut_strings(content)
+    return {**cut, "truncated": {"originalBytes": size}}
+
+
+def _cut_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return value[:MAX_TEXT_CHARACTERS]
+    if isinstance(value, dict):
+        return {key: _cut_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut_strings(item) for item in value]
+    return value
 
 
 def content_of(message: InboundMessage) -> dict[str, Any]:

@@ -6,6 +6,7 @@ messages an earlier version queued."""
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from typing import Any
 
@@ -123,7 +124,31 @@ def test_pieces_keep_the_contact_each_message_finds_in_the_whole_change() -> Non
         "statuses": [{"id": "s1"}],
     }
     # m3 alone with m1 would make A a lone contact, given to m3 too: a second entry keeps m3 unmatched
-    assert packing.contacts_for(contacts, [messages[0], messages[2]]) == contacts
+    assert packing.ContactIndex(contacts).contacts_for([messages[0], messages[2]]) == contacts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_message_of_a_piece_finds_the_contact_it_finds_in_the_whole_change(seed: int) -> None:
+    from mkt_whatsapp.whatsapp.webhook_models import ChangeValue
+
+    pick = random.Random(seed)
+    phones, user_ids = ["841", "842", "843", None], ["VN.1", "VN.2", None]
+    contacts = [
+        {"wa_id": pick.choice(phones), "user_id": pick.choice(user_ids), "profile": {"name": f"C{n}"}}
+        for n in range(pick.randint(0, 4))
+    ]
+    messages = [
+        {"id": f"m{n}", "timestamp": "1", "from": pick.choice(phones), "from_user_id": pick.choice(user_ids)}
+        for n in range(pick.randint(1, 12))
+    ]
+    value = {"metadata": {"phone_number_id": "1"}, "contacts": contacts, "messages": messages}
+    whole = ChangeValue.model_validate(value)
+
+    for piece in packing.pieces({"field": "messages", "value": value}, size=pick.randint(1, 4)):
+        part = ChangeValue.model_validate(piece["value"])
+        for message in part.messages:
+            expected = whole.contact_for(message)
+            assert part.contact_for(message) == expected, (seed, message.id)
 
 
 def test_units_are_packed_by_events_and_bytes() -> None:

@@ -85,14 +85,23 @@ class SqsPoller:
         return self
 
     def stop(self) -> None:
+        self.request_stop()
+        self.join(self.wait_seconds + 5)
+
+    def request_stop(self) -> None:
+        """Receive no more batches; a batch being delivered runs to its end."""
         self._stop.set()
-        self._thread.join(timeout=self.wait_seconds + 5)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except Exception:
+                if self._stop.is_set():
+                    return  # the emulator stopped under a batch in flight: nothing to report
                 log.exception("polling %s failed", self.mapping.queue_url)
                 self._stop.wait(1)
 

@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ REGION = "us-east-1"
 STACK_NAME = "mkt-whatsapp-local"
 ACCOUNT_ID = "123456789012"
 log = logging.getLogger("local.stack")
+POLLER_STOP_SECONDS = 2.0
 
 # Environment values the handlers read as plain values in the local stack (deployed stacks use secrets).
 _PASS_THROUGH = (
@@ -205,8 +207,14 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        # Every poller at once, and a batch in flight is not waited for past POLLER_STOP_SECONDS: the
+        # emulator's state ends with this process, so finishing the batch would keep nothing, and a batch
+        # of a big delivery takes seconds (Ctrl-C stops the stack within 10 s, even under load).
         for poller in self.pollers:
-            poller.stop()
+            poller.request_stop()
+        deadline = time.monotonic() + POLLER_STOP_SECONDS
+        for poller in self.pollers:
+            poller.join(max(0.0, deadline - time.monotonic()))
         if hasattr(self, "http"):
             self.http.shutdown()
             self.http.server_close()

@@ -12,8 +12,9 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from bench import ai, ai_reply, aws_calls, coldstart, inbound, sender
+from bench import ai, ai_reply, aws_calls, bulk, coldstart, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     sending = sender.measure()
     ai_agents = ai.measure()
     ai_replies = ai_reply.measure()
+    bulk_deliveries = bulk.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         "sender_throughput": sending,
         "ai_agents": ai_agents,
         "ai_replies": ai_replies,
+        "bulk_deliveries": bulk_deliveries,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     ai.report(ai_agents)
     ai_reply.report(ai_replies)
+    print_bulk(bulk_deliveries)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
@@ -125,6 +129,41 @@ def main_ai_only() -> None:
     ai.report(figures)
     ai_reply.report(figures["live_replies"])
     print(f"\nwritten to {latest} (section ai_agents)")
+
+
+def print_bulk(figures: dict[str, Any]) -> None:
+    targets = figures["targets"]
+    print(
+        f"\nBulk webhook deliveries (issue 10; targets: a 500-change answer <="
+        f" {targets['receiver_answer_ms_500_changes']} ms, 1,000 messages processed <="
+        f" {targets['stack_seconds_to_processed_1000_messages']} s, peak RSS <= {targets['stack_rss_mb_peak']} MB,"
+        f" Ctrl-C <= {targets['stop_seconds']} s)"
+    )
+    print("  receiver (warm, in-process, moto in-process):")
+    for label, run in figures["receiver"].items():
+        print(
+            f"    {label.replace('_', ' ')}: answer {run['answer_ms_median']} ms median, {run['answer_ms_max']} ms max"
+            f" over {run['runs']} runs; {run['aws_calls']} -> {run['sqs_messages']} queue messages"
+        )
+    stack = figures["local_stack"]
+    print("  local stack (python -m local.stack in a subprocess; every message from a new customer):")
+    for label in ("1000_messages_in_one_change", "500_changes_of_1_message"):
+        run = stack[label]
+        print(
+            f"    {label.replace('_', ' ')}: answered in {run['answer_ms']} ms, processed in"
+            f" {run['seconds_to_processed']} s ({run['messages_stored']} stored), RSS after {run['rss_mb_after']} MB"
+        )
+    under_load = figures["ctrl_c_under_load"]
+    print(
+        f"    RSS ready {stack['rss_mb_ready']} MB, peak {stack['rss_mb_peak']} MB, after the load"
+        f" {stack['rss_mb_after_load']} MB; dead letters"
+        f" {stack['dead_letters']}"
+    )
+    print(
+        f"    Ctrl-C: {stack['stop_seconds_after_ctrl_c']} s right after the load,"
+        f" {under_load['stop_seconds']} s {under_load['ctrl_c_seconds_after_delivery']} s into a 1,000-message"
+        f" delivery ({under_load['queue_messages_left']} queue messages left)"
+    )
 
 
 if __name__ == "__main__":

@@ -252,6 +252,27 @@ def test_if_the_failed_change_cannot_be_queued_again_the_whole_message_is_retrie
     assert stored(shop_ids.shop_id, "wamid.74.9") is not None
 
 
+def test_a_message_whose_changes_all_fail_fails_as_it_is(
+    shop: ApiClient, aws: AwsStack, shop_ids: ShopIds, monkeypatch
+) -> None:
+    apply = processor.process_change
+
+    def throttled(unit: dict[str, Any]) -> dict[str, int]:
+        if unit["value"]["messages"][0]["id"].startswith("wamid.77."):
+            raise ServiceUnavailable("throttled")
+        return apply(unit)
+
+    monkeypatch.setattr(processor, "process_change", throttled)
+    message = json.dumps(three_changes(shop_ids, "77"))
+    other = json.dumps([inbound_text_change(shop_ids.phone_number_id, "84900078009", "wamid.78.9")])
+    event = sqs_event([message, other])
+    with counted_aws_calls() as calls:
+        answer = lambdas().invoke("InboundProcessorFunction", event)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert calls["sqs:SendMessage"] + calls["sqs:SendMessageBatch"] == 0  # retried whole: no message per change
+    assert stored(shop_ids.shop_id, "wamid.78.9") is not None
+
+
 def test_a_one_change_message_of_the_previous_version_is_still_processed(
     shop: ApiClient, aws: AwsStack, shop_ids: ShopIds
 ) -> None:

@@ -25,10 +25,12 @@ a queue message is halved again, down to one event; one event larger than that g
 
 **Exactly once, several units a message.** Every effect of a unit is idempotent (a message's put is
 conditional on its wamid-derived id; a status only moves forward), so a unit applied twice changes
-nothing. When one unit of a message fails, the processor queues that unit again as a message of its own
-and reports the message done: the others are not redone and the failed one is retried — failing again
-alone, it takes the queue's way (retried, then the dead-letter queue), never dropped. Only if that
-requeue fails does the whole message fail; its retry then applies the other units again, harmlessly.
+nothing. When a unit of a message fails and others succeed, the processor queues the failed unit again
+as a message of its own and reports the message done: the others are not redone and the failed one is
+retried — failing again alone, it takes the queue's way (retried, then the dead-letter queue), never
+dropped. Only if that requeue fails does the whole message fail; its retry then applies the other units
+again, harmlessly. When every unit of a message fails (the table throttled, say), the message fails as it
+is, rather than fanning out into a message per unit.
 
 **Deploys.** The previous version queued one unit per message, as a JSON object; :func:`unpack` reads such
 a message as a message of one unit, so what is in flight during a deploy is processed as before. A message

@@ -86,35 +86,39 @@ def consent_keyword(content: Mapping[str, Any]) -> str | None:
 def process_queue_message(body: Any) -> dict[str, int]:
     """Apply every unit of an inbound queue message (JSON-decoded ``body``) and return the summed counts.
 
-    A message of one unit that fails raises: the queue retries it, then dead-letters it. In a message of
-    several, a unit that fails is logged and queued again as a message of its own, and the others stand:
-    none is redone, none is lost. If queueing it again fails, that error is raised and the whole message
-    is retried (applying the other units again changes nothing)."""
+    A message whose units all fail raises as it is (no unit of it went through): the queue retries it
+    whole, then dead-letters it. In a message of several, a unit that fails while others succeed is logged and queued
+    again as a message of its own, and the others stand: none is redone, none is lost. If queueing it
+    again fails, that error is raised and the whole message is retried (applying the other units again
+    changes nothing)."""
     units = packing.unpack(body)
     totals = {"messages": 0, "statuses": 0}
-    failed: list[dict[str, Any]] = []
+    failures: list[tuple[dict[str, Any], Exception]] = []
     for unit in units:
         try:
             outcome = process_change(overflow.load(unit))
-        except Exception as error:
-            if len(units) == 1:
-                raise
-            # Any failure of one unit (a conflict, a throttled call, a sender in no shape Meta uses…) is
-            # that unit's: it is retried alone, and reaches the dead-letter queue alone if it keeps failing.
-            logger.warning(
-                "change failed; queued again on its own",
-                extra={"entryId": unit.get("entryId"), "error": f"{type(error).__name__}: {error}"},
-                exc_info=True,
-            )
-            failed.append(unit)
+        # Any failure (a conflict, a throttled call, a sender in no shape Meta uses…) is that unit's alone.
+        except Exception as error:  # noqa: BLE001 - raised below, or queued again and logged with its traceback
+            failures.append((unit, error))
             continue
         totals["messages"] += outcome["messages"]
         totals["statuses"] += outcome["statuses"]
-    if failed:
-        queue_url = get_settings().inbound_queue_url
-        if not queue_url:
-            raise ConfigurationError("INBOUND_QUEUE_URL is not configured")
-        queues.send_all(queue_url, [packing.alone(unit) for unit in failed])
+    if not failures:
+        return totals
+    if len(units) > 1:
+        for unit, failure in failures:
+            logger.warning(
+                "change failed",
+                extra={"entryId": unit.get("entryId"), "error": f"{type(failure).__name__}: {failure}"},
+                exc_info=failure,
+            )
+    if len(failures) == len(units):
+        raise failures[0][1]
+    queue_url = get_settings().inbound_queue_url
+    if not queue_url:
+        raise ConfigurationError("INBOUND_QUEUE_URL is not configured")
+    queues.send_all(queue_url, [packing.alone(unit) for unit, _ in failures])
+    logger.warning("failed changes queued again, each on its own", extra={"changes": len(failures)})
     return totals
 
 

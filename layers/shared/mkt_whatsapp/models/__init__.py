@@ -44,15 +44,18 @@ def _ascii_whole_number(value: object) -> object:
     return value
 
 
-QueryInt = Annotated[int, BeforeValidator(_ascii_whole_number)]
+# Bounds go before it (``Annotated[int, Field(ge=…), ASCII_DIGITS]``): bounds after a validator are checked
+# by a function pydantic cannot describe, and the JSON schema (docs/openapi.json) would show ``ge``/``le``
+# instead of JSON Schema's ``minimum``/``maximum``.
+ASCII_DIGITS = BeforeValidator(_ascii_whole_number)
 
 
 class PageQuery(WireModel):
     """skip/take pagination of a list (api-v1): ``take`` defaults to 20 and may not exceed 100; ``skip``
     is at most 1,000,000."""
 
-    skip: Annotated[QueryInt, Field(ge=0, le=MAX_SKIP)] = 0
-    take: Annotated[QueryInt, Field(ge=1, le=MAX_TAKE)] = DEFAULT_TAKE
+    skip: Annotated[int, Field(ge=0, le=MAX_SKIP), ASCII_DIGITS] = 0
+    take: Annotated[int, Field(ge=1, le=MAX_TAKE), ASCII_DIGITS] = DEFAULT_TAKE
 
 
 class ShopBody(WireModel):

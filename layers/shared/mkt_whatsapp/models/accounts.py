@@ -65,3 +65,9 @@ class AccountView(ConnectedAccount):
     messages_used_today: int
     disconnected_at: datetime | None
     last_error: AccountError | None = None
+
+
+class DisconnectedAccount(ApiModel):
+    """``DELETE /accounts/{shopId}`` answer."""
+
+    message: Literal["Account disconnected successfully"]

@@ -69,6 +69,46 @@ class ConversationDetail(ApiModel):
     closed_at: str | None = None
 
 
+class ConversationPage(ApiModel):
+    """``GET /conversations`` answer's ``data``: a page of the shop's conversations and how many match."""
+
+    conversations: list[ConversationSummary]
+    total_count: int
+
+
+# A message's delivery status: stored ``queued``, ``sending`` while a sender holds it, then as Meta reports.
+MessageStatus = Literal["queued", "sending", "sent", "delivered", "read", "played", "failed"]
+
+
+class SentMessage(ApiModel):
+    """``POST /conversations/{conversationId}/messages`` answer: the message as the send left it (201 sent or
+    failed, 202 queued for the sender, 200 already settled by an earlier attempt); ``errors`` only when it
+    failed (Meta's code and title)."""
+
+    message_id: str
+    whats_app_message_id: str | None
+    status: MessageStatus
+    timestamp: str | None
+    errors: list[dict[str, Any]] | None = None
+
+
+class ConversationAssignment(ApiModel):
+    """``POST /conversations/{conversationId}/assign`` answer."""
+
+    conversation_id: str
+    assigned_agent_id: str
+    assigned_at: str
+
+
+class ConversationClosure(ApiModel):
+    """``POST /conversations/{conversationId}/close`` answer (closing a closed conversation answers when it
+    was closed)."""
+
+    conversation_id: str
+    status: Literal["closed"]
+    closed_at: str | None
+
+
 class AssignRequest(WireModel):
     agent_id: Annotated[str, Field(min_length=1, max_length=128)]
 

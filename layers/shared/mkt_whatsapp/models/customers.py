@@ -52,6 +52,27 @@ class CustomerProfile(ApiModel):
     consent_history: list[Consent] = Field(default_factory=list)
 
 
+class CustomerPage(ApiModel):
+    """``GET /customers`` answer's ``data``: a page of the shop's customers and how many match."""
+
+    customers: list[CustomerSummary]
+    total_count: int
+
+
+class CustomerTags(ApiModel):
+    """``PUT /customers/{waId}/tags`` answer: the customer's tags after the change."""
+
+    wa_id: str
+    tags: list[str]
+
+
+class ConsentChange(ApiModel):
+    """``PUT /customers/{waId}/opt-in`` answer: the consent now recorded."""
+
+    wa_id: str
+    consent: Consent
+
+
 class UpdateTagsRequest(WireModel):
     add_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
     remove_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]

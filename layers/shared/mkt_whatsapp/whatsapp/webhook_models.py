@@ -87,3 +87,26 @@ class ChangeValue(MetaModel):
             if message.from_user_id and contact.user_id == message.from_user_id:
                 return contact
         return self.contacts[0] if len(self.contacts) == 1 else None
+
+
+class Change(MetaModel):
+    """One change of an entry: ``field: messages`` carries messages and statuses (other fields, such as
+    account updates, are acknowledged and not processed)."""
+
+    field: str
+    value: ChangeValue
+
+
+class Entry(MetaModel):
+    id: str
+    changes: list[Change] = Field(default_factory=list)
+
+
+class WebhookDelivery(MetaModel):
+    """A delivery as Meta posts it to ``POST /webhooks``. The receiver reads it with ``json`` (a delivery's
+    cold start loads no pydantic) and queues each ``messages`` change; the inbound processor validates the
+    change's ``value`` with :class:`ChangeValue`. This model describes the whole delivery (the OpenAPI
+    document's request body)."""
+
+    object: str
+    entry: list[Entry] = Field(default_factory=list)

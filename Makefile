@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 SAM_PYTHONS ?= 3.12.1:3.11.7
 
-.PHONY: dev test unit e2e template lint typecheck bench token sign say validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi bench token sign say validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## openapi: write docs/openapi.json, generated from the route table and the models (a test fails when it is stale)
+openapi: $(STAMP)
+	PYTHONPATH=layers/shared $(BIN)/python -m mkt_whatsapp.http.openapi docs/openapi.json
 
 ## bench: cold-start and AWS-call benchmarks (figures, not pass/fail timings)
 bench: $(STAMP)

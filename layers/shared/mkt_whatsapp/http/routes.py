@@ -19,7 +19,7 @@ from mkt_whatsapp.core.settings import API_BASE_PATH, MAX_BODY_BYTES, MAX_KNOWLE
 class ShopSource(StrEnum):
     """Where a request names the shop it acts on."""
 
-    NONE = "none"  # public: webhooks, health
+    NONE = "none"  # public: webhooks, health, the OpenAPI document
     PATH = "path"  # /accounts/{shopId}
     QUERY = "query"  # ?shopId=
     BODY = "body"  # {"shopId": ...}
@@ -73,6 +73,7 @@ _PATH, _QUERY, _BODY, _RES, _NONE = (
 
 ROUTES: tuple[Route, ...] = (
     _R("GET", "/health", "system", _NONE),
+    _R("GET", "/openapi.json", "system", _NONE),
     _R("GET", "/webhooks", "webhooks", _NONE),
     _R("POST", "/webhooks", "webhooks", _NONE),
     _R("POST", "/accounts", "accounts", _BODY),

@@ -1,0 +1,435 @@
+"""What each route of the table takes and answers: the metadata the OpenAPI document
+(:mod:`mkt_whatsapp.http.openapi`) is generated from, keyed by the route table's own keys.
+
+Design:
+
+- **Beside the route table, not on** :class:`~mkt_whatsapp.http.routes.Route`. The table is read at every
+  cold start by the guard; an operation names pydantic models, and importing them loads pydantic (see
+  docs/cold-start.md). This module is imported only to build the document (``make openapi``,
+  ``GET /openapi.json``, tests).
+- **Only what a route cannot tell.** What follows from the route itself is derived by the generator, never
+  repeated here: the bearer scheme, 401, 429 and the rate-limit headers (every route but the public ones),
+  403 ``SHOP_ACCESS_DENIED`` (a route that names its shop in its path, query or body), 400 with the
+  validation codes (a body or query model), 413 and 415 (a body), 500 (every route), and a route's path
+  parameters. An entry adds the summary, the models, the success answers and the domain's own error codes.
+- **By construction.** The generator walks :data:`~mkt_whatsapp.http.routes.ROUTES`: a route with no entry
+  here (or an entry with no answers) is documented as the handlers serve a route not built yet
+  (``http.register_pending_routes``): its shop read as every route reads it, then 501. Adding a Route adds
+  an operation; building it means giving its entry answers.
+- **One catalogue of error codes** (:data:`ERROR_CODES`: the stable code, its status and meaning), which
+  entries name; ``tests/unit/test_openapi.py`` holds it to the codes the package raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from mkt_whatsapp.http.routes import Route, ShopSource
+from mkt_whatsapp.http.validation import _CODE_BY_PYDANTIC_TYPE
+from mkt_whatsapp.models import ShopBody, ShopQuery
+from mkt_whatsapp.models.accounts import (
+    AccountView,
+    ConnectAccountRequest,
+    ConnectedAccount,
+    DisconnectedAccount,
+    ShopId,
+)
+from mkt_whatsapp.models.conversations import (
+    AssignRequest,
+    ConversationAssignment,
+    ConversationClosure,
+    ConversationDetail,
+    ConversationPage,
+    ConversationQuery,
+    ListConversationsQuery,
+    SentMessage,
+)
+from mkt_whatsapp.models.customers import (
+    ConsentChange,
+    CustomerPage,
+    CustomerProfile,
+    CustomerTags,
+    ListCustomersQuery,
+    OptInRequest,
+    UpdateTagsRequest,
+)
+from mkt_whatsapp.models.system import Health
+from mkt_whatsapp.models.webhooks import SubscriptionQuery
+from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
+from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
+
+# --- error codes -----------------------------------------------------------------------------------------
+
+# What a body or query that fails its model answers (400): the codes of http.validation's one mapping of
+# pydantic's errors and the two it falls back to (UNSUPPORTED_MEDIA_TYPE there is for Powertools' validation
+# middleware, which the API does not use: a wrong content type is 415).
+_VALIDATION_MEANINGS = {
+    "INVALID_JSON": "The body is not JSON (or not UTF-8)",
+    "REQUIRED_FIELD": "A required field is missing or empty",
+    "INVALID_TYPE": "A field has the wrong type",
+    "INVALID_FORMAT": "A field does not match its pattern",
+    "INVALID_VALUE": "A field's value is not one of those allowed",
+    "TOO_SHORT": "A field is shorter, or a list has fewer items, than allowed",
+    "TOO_LONG": "A field is longer, or a list has more items, than allowed",
+    "OUT_OF_RANGE": "A number is outside its bounds",
+}
+VALIDATION_CODES: tuple[str, ...] = tuple(
+    sorted({*_CODE_BY_PYDANTIC_TYPE.values(), "INVALID_TYPE", "INVALID_VALUE"} - {"UNSUPPORTED_MEDIA_TYPE"})
+)
+
+ERROR_CODES: Mapping[str, tuple[int, str]] = {
+    # A code the validation mapping gains without a meaning here fails at import (and in the tests).
+    **{code: (400, _VALIDATION_MEANINGS[code]) for code in VALIDATION_CODES},
+    "MISSING_TOKEN": (401, "No `Authorization: Bearer <JWT>` header"),
+    "INVALID_TOKEN": (401, "The token is not a valid JWT of this service (signature, algorithm, claims)"),
+    "TOKEN_EXPIRED": (401, "The token's `exp` has passed"),
+    "INVALID_SIGNATURE": (401, "`X-Hub-Signature-256` is missing or does not sign the raw body"),
+    "SHOP_ACCESS_DENIED": (403, "The token's `shop_ids` do not hold the shop the request names"),
+    "VERIFICATION_FAILED": (403, "`hub.mode` is not `subscribe` or `hub.verify_token` is not this service's"),
+    "ROUTE_NOT_FOUND": (404, "No route has this path"),
+    "ACCOUNT_NOT_FOUND": (404, "The shop has no (connected) WhatsApp account"),
+    "CONVERSATION_NOT_FOUND": (404, "No conversation of the caller's shops has this id"),
+    "CUSTOMER_NOT_FOUND": (404, "No customer of the shop has this phone number or business-scoped user id"),
+    "METHOD_NOT_ALLOWED": (405, "The path is served, not with this method (`Allow` lists the methods)"),
+    "ACCOUNT_ALREADY_CONNECTED": (409, "The shop already has a connected account"),
+    "PHONE_NUMBER_IN_USE": (409, "The phone number is connected to another shop"),
+    "IDEMPOTENCY_KEY_REUSED": (409, "The `Idempotency-Key` was used with a different request"),
+    "IDEMPOTENCY_IN_PROGRESS": (409, "A request with this `Idempotency-Key` is in progress"),
+    "CONCURRENT_UPDATE": (409, "Another request changed the same items at that moment; nothing was written: retry"),
+    "PAYLOAD_TOO_LARGE": (413, "The body is larger or nested deeper than the API reads"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "The body is not `application/json`"),
+    "INVALID_ACCESS_TOKEN": (422, "Meta refused the access token"),
+    "PHONE_NUMBER_NOT_FOUND": (422, "Meta knows no such phone number for this token"),
+    "GRAPH_API_ERROR": (422, "Meta refused the account for another reason (its code is in the message)"),
+    "CONVERSATION_CLOSED": (422, "The conversation is closed (only a template can be sent on it)"),
+    "OUTSIDE_CUSTOMER_SERVICE_WINDOW": (422, "24 hours since the customer's last message: only a template"),
+    "CUSTOMER_OPTED_OUT": (422, "No marketing template to a customer who opted out"),
+    "DAILY_LIMIT_REACHED": (422, "The account reached its messaging limit of customers in 24 hours"),
+    "ACCOUNT_ACTION_REQUIRED": (422, "Meta refused the account's sends; reconnect it with a new access token"),
+    "ACCOUNT_DISCONNECTED": (422, "The shop has no connected account to send with"),
+    "TAG_LIMIT_EXCEEDED": (422, "A customer has at most 50 tags"),
+    "RATE_LIMIT_EXCEEDED": (429, "Too many requests this minute (`Retry-After` says when the window ends)"),
+    "INTERNAL_ERROR": (500, "An unexpected error (logged); never an answer to bad input"),
+    "NOT_IMPLEMENTED": (501, "The route is declared; its feature lands in a later release"),
+    "GRAPH_API_UNAVAILABLE": (502, "The WhatsApp Graph API is unreachable or failing: retry"),
+    "TABLE_UNREACHABLE": (503, "The service cannot reach its table"),
+    "QUEUE_UNAVAILABLE": (503, "The message is stored but could not be queued: retry"),
+}
+
+# Every authenticated route may answer these; what a route reads adds its own (see the module docstring).
+AUTHENTICATION_CODES = ("MISSING_TOKEN", "INVALID_TOKEN", "TOKEN_EXPIRED")
+BODY_LIMIT_CODES = ("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+
+
+# --- operations ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enveloped:
+    """A success answer whose ``data`` is ``model`` in the api-v1 envelope (``pagination`` set on lists)."""
+
+    model: type[BaseModel]
+    paginated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Bare:
+    """A success answer outside the envelope: Meta's handshake, a webhook's acknowledgement, this document.
+    ``model`` None: a plain string (``text/plain``) or any JSON object."""
+
+    media_type: str
+    description: str
+    model: type[BaseModel] | None = None
+
+
+Answer = Enveloped | Bare
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A request header the route reads (the ``Authorization`` header is the security scheme's)."""
+
+    name: str
+    description: str
+    schema: Mapping[str, Any]
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a route takes and answers, beyond what the route table says."""
+
+    operation_id: str
+    summary: str
+    description: str = ""
+    body: type[BaseModel] | None = None
+    # The body is read as raw bytes, not by a model (signed webhooks): no 400 and no 415 for it.
+    raw_body: bool = False
+    query: type[BaseModel] | None = None
+    headers: tuple[Header, ...] = ()
+    answers: Mapping[int, Answer] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+    @property
+    def built(self) -> bool:
+        return bool(self.answers)
+
+
+class WebhookAcknowledgement(BaseModel):
+    """``POST /webhooks`` answer (outside the envelope, as api-v1 shows it)."""
+
+    success: bool
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+# A path parameter's schema, by its name in the route table's paths (any other: a non-empty string).
+PATH_PARAMETERS: Mapping[str, tuple[Any, str]] = {
+    "shopId": (ShopId, "The shop's id, as the token's `shop_ids` name it"),
+    "conversationId": (NonEmpty, "A conversation's id (another shop's answers like a missing one: 404)"),
+    "waId": (NonEmpty, "The customer's phone number (digits, as WhatsApp's `wa_id`) or business-scoped user id"),
+    "flowId": (NonEmpty, "An automation flow's id"),
+    "agentId": (NonEmpty, "An AI agent's id"),
+}
+
+TAGS: Mapping[str, str] = {
+    "system": "System",
+    "webhooks": "Webhooks",
+    "accounts": "Accounts",
+    "conversations": "Conversations",
+    "customers": "Customers",
+    "flows": "Automation flows",
+    "ai_agents": "AI agents",
+    "analytics": "Analytics",
+}
+
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key",
+    "A retried request with the same key (same conversation, same body) gets the first answer for 24 hours "
+    "instead of a second send; the same key with another body is 409 `IDEMPOTENCY_KEY_REUSED`.",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+)
+HUB_SIGNATURE = Header(
+    "X-Hub-Signature-256",
+    "`sha256=` + the hex HMAC-SHA256 of the raw body bytes with the Meta app secret (a body parsed and "
+    "serialised again no longer matches: Meta escapes non-ASCII and `/`).",
+    {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+    required=True,
+)
+
+_MESSAGE_RULES = (
+    "CONVERSATION_CLOSED",
+    "OUTSIDE_CUSTOMER_SERVICE_WINDOW",
+    "CUSTOMER_OPTED_OUT",
+    "DAILY_LIMIT_REACHED",
+    "ACCOUNT_ACTION_REQUIRED",
+    "ACCOUNT_DISCONNECTED",
+)
+
+OPERATIONS: Mapping[str, Operation] = {
+    "GET /health": Operation(
+        "getHealth",
+        "Health check",
+        "200 when the service can reach its table.",
+        answers={200: Enveloped(Health)},
+        errors=("TABLE_UNREACHABLE",),
+    ),
+    "GET /openapi.json": Operation(
+        "getOpenApiDocument",
+        "This OpenAPI document",
+        "Generated from the route table and the API's pydantic models (`make openapi` writes the same "
+        "document to docs/openapi.json).",
+        answers={200: Bare("application/json", "The OpenAPI 3.1 document")},
+    ),
+    "GET /webhooks": Operation(
+        "verifyWebhook",
+        "Verify webhook",
+        "Meta's subscription handshake: the challenge echoed as plain text when `hub.mode` is `subscribe` "
+        "and `hub.verify_token` is this service's.",
+        query=SubscriptionQuery,
+        answers={200: Bare("text/plain", "`hub.challenge`, as sent")},
+        errors=("VERIFICATION_FAILED",),
+    ),
+    "POST /webhooks": Operation(
+        "receiveWebhook",
+        "Receive events",
+        "Meta's signed deliveries. The signature is checked over the raw body bytes; each `messages` change "
+        "is queued and stored exactly once (a duplicate delivery changes nothing). Any signed body is "
+        "acknowledged with 200 — one that is not JSON or not in Meta's shape is logged and not processed — "
+        "because Meta retries anything else for days.",
+        body=WebhookDelivery,
+        raw_body=True,
+        headers=(HUB_SIGNATURE,),
+        answers={200: Bare("application/json", "Acknowledged", WebhookAcknowledgement)},
+        errors=("INVALID_SIGNATURE",),
+    ),
+    "POST /accounts": Operation(
+        "connectAccount",
+        "Connect account",
+        "Connect the shop's WhatsApp Business number: the number and token are checked with Meta, the token "
+        "is encrypted at rest and never returned. A shop whose account Meta stopped (`action_required`) "
+        "reconnects here.",
+        body=ConnectAccountRequest,
+        answers={201: Enveloped(ConnectedAccount)},
+        errors=(
+            "ACCOUNT_ALREADY_CONNECTED",
+            "PHONE_NUMBER_IN_USE",
+            "CONCURRENT_UPDATE",
+            "INVALID_ACCESS_TOKEN",
+            "PHONE_NUMBER_NOT_FOUND",
+            "GRAPH_API_ERROR",
+            "GRAPH_API_UNAVAILABLE",
+        ),
+    ),
+    "GET /accounts/{shopId}": Operation(
+        "getAccount",
+        "Get account",
+        "The shop's account with today's usage (`messagesUsedToday`: customers reached by business-initiated "
+        "conversations in the last 24 hours, against `dailyLimit`).",
+        answers={200: Enveloped(AccountView)},
+        errors=("ACCOUNT_NOT_FOUND",),
+    ),
+    "DELETE /accounts/{shopId}": Operation(
+        "disconnectAccount",
+        "Disconnect account",
+        answers={200: Enveloped(DisconnectedAccount)},
+        errors=("ACCOUNT_NOT_FOUND", "CONCURRENT_UPDATE"),
+    ),
+    "GET /conversations": Operation(
+        "listConversations",
+        "List conversations",
+        "The shop's conversations, newest message first.",
+        query=ListConversationsQuery,
+        answers={200: Enveloped(ConversationPage, paginated=True)},
+    ),
+    "GET /conversations/{conversationId}": Operation(
+        "getConversation",
+        "Get conversation",
+        "The conversation with its newest 100 messages (oldest first); `olderMessagesCursor` is the `before` "
+        "of the next older page.",
+        query=ConversationQuery,
+        answers={200: Enveloped(ConversationDetail)},
+        errors=("CONVERSATION_NOT_FOUND",),
+    ),
+    "POST /conversations/{conversationId}/messages": Operation(
+        "sendMessage",
+        "Send message",
+        "Checked against WhatsApp's limits and the rules (24-hour window, consent, daily limit), stored, then "
+        "sent: 201 sent (or failed, with Meta's reason), 202 queued for a retry, 200 an earlier attempt's "
+        "answer.",
+        body=SendMessageRequest,
+        headers=(IDEMPOTENCY_KEY,),
+        answers={201: Enveloped(SentMessage), 202: Enveloped(SentMessage), 200: Enveloped(SentMessage)},
+        errors=(
+            "CONVERSATION_NOT_FOUND",
+            *_MESSAGE_RULES,
+            "IDEMPOTENCY_KEY_REUSED",
+            "IDEMPOTENCY_IN_PROGRESS",
+            "CONCURRENT_UPDATE",
+            "QUEUE_UNAVAILABLE",
+        ),
+    ),
+    "POST /conversations/{conversationId}/assign": Operation(
+        "assignConversation",
+        "Assign conversation",
+        "Hand the conversation to a human agent (automation stops on it).",
+        body=AssignRequest,
+        answers={200: Enveloped(ConversationAssignment)},
+        errors=("CONVERSATION_NOT_FOUND", "CONVERSATION_CLOSED", "CONCURRENT_UPDATE"),
+    ),
+    "POST /conversations/{conversationId}/close": Operation(
+        "closeConversation",
+        "Close conversation",
+        "The customer's next message opens a new conversation.",
+        answers={200: Enveloped(ConversationClosure)},
+        errors=("CONVERSATION_NOT_FOUND", "CONCURRENT_UPDATE"),
+    ),
+    "GET /customers": Operation(
+        "listCustomers",
+        "List customers",
+        "The shop's customers, newest first: `search` by name or phone digits, `tags` all required.",
+        query=ListCustomersQuery,
+        answers={200: Enveloped(CustomerPage, paginated=True)},
+    ),
+    "GET /customers/{waId}": Operation(
+        "getCustomer",
+        "Get customer",
+        query=ShopQuery,
+        answers={200: Enveloped(CustomerProfile)},
+        errors=("CUSTOMER_NOT_FOUND",),
+    ),
+    "PUT /customers/{waId}/tags": Operation(
+        "updateCustomerTags",
+        "Update customer tags",
+        "Add and remove tags in one step; tags are kept lowercase kebab-case (`VIP Buyer` → `vip-buyer`).",
+        query=ShopQuery,
+        body=UpdateTagsRequest,
+        answers={200: Enveloped(CustomerTags)},
+        errors=("CUSTOMER_NOT_FOUND", "TAG_LIMIT_EXCEEDED", "CONCURRENT_UPDATE"),
+    ),
+    "PUT /customers/{waId}/opt-in": Operation(
+        "updateCustomerConsent",
+        "Update opt-in status",
+        "Record the customer's consent (kept with its trail).",
+        query=ShopQuery,
+        body=OptInRequest,
+        answers={200: Enveloped(ConsentChange)},
+        errors=("CUSTOMER_NOT_FOUND", "CONCURRENT_UPDATE"),
+    ),
+    "GET /flows": Operation("listFlows", "List flows"),
+    "POST /flows": Operation("createFlow", "Create flow", "The flow definition is the Automation Guide's."),
+    "PUT /flows/{flowId}": Operation("updateFlow", "Update flow"),
+    "POST /flows/{flowId}/activate": Operation("activateFlow", "Activate flow"),
+    "POST /flows/{flowId}/deactivate": Operation("deactivateFlow", "Deactivate flow"),
+    "GET /ai-agents": Operation("listAiAgents", "List AI agents"),
+    "POST /ai-agents": Operation("createAiAgent", "Create AI agent", "The agent definition is the AI Chatbot Guide's."),
+    "GET /ai-agents/{agentId}": Operation("getAiAgent", "Get AI agent"),
+    "PUT /ai-agents/{agentId}": Operation("updateAiAgent", "Update AI agent"),
+    "POST /ai-agents/{agentId}/activate": Operation("activateAiAgent", "Activate AI agent"),
+    "POST /ai-agents/{agentId}/deactivate": Operation("deactivateAiAgent", "Deactivate AI agent"),
+    "POST /ai-agents/{agentId}/test": Operation("testAiAgent", "Test AI agent", "Simulate an AI response."),
+    "GET /analytics/messages": Operation("getMessageStatistics", "Message statistics"),
+    "GET /analytics/conversations": Operation("getConversationMetrics", "Conversation metrics"),
+    "GET /analytics/automations": Operation("getAutomationPerformance", "Automation performance"),
+}
+
+
+def key_of(route: Route) -> str:
+    return f"{route.method} {route.path}"
+
+
+def operation_for(route: Route) -> Operation:
+    """The route's operation. A HEAD route without an entry of its own is its GET's, answered without a
+    body; a route without an entry (or with no answers) is one not built yet."""
+    found = OPERATIONS.get(key_of(route))
+    if found is None and route.method == "HEAD":
+        get = operation_for(replace(route, method="GET"))
+        return replace(get, operation_id=get.operation_id + "Head", summary=get.summary + " (headers only)")
+    if found is None:
+        found = Operation(_derived_id(route), f"{route.method} {route.path}")
+    if found.built:
+        return found
+    # Not built yet: read as http.register_pending_routes reads it, then 501.
+    return Operation(
+        found.operation_id,
+        found.summary,
+        (found.description + " " if found.description else "") + "Not implemented yet: answers 501 once the "
+        "caller is authenticated and, where the request names its shop, authorised.",
+        body=ShopBody if route.shop_source is ShopSource.BODY else None,
+        query=ShopQuery if route.shop_source is ShopSource.QUERY else None,
+        errors=("NOT_IMPLEMENTED",),
+    )
+
+
+def _derived_id(route: Route) -> str:
+    words = [route.method.lower()]
+    for segment in route.path.strip("/").split("/"):
+        name = segment.strip("{}")
+        words.append(("by-" if segment.startswith("{") else "") + name)
+    text = "-".join(words).replace("_", "-").replace(".", "-")
+    first, *rest = text.split("-")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest if part)

@@ -225,6 +225,21 @@ def test_invalid_connect_bodies_name_the_field(client: ApiClient, body: dict, fi
     assert reply.json["data"] is None
 
 
+@pytest.mark.parametrize("token", ["EAAé-token", "EAA\ntoken", "EAA token", "EAA\x7ftoken", "EAA\u2028"])
+def test_an_access_token_that_is_not_visible_ascii_is_400_and_meta_is_not_called(
+    client: ApiClient, graph, token: str
+) -> None:
+    """Found by the fuzzer: a non-ASCII token could not go into the Graph call's header (500), a line break
+    failed the call as if Meta were down (502)."""
+    graph.state.requests.clear()
+    reply = client.post("/accounts", json_body=connect_body(token=token))
+    assert reply.status == 400, reply.text
+    assert (reply.field, reply.code) == ("accessToken", "INVALID_FORMAT")
+    assert token not in reply.text
+    assert graph.state.requests == []
+    assert client.get(f"/accounts/{SHOP}").status == 404
+
+
 def test_disconnect_keeps_the_account_visible_and_frees_the_number(client: ApiClient, aws: AwsStack) -> None:
     client.post("/accounts", json_body=connect_body())
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_core import PydanticCustomError
 
 from mkt_whatsapp.models import ApiModel, WireModel
 
@@ -15,11 +17,32 @@ PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-
 # restricted account…): the shop's sends stop until it reconnects with POST /accounts.
 AccountStatus = Literal["active", "action_required", "disconnected"]
 
+# Meta's access tokens are visible ASCII; the token goes into the Graph API's Authorization header, where
+# anything else cannot be sent (a non-ASCII token was a 500, a line break a 502 blaming Meta).
+ACCESS_TOKEN_PATTERN = "^[!-~]+$"
+_ACCESS_TOKEN = re.compile(ACCESS_TOKEN_PATTERN, re.ASCII)
+
+
+def _visible_ascii(value: object) -> object:
+    """``pattern`` cannot constrain a ``SecretStr``: this checks it (an empty token is left to ``min_length``)."""
+    if isinstance(value, str) and value and not _ACCESS_TOKEN.fullmatch(value):
+        raise PydanticCustomError(
+            "string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": ACCESS_TOKEN_PATTERN}
+        )
+    return value
+
+
+AccessToken = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=4096, json_schema_extra={"pattern": ACCESS_TOKEN_PATTERN}),
+    BeforeValidator(_visible_ascii),
+]
+
 
 class ConnectAccountRequest(WireModel):
     shop_id: ShopId
     phone_number_id: PhoneNumberId
-    access_token: Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+    access_token: AccessToken
     webhook_url: Annotated[str | None, Field(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")] = None
 
 

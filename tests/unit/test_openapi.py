@@ -210,3 +210,24 @@ def test_the_stack_serves_the_document_without_a_token(module_api: ApiClient) ->
     assert reply.status == 200, reply.text
     assert reply.headers["Content-Type"] == "application/json"
     assert json.loads(reply.text) == json.loads(STORED.read_text())
+
+
+def test_the_documented_wa_id_is_what_the_inbound_processor_stores_a_customer_by() -> None:
+    from mkt_whatsapp.http import operations
+    from mkt_whatsapp.inbound import processor
+
+    assert processor.PHONE_NUMBER.pattern == operations.PHONE_NUMBER_PATTERN
+    assert processor.BUSINESS_SCOPED_USER_ID.pattern == operations.BUSINESS_SCOPED_USER_ID_PATTERN
+
+
+def test_path_parameters_document_the_ids_the_service_issues(spec: dict) -> None:
+    parameters = {
+        p["name"]: p["schema"]
+        for item in spec["paths"].values()
+        for op in item.values()
+        for p in op.get("parameters", [])
+    }
+    assert re.fullmatch(parameters["conversationId"]["pattern"].strip("^$"), "1b4e28ba-2fa1-4d2a-883f-0016d3cca427")
+    for wa_id in ("84901234567", "VN.1349870655223189", "US.ENT.1181579921"):
+        assert re.fullmatch(parameters["waId"]["pattern"].strip("^$"), wa_id), wa_id
+    assert not re.fullmatch(parameters["waId"]["pattern"].strip("^$"), "84 90")

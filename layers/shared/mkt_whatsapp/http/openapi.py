@@ -51,6 +51,7 @@ from mkt_whatsapp.http.operations import (
     VALIDATION_CODES,
     Enveloped,
     Operation,
+    ResourceId,
     operation_for,
 )
 from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
@@ -222,10 +223,8 @@ def _query_parameters(model: type[BaseModel], definitions: dict[str, JsonSchemaV
 def _path_parameters(route: Route) -> list[JsonSchemaValue]:
     parameters = []
     for name in re.findall(r"\{([^}]+)\}", route.path):
-        annotation, description = PATH_PARAMETERS.get(name, (str, name))
+        annotation, description = PATH_PARAMETERS.get(name, (ResourceId, name))
         schema = TypeAdapter(annotation).json_schema(schema_generator=_Schemas)
-        if annotation is str:
-            schema["minLength"] = 1
         parameters.append({"name": name, "in": "path", "required": True, "description": description, "schema": schema})
     return parameters
 

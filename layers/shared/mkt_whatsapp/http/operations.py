@@ -185,15 +185,25 @@ class WebhookAcknowledgement(BaseModel):
     success: bool
 
 
-NonEmpty = Annotated[str, Field(min_length=1)]
+# The ids the path names, as the service issues and stores them.
+ConversationId = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # uuid4, as issued
+]
+# A customer is stored under the phone number's digits or the business-scoped user id WhatsApp gave
+# (the patterns inbound.processor accepts a sender by; tests/unit/test_openapi.py holds the two together).
+PHONE_NUMBER_PATTERN = r"[0-9]{5,20}"
+BUSINESS_SCOPED_USER_ID_PATTERN = r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}"
+WaId = Annotated[str, Field(pattern=rf"^(?:{PHONE_NUMBER_PATTERN}|{BUSINESS_SCOPED_USER_ID_PATTERN})$")]
+# An id of a feature not built yet (a flow, an agent): unreserved URL characters (RFC 3986).
+ResourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
 
-# A path parameter's schema, by its name in the route table's paths (any other: a non-empty string).
+# A path parameter's schema and meaning, by its name in the route table's paths (any other: a ResourceId).
 PATH_PARAMETERS: Mapping[str, tuple[Any, str]] = {
     "shopId": (ShopId, "The shop's id, as the token's `shop_ids` name it"),
-    "conversationId": (NonEmpty, "A conversation's id (another shop's answers like a missing one: 404)"),
-    "waId": (NonEmpty, "The customer's phone number (digits, as WhatsApp's `wa_id`) or business-scoped user id"),
-    "flowId": (NonEmpty, "An automation flow's id"),
-    "agentId": (NonEmpty, "An AI agent's id"),
+    "conversationId": (ConversationId, "A conversation's id (another shop's answers like a missing one: 404)"),
+    "waId": (WaId, "The customer's phone number (digits, WhatsApp's `wa_id`) or business-scoped user id"),
+    "flowId": (ResourceId, "An automation flow's id"),
+    "agentId": (ResourceId, "An AI agent's id"),
 }
 
 TAGS: Mapping[str, str] = {

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 
-TagText = Annotated[str, Field(min_length=1, max_length=50)]
+# A tag is kept as lowercase ASCII kebab-case (customers.reading.normalise_tag: "Khách mới" → "khach-moi"):
+# one with no letter or digit left once diacritics are folded is refused (400). JSON Schema cannot say
+# "after folding", so the document asks for an ASCII letter or digit, which every tag it accepts has.
+TagText = Annotated[str, Field(min_length=1, max_length=50, json_schema_extra={"pattern": "[A-Za-z0-9]"})]
 
 
 class Consent(ApiModel):
@@ -74,6 +77,16 @@ class ConsentChange(ApiModel):
 
 
 class UpdateTagsRequest(WireModel):
+    # The JSON schema says what _something_to_do checks: at least one tag to add or to remove.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["addTags"], "properties": {"addTags": {"minItems": 1}}},
+                {"required": ["removeTags"], "properties": {"removeTags": {"minItems": 1}}},
+            ]
+        }
+    )
+
     add_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
     remove_tags: Annotated[list[TagText], Field(max_length=50, default_factory=list)]
 

@@ -39,9 +39,11 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_validator,
@@ -138,6 +140,31 @@ def _check_one_source(url: str | None, media_id: str | None) -> None:
         raise _error_at(("url",), "url_and_media_id", "give either url or mediaId, not both", url)
 
 
+# --- the same rules in JSON Schema (the OpenAPI document; validation is the validators' above) -------------
+
+# What _known_types accepts.
+_COMPONENT_TYPE_SCHEMA: dict[str, Any] = {"enum": sorted(COMPONENT_TYPES)}
+# What _check_https accepts.
+HTTPS_URL: dict[str, Any] = {"pattern": "^https://[^ ]+$"}
+# Exactly one of url and mediaId (_check_one_source); either may be given as null.
+_ONE_SOURCE = {
+    "oneOf": [
+        {"required": ["url"], "properties": {"url": {"type": "string"}}},
+        {"required": ["mediaId"], "properties": {"mediaId": {"type": "string"}}},
+    ]
+}
+
+
+def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """A media message's schema says what its validators check: one source; a caption or a filename only on
+    the types that take one (null elsewhere)."""
+    schema.update(_ONE_SOURCE)
+    if not cls.allows_caption:
+        schema["properties"]["caption"] = {"type": "null", "default": None}
+    if not cls.allows_filename:
+        schema["properties"]["filename"] = {"type": "null", "default": None}
+
+
 def _clean(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value is not None}
 
@@ -154,11 +181,13 @@ class TextContent(WireModel):
 class _MediaContent(WireModel):
     """A media message: by ``url`` (Meta fetches it) or by ``mediaId`` (uploaded before)."""
 
+    model_config = ConfigDict(json_schema_extra=_media_json_schema)
+
     kind: ClassVar[str] = "media"
     allows_caption: ClassVar[bool] = False
     allows_filename: ClassVar[bool] = False
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: str | None = Field(default=None, min_length=1, max_length=2048, json_schema_extra=HTTPS_URL)
     media_id: str | None = Field(default=None, min_length=1, max_length=256)
     caption: str | None = Field(default=None, max_length=1024)
     filename: str | None = Field(default=None, max_length=240)
@@ -229,7 +258,23 @@ class ContactsContent(WireModel):
     """Meta's contact cards, sent as given (their own snake_case keys)."""
 
     type: Literal["contacts"]
-    contacts: list[dict[str, Any]] = Field(min_length=1, max_length=257)
+    contacts: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=257,
+        json_schema_extra={
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {
+                        "type": "object",
+                        "required": ["formatted_name"],
+                        "properties": {"formatted_name": {"type": "string", "pattern": "\\S"}},
+                    }
+                },
+            }
+        },
+    )
 
     @field_validator("contacts")
     @classmethod
@@ -277,7 +322,7 @@ class ButtonHeader(WireModel):
 
     type: Literal["text", "image", "video", "document"]
     text: str | None = Field(default=None, min_length=1, max_length=60)
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: str | None = Field(default=None, min_length=1, max_length=2048, json_schema_extra=HTTPS_URL)
     media_id: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("url")
@@ -369,7 +414,7 @@ class ListInteractive(WireModel):
 
 class CtaUrlAction(WireModel):
     display_text: str = Field(min_length=1, max_length=20)
-    url: str = Field(min_length=1, max_length=2048)
+    url: str = Field(min_length=1, max_length=2048, json_schema_extra=HTTPS_URL)
 
     @field_validator("url")
     @classmethod
@@ -405,11 +450,39 @@ class Template(WireModel):
     """An approved template by name and language; ``components`` (its parameters) in Meta's own shape."""
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
-    language: str = Field(min_length=2, max_length=15)
+    language: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "description": "A language code (`vi`, `en_US`) or Meta's object form",
+                "oneOf": [
+                    {"type": "string", "minLength": 2, "maxLength": 15},
+                    {
+                        "type": "object",
+                        "required": ["code"],
+                        "properties": {
+                            "code": {"type": "string", "minLength": 2, "maxLength": 15},
+                            "policy": {"const": "deterministic"},
+                        },
+                        "additionalProperties": False,
+                    },
+                ],
+            }
+        ),
+    ] = Field(min_length=2, max_length=15)
     # Meta's object form ``{"code": "vi", "policy": "deterministic"}``: the policy is sent back as given.
     language_policy: Literal["deterministic"] | None = Field(default=None, exclude=True)
     category: Literal["marketing", "utility", "authentication"] | None = None
-    components: list[dict[str, Any]] = Field(default_factory=list)
+    components: list[dict[str, Any]] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": _COMPONENT_TYPE_SCHEMA},
+            }
+        },
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -231,3 +231,20 @@ def test_path_parameters_document_the_ids_the_service_issues(spec: dict) -> None
     for wa_id in ("84901234567", "VN.1349870655223189", "US.ENT.1181579921"):
         assert re.fullmatch(parameters["waId"]["pattern"].strip("^$"), wa_id), wa_id
     assert not re.fullmatch(parameters["waId"]["pattern"].strip("^$"), "84 90")
+
+
+def test_the_documented_tag_pattern_is_exactly_the_tags_the_service_keeps() -> None:
+    """A tag matches the pattern (it holds one of its characters) if and only if normalise_tag keeps something
+    of it: checked for every character of the BMP, and beyond it for every one folding could change."""
+    import unicodedata
+
+    from mkt_whatsapp.customers.reading import normalise_tag
+    from mkt_whatsapp.models.customers import usable_tag_pattern
+
+    pattern = re.compile(usable_tag_pattern())
+    beyond = (p for p in range(0x10000, 0x110000) if unicodedata.decomposition(chr(p)) or chr(p).casefold() != chr(p))
+    for point in [*range(0xD800), *range(0xE000, 0x10000), *beyond]:
+        character = chr(point)
+        assert bool(pattern.search(character)) == bool(normalise_tag(character)), hex(point)
+    assert pattern.search("Khách mới")
+    assert not pattern.search("!!! ---")

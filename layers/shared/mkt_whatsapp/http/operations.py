@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from mkt_whatsapp.http.routes import Route, ShopSource
 from mkt_whatsapp.http.validation import _CODE_BY_PYDANTIC_TYPE
-from mkt_whatsapp.models import ShopBody, ShopQuery
+from mkt_whatsapp.models import EXAMPLE_WA_ID, ShopBody, ShopQuery
 from mkt_whatsapp.models.accounts import (
     AccountView,
     ConnectAccountRequest,
@@ -193,7 +193,9 @@ ConversationId = Annotated[
 # (the patterns inbound.processor accepts a sender by; tests/unit/test_openapi.py holds the two together).
 PHONE_NUMBER_PATTERN = r"[0-9]{5,20}"
 BUSINESS_SCOPED_USER_ID_PATTERN = r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}"
-WaId = Annotated[str, Field(pattern=rf"^(?:{PHONE_NUMBER_PATTERN}|{BUSINESS_SCOPED_USER_ID_PATTERN})$")]
+WaId = Annotated[
+    str, Field(pattern=rf"^(?:{PHONE_NUMBER_PATTERN}|{BUSINESS_SCOPED_USER_ID_PATTERN})$", examples=[EXAMPLE_WA_ID])
+]
 # An id of a feature not built yet (a flow, an agent): unreserved URL characters (RFC 3986).
 ResourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
 

@@ -32,6 +32,14 @@ class WireModel(ApiModel):
     model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
 
 
+# The ids api-v1's examples use: the OpenAPI document shows them, and the fuzzer's stack holds that shop
+# and customer, so cases built from the document's examples reach the handlers.
+EXAMPLE_SHOP_ID = "550e8400-e29b-41d4-a716-446655440000"
+EXAMPLE_WA_ID = "84901234567"
+
+# A shop a request names (the token's shop_ids decide whether it may): any non-empty string.
+ShopIdField = Annotated[str, Field(min_length=1, examples=[EXAMPLE_SHOP_ID])]
+
 MAX_SKIP = 1_000_000
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}", re.ASCII)
 
@@ -62,10 +70,10 @@ class ShopBody(WireModel):
     """The part of a body that names its shop (``{"shopId": …}``): what a route not built yet reads, so its
     shop is authorised the way every body route's is."""
 
-    shop_id: Annotated[str, Field(min_length=1)]
+    shop_id: ShopIdField
 
 
 class ShopQuery(WireModel):
     """The query of a route that names its shop there (``?shopId=``)."""
 
-    shop_id: Annotated[str, Field(min_length=1)]
+    shop_id: ShopIdField

@@ -9,10 +9,12 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_core import PydanticCustomError
 
-from mkt_whatsapp.models import ApiModel, WireModel
+from mkt_whatsapp.models import EXAMPLE_SHOP_ID, ApiModel, WireModel
 
-ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
-PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")]
+ShopId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", examples=[EXAMPLE_SHOP_ID])
+]
+PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", examples=["123456789"])]
 # action_required: Meta refused a send for an account-level reason (an expired or revoked token, a
 # restricted account…): the shop's sends stop until it reconnects with POST /accounts.
 AccountStatus = Literal["active", "action_required", "disconnected"]
@@ -34,7 +36,7 @@ def _visible_ascii(value: object) -> object:
 
 AccessToken = Annotated[
     SecretStr,
-    Field(min_length=1, max_length=4096, json_schema_extra={"pattern": ACCESS_TOKEN_PATTERN}),
+    Field(min_length=1, max_length=4096, examples=["EAAxxxxx"], json_schema_extra={"pattern": ACCESS_TOKEN_PATTERN}),
     BeforeValidator(_visible_ascii),
 ]
 

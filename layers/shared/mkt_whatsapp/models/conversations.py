@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
+from mkt_whatsapp.models import ApiModel, PageQuery, ShopIdField, WireModel
 
 ConversationStatus = Literal["active", "expired", "closed"]
 
@@ -110,13 +110,13 @@ class ConversationClosure(ApiModel):
 
 
 class AssignRequest(WireModel):
-    agent_id: Annotated[str, Field(min_length=1, max_length=128)]
+    agent_id: Annotated[str, Field(min_length=1, max_length=128, examples=["agent-001"])]
 
 
 class ListConversationsQuery(PageQuery):
     """``GET /conversations``'s query."""
 
-    shop_id: Annotated[str, Field(min_length=1)]
+    shop_id: ShopIdField
     status: ConversationStatus | None = None
     assigned_agent_id: str | None = None
     needs_human: bool | None = None

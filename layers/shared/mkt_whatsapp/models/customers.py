@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
+from mkt_whatsapp.core import text
+from mkt_whatsapp.models import ApiModel, PageQuery, ShopIdField, WireModel
 
-# A tag is kept as lowercase ASCII kebab-case (customers.reading.normalise_tag: "Khách mới" → "khach-moi"):
-# one with no letter or digit left once diacritics are folded is refused (400). JSON Schema cannot say
-# "after folding", so the document asks for an ASCII letter or digit, which every tag it accepts has.
-TagText = Annotated[str, Field(min_length=1, max_length=50, json_schema_extra={"pattern": "[A-Za-z0-9]"})]
+# A tag is kept as lowercase ASCII kebab-case (customers.reading.normalise_tag: "Khách mới" → "khach-moi"),
+# so one with no letter or digit left once folded (core.text.fold) is refused (400).
+_FOLDS_TO_A_LETTER_OR_DIGIT = re.compile("[a-z0-9]")
+
+
+@cache
+def usable_tag_pattern() -> str:
+    """The JSON Schema ``pattern`` of a usable tag: one of the characters that fold to an ASCII letter or digit
+    (35 ranges, all in the BMP; tests/unit/test_openapi.py checks every code point against normalise_tag)."""
+    ranges: list[list[int]] = []
+    for point in range(0x10000):
+        if 0xD800 <= point <= 0xDFFF or not _FOLDS_TO_A_LETTER_OR_DIGIT.search(text.fold(chr(point))):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    return "[" + "".join(f"\\u{first:04x}-\\u{last:04x}" for first, last in ranges) + "]"
+
+
+def _usable_tag(schema: dict[str, Any]) -> None:
+    schema["pattern"] = usable_tag_pattern()
+
+
+TagText = Annotated[str, Field(min_length=1, max_length=50, json_schema_extra=_usable_tag)]
 
 
 class Consent(ApiModel):
@@ -99,7 +123,7 @@ class UpdateTagsRequest(WireModel):
 
 class OptInRequest(WireModel):
     status: Literal["opted_in", "opted_out"]
-    source: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    source: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$", examples=["web"])]
 
 
 MAX_TAG_FILTERS = 10
@@ -115,7 +139,7 @@ def _comma_separated(value: object) -> object:
 class ListCustomersQuery(PageQuery):
     """``GET /customers``'s query: ``search`` (name or phone), ``tags`` (comma-separated, all required)."""
 
-    shop_id: Annotated[str, Field(min_length=1)]
+    shop_id: ShopIdField
     search: str | None = None
     tags: Annotated[list[str], BeforeValidator(_comma_separated), Field(max_length=MAX_TAG_FILTERS)] = Field(
         default_factory=list

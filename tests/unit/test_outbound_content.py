@@ -780,6 +780,31 @@ REJECTED = [
         "INVALID_TYPE",
         id="latitude-not-a-number",
     ),
+    # Found by the fuzzer: Meta's free-form objects are stored with the message, and DynamoDB cannot keep these.
+    pytest.param(
+        {
+            "type": "template",
+            "template": {"name": "t", "language": "vi", "components": [{"type": "body", "x": [1, 5.06e194]}]},
+        },
+        "content.template.components[0].x[1]",
+        "OUT_OF_RANGE",
+        id="template-component-number-too-large",
+    ),
+    pytest.param(
+        {
+            "type": "template",
+            "template": {"name": "t", "language": "vi", "components": [{"type": "body", "n": 10**40}]},
+        },
+        "content.template.components[0].n",
+        "OUT_OF_RANGE",
+        id="template-component-number-of-41-digits",
+    ),
+    pytest.param(
+        {"type": "contacts", "contacts": [{"name": {"formatted_name": "A"}, "org": {"size": 1e-200}}]},
+        "content.contacts[0].org.size",
+        "OUT_OF_RANGE",
+        id="contact-card-number-too-small",
+    ),
 ]
 
 

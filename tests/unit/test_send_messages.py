@@ -158,6 +158,24 @@ def test_invalid_content_is_400_naming_the_field_and_nothing_is_sent(shop: ApiCl
     assert sends(graph) == []
 
 
+def test_a_template_number_the_table_cannot_keep_is_400_and_nothing_is_stored_or_sent(
+    shop: ApiClient, conversation: str, graph, aws: AwsStack
+) -> None:
+    """Found by the fuzzer: a component number of 1e194 was a 500 (decimal.Overflow storing the message)."""
+    component = {"type": "body", "parameters": [{"type": "text", "text": "x", "amount": 5.06e194}]}
+    body = {
+        "content": {
+            "type": "template",
+            "template": {"name": "order_update", "language": "vi", "components": [component]},
+        }
+    }
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=body)
+    assert (reply.status, reply.code) == (400, "OUT_OF_RANGE"), reply.text
+    assert reply.field == "content.template.components[0].parameters[0].amount"
+    assert sends(graph) == []
+    assert shop.get(f"/conversations/{conversation}").data["messageCount"] == 1  # the customer's only
+
+
 def test_outside_the_window_only_templates(shop: ApiClient, graph) -> None:
     conversation = open_conversation(shop, int(time.time()) - 25 * 3600)
     refused = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)

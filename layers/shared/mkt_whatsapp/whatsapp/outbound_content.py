@@ -36,8 +36,10 @@ unknown tag is reported on the ``type`` field (``content.type``, ``content.inter
 
 from __future__ import annotations
 
+from decimal import Decimal, DecimalException
 from typing import Annotated, Any, ClassVar, Literal
 
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
 from pydantic import (
     ConfigDict,
     Field,
@@ -165,6 +167,25 @@ def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
         schema["properties"]["filename"] = {"type": "null", "default": None}
 
 
+def _check_storable_numbers(value: Any, loc: tuple[int | str, ...]) -> None:
+    """Meta's free-form objects (template components, contact cards) are stored with the message before it is
+    sent, and DynamoDB keeps a number only if it is finite, of at most 38 digits, between 1e-130 and 1e126 in
+    size (boto3's own DynamoDB context decides): anything else is refused on its field, never a 500."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable_numbers(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable_numbers(item, (*loc, index))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            DYNAMODB_CONTEXT.create_decimal(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+        except (DecimalException, ValueError):
+            raise _error_at(
+                loc, "less_than_equal", "a number here has at most 38 digits and is between 1e-130 and 1e126", value
+            ) from None
+
+
 def _clean(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value is not None}
 
@@ -288,6 +309,7 @@ class ContactsContent(WireModel):
                 raise _error_at(
                     (index, "name", "formatted_name"), "missing", "a contact needs a formatted_name", formatted
                 )
+        _check_storable_numbers(contacts, ())
         return contacts
 
 
@@ -508,6 +530,7 @@ class Template(WireModel):
                 raise _error_at(
                     (index, "type"), "invalid_component", "a component's type is header, body, footer or button", kind
                 )
+        _check_storable_numbers(components, ())
         return components
 
 

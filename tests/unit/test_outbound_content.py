@@ -842,3 +842,23 @@ def test_a_request_without_content_names_content() -> None:
     error = rejected({"replyTo": "wamid.X"})
     assert (error.field, error.code) == ("content", "REQUIRED_FIELD")
     assert rejected({"content": "hello"}).field == "content"
+
+
+KEPT = [0, 1.5, 1e-130, -1e-130, 9.99e37, 10**38 - 1, -(10**38 - 1), 12345678901234567890.5]
+REFUSED = [10**38, -(10**38), 1e-131, 5e-324, float("inf"), float("-inf"), float("nan"), 5.06e194]
+
+
+@pytest.mark.parametrize("number", KEPT)
+def test_a_number_in_metas_objects_that_the_table_keeps_is_accepted_and_stored(number: float) -> None:
+    from mkt_whatsapp.store.table import serialize
+
+    template = {"name": "t", "language": "vi", "components": [{"type": "body", "amount": number}]}
+    request = SendMessageRequest.model_validate({"content": {"type": "template", "template": template}})
+    serialize({"content": request.content.to_wire()})  # what storing the message does: no decimal error
+
+
+@pytest.mark.parametrize("number", REFUSED)
+def test_a_number_in_metas_objects_that_the_table_cannot_keep_is_refused(number: float) -> None:
+    template = {"name": "t", "language": "vi", "components": [{"type": "body", "p": [{"amount": number}]}]}
+    error = rejected({"content": {"type": "template", "template": template}})
+    assert (error.field, error.code) == ("content.template.components[0].p[0].amount", "OUT_OF_RANGE")

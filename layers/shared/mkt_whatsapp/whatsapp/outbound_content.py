@@ -36,11 +36,11 @@ unknown tag is reported on the ``type`` field (``content.type``, ``content.inter
 
 from __future__ import annotations
 
-from decimal import Decimal, DecimalException
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT
 from pydantic import (
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -51,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from typing_extensions import TypeAliasType
 
 from mkt_whatsapp.models import WireModel
 
@@ -144,8 +145,6 @@ def _check_one_source(url: str | None, media_id: str | None) -> None:
 
 # --- the same rules in JSON Schema (the OpenAPI document; validation is the validators' above) -------------
 
-# What _known_types accepts.
-_COMPONENT_TYPE_SCHEMA: dict[str, Any] = {"enum": sorted(COMPONENT_TYPES)}
 # What _check_https accepts.
 HTTPS_URL: dict[str, Any] = {"pattern": "^https://[^ ]+$"}
 # Exactly one of url and mediaId (_check_one_source); either may be given as null.
@@ -167,23 +166,73 @@ def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
         schema["properties"]["filename"] = {"type": "null", "default": None}
 
 
+# Meta's free-form objects (template components, contact cards) are stored with the message before it is
+# sent. DynamoDB keeps numbers of at most 38 digits between 1e-130 and 1e126 in size; under 1e38 every integer
+# has at most 38 digits and every float 17, so "0, or between 1e-130 and 1e38 in size" is one rule that the
+# table can always keep and that JSON Schema can say (MetaNumber).
+SMALLEST_META_NUMBER, LARGEST_META_NUMBER = 1e-130, 10**38
+
+
+def _storable(number: int | float) -> bool:
+    if isinstance(number, int):
+        return abs(number) < LARGEST_META_NUMBER
+    return number == 0 or (math.isfinite(number) and SMALLEST_META_NUMBER <= abs(number) < LARGEST_META_NUMBER)
+
+
 def _check_storable_numbers(value: Any, loc: tuple[int | str, ...]) -> None:
-    """Meta's free-form objects (template components, contact cards) are stored with the message before it is
-    sent, and DynamoDB keeps a number only if it is finite, of at most 38 digits, between 1e-130 and 1e126 in
-    size (boto3's own DynamoDB context decides): anything else is refused on its field, never a 500."""
+    """Every number in ``value`` is one the table keeps; otherwise 400 on its field, never a 500."""
     if isinstance(value, dict):
         for key, item in value.items():
             _check_storable_numbers(item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_storable_numbers(item, (*loc, index))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            DYNAMODB_CONTEXT.create_decimal(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
-        except (DecimalException, ValueError):
-            raise _error_at(
-                loc, "less_than_equal", "a number here has at most 38 digits and is between 1e-130 and 1e126", value
-            ) from None
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not _storable(value):
+        raise _error_at(loc, "less_than", "a number here is 0 or between 1e-130 and 1e38 in size", value)
+
+
+MetaNumber = Annotated[
+    float,
+    Field(
+        gt=-LARGEST_META_NUMBER,
+        lt=LARGEST_META_NUMBER,
+        json_schema_extra={
+            "not": {
+                "exclusiveMinimum": -SMALLEST_META_NUMBER,
+                "exclusiveMaximum": SMALLEST_META_NUMBER,
+                "not": {"const": 0},
+            }
+        },
+    ),
+]
+# Any JSON value whose numbers the table keeps: what Meta's free-form objects may hold.
+MetaValue = TypeAliasType("MetaValue", "str | bool | MetaNumber | list[MetaValue] | dict[str, MetaValue] | None")
+
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
+# A list of Meta's free-form objects, as the JSON schema shows it (validation is _check_storable_numbers's).
+META_OBJECTS = BeforeValidator(_as_given, json_schema_input_type=list[dict[str, MetaValue]])
+
+
+def _component_items(schema: dict[str, Any]) -> None:
+    """Each component has a known type (_known_types)."""
+    schema["items"].update(required=["type"], properties={"type": {"enum": sorted(COMPONENT_TYPES)}})
+
+
+def _contact_items(schema: dict[str, Any]) -> None:
+    """1 to 257 contact cards (the input type's schema drops the field's bounds), each with a name that has a
+    formatted_name (_named)."""
+    schema.update(minItems=1, maxItems=257)
+    name = {
+        "type": "object",
+        "required": ["formatted_name"],
+        "properties": {"formatted_name": {"type": "string", "pattern": "\\S"}},
+        "additionalProperties": {"$ref": schema["items"]["additionalProperties"]["$ref"]},
+    }
+    schema["items"].update(required=["name"], properties={"name": name})
 
 
 def _clean(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -279,22 +328,8 @@ class ContactsContent(WireModel):
     """Meta's contact cards, sent as given (their own snake_case keys)."""
 
     type: Literal["contacts"]
-    contacts: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=257,
-        json_schema_extra={
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {
-                        "type": "object",
-                        "required": ["formatted_name"],
-                        "properties": {"formatted_name": {"type": "string", "pattern": "\\S"}},
-                    }
-                },
-            }
-        },
+    contacts: Annotated[list[dict[str, Any]], META_OBJECTS] = Field(
+        min_length=1, max_length=257, json_schema_extra=_contact_items
     )
 
     @field_validator("contacts")
@@ -373,6 +408,8 @@ class ReplyButton(WireModel):
 
 
 class ButtonAction(WireModel):
+    model_config = ConfigDict(json_schema_extra={"description": "Button ids unique (_unique_ids)"})
+
     buttons: list[ReplyButton] = Field(min_length=1, max_length=3)
 
     @field_validator("buttons")
@@ -404,6 +441,20 @@ class ListSection(WireModel):
 
 
 class ListAction(WireModel):
+    # What _rows_in_all checks that JSON Schema can say: with several sections, each has a title. (1 to 10 rows
+    # in all and ids unique across the list it cannot: they are in the description.)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "1 to 10 rows in all the sections; row ids unique across the list",
+            "if": {"required": ["sections"], "properties": {"sections": {"minItems": 2}}},
+            "then": {
+                "properties": {
+                    "sections": {"items": {"required": ["title"], "properties": {"title": {"type": "string"}}}}
+                }
+            },
+        }
+    )
+
     button: str = Field(min_length=1, max_length=20)
     sections: list[ListSection] = Field(min_length=1, max_length=10)
 
@@ -495,15 +546,8 @@ class Template(WireModel):
     # Meta's object form ``{"code": "vi", "policy": "deterministic"}``: the policy is sent back as given.
     language_policy: Literal["deterministic"] | None = Field(default=None, exclude=True)
     category: Literal["marketing", "utility", "authentication"] | None = None
-    components: list[dict[str, Any]] = Field(
-        default_factory=list,
-        json_schema_extra={
-            "items": {
-                "type": "object",
-                "required": ["type"],
-                "properties": {"type": _COMPONENT_TYPE_SCHEMA},
-            }
-        },
+    components: Annotated[list[dict[str, Any]], META_OBJECTS] = Field(
+        default_factory=list, json_schema_extra=_component_items
     )
 
     @model_validator(mode="before")

@@ -862,3 +862,18 @@ def test_a_number_in_metas_objects_that_the_table_cannot_keep_is_refused(number:
     template = {"name": "t", "language": "vi", "components": [{"type": "body", "p": [{"amount": number}]}]}
     error = rejected({"content": {"type": "template", "template": template}})
     assert (error.field, error.code) == ("content.template.components[0].p[0].amount", "OUT_OF_RANGE")
+
+
+@pytest.mark.parametrize(
+    ("component", "field"),
+    [
+        ({"type": "header", "": {"j": 1}}, "content.template.components[0]"),
+        ({"type": "header", "x": {"": 1}}, "content.template.components[0].x"),
+    ],
+)
+def test_an_empty_key_in_metas_objects_is_refused(component: dict[str, Any], field: str) -> None:
+    """Found by the fuzzer: the message was stored with it (moto) and every later read of its conversation was
+    a 500; DynamoDB refuses an empty attribute name."""
+    template = {"name": "t", "language": "vi", "components": [component]}
+    error = rejected({"content": {"type": "template", "template": template}})
+    assert (error.field, error.code) == (field, "INVALID_VALUE")

@@ -176,6 +176,25 @@ def test_a_template_number_the_table_cannot_keep_is_400_and_nothing_is_stored_or
     assert shop.get(f"/conversations/{conversation}").data["messageCount"] == 1  # the customer's only
 
 
+def test_an_empty_key_in_a_template_component_is_400_and_the_conversation_stays_readable(
+    shop: ApiClient, conversation: str, graph
+) -> None:
+    """Found by the fuzzer: it was a 500, the message stored anyway, and every read of the conversation a 500."""
+    component = {"type": "header", "": {"j": 297691}}
+    body = {
+        "content": {
+            "type": "template",
+            "template": {"name": "order_update", "language": "vi", "components": [component]},
+        }
+    }
+    reply = shop.post(f"/conversations/{conversation}/messages", json_body=body)
+    assert (reply.status, reply.code, reply.field) == (400, "INVALID_VALUE", "content.template.components[0]"), (
+        reply.text
+    )
+    assert sends(graph) == []
+    assert shop.get(f"/conversations/{conversation}").status == 200
+
+
 def test_outside_the_window_only_templates(shop: ApiClient, graph) -> None:
     conversation = open_conversation(shop, int(time.time()) - 25 * 3600)
     refused = shop.post(f"/conversations/{conversation}/messages", json_body=TEXT)

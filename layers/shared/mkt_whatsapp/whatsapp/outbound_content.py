@@ -169,7 +169,8 @@ def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
 # Meta's free-form objects (template components, contact cards) are stored with the message before it is
 # sent. DynamoDB keeps numbers of at most 38 digits between 1e-130 and 1e126 in size; under 1e38 every integer
 # has at most 38 digits and every float 17, so "0, or between 1e-130 and 1e38 in size" is one rule that the
-# table can always keep and that JSON Schema can say (MetaNumber).
+# table can always keep and that JSON Schema can say (MetaNumber). A key is a DynamoDB attribute name: never
+# empty (moto stored one and every later read of the conversation failed; DynamoDB refuses the write).
 SMALLEST_META_NUMBER, LARGEST_META_NUMBER = 1e-130, 10**38
 
 
@@ -179,14 +180,16 @@ def _storable(number: int | float) -> bool:
     return number == 0 or (math.isfinite(number) and SMALLEST_META_NUMBER <= abs(number) < LARGEST_META_NUMBER)
 
 
-def _check_storable_numbers(value: Any, loc: tuple[int | str, ...]) -> None:
-    """Every number in ``value`` is one the table keeps; otherwise 400 on its field, never a 500."""
+def _check_storable(value: Any, loc: tuple[int | str, ...]) -> None:
+    """Every key and number in ``value`` is one the table keeps; otherwise 400 on its field, never a 500."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_storable_numbers(item, (*loc, key))
+            if key == "":
+                raise _error_at(loc, "empty_key", "a key here is empty", value)
+            _check_storable(item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_storable_numbers(item, (*loc, index))
+            _check_storable(item, (*loc, index))
     elif isinstance(value, int | float) and not isinstance(value, bool) and not _storable(value):
         raise _error_at(loc, "less_than", "a number here is 0 or between 1e-130 and 1e38 in size", value)
 
@@ -205,16 +208,17 @@ MetaNumber = Annotated[
         },
     ),
 ]
-# Any JSON value whose numbers the table keeps: what Meta's free-form objects may hold.
-MetaValue = TypeAliasType("MetaValue", "str | bool | MetaNumber | list[MetaValue] | dict[str, MetaValue] | None")
+MetaKey = Annotated[str, Field(min_length=1)]
+# Any JSON value whose keys and numbers the table keeps: what Meta's free-form objects may hold.
+MetaValue = TypeAliasType("MetaValue", "str | bool | MetaNumber | list[MetaValue] | dict[MetaKey, MetaValue] | None")
 
 
 def _as_given(value: Any) -> Any:
     return value
 
 
-# A list of Meta's free-form objects, as the JSON schema shows it (validation is _check_storable_numbers's).
-META_OBJECTS = BeforeValidator(_as_given, json_schema_input_type=list[dict[str, MetaValue]])
+# A list of Meta's free-form objects, as the JSON schema shows it (validation is _check_storable's).
+META_OBJECTS = BeforeValidator(_as_given, json_schema_input_type=list[dict[MetaKey, MetaValue]])
 
 
 def _component_items(schema: dict[str, Any]) -> None:
@@ -344,7 +348,7 @@ class ContactsContent(WireModel):
                 raise _error_at(
                     (index, "name", "formatted_name"), "missing", "a contact needs a formatted_name", formatted
                 )
-        _check_storable_numbers(contacts, ())
+        _check_storable(contacts, ())
         return contacts
 
 
@@ -574,7 +578,7 @@ class Template(WireModel):
                 raise _error_at(
                     (index, "type"), "invalid_component", "a component's type is header, body, footer or button", kind
                 )
-        _check_storable_numbers(components, ())
+        _check_storable(components, ())
         return components
 
 

@@ -235,6 +235,7 @@ def _contact_items(schema: dict[str, Any]) -> None:
         "required": ["formatted_name"],
         "properties": {"formatted_name": {"type": "string", "pattern": "\\S"}},
         "additionalProperties": {"$ref": schema["items"]["additionalProperties"]["$ref"]},
+        "propertyNames": schema["items"]["propertyNames"],
     }
     schema["items"].update(required=["name"], properties={"name": name})
 

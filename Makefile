@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 SAM_PYTHONS ?= 3.12.1:3.11.7
+FUZZ_EXAMPLES ?= 10
+FUZZ_SEED ?= 20261126
 
-.PHONY: dev test unit e2e template lint typecheck openapi bench token sign say validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench token sign say validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,10 @@ typecheck: $(STAMP)
 ## openapi: write docs/openapi.json, generated from the route table and the models (a test fails when it is stale)
 openapi: $(STAMP)
 	PYTHONPATH=layers/shared $(BIN)/python -m mkt_whatsapp.http.openapi docs/openapi.json
+
+## fuzz: the OpenAPI fuzzer alone, printing what it ran and got (make test runs it too), e.g. make fuzz FUZZ_EXAMPLES=100 FUZZ_SEED=7
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -s tests/e2e/test_openapi_fuzz.py
 
 ## bench: cold-start and AWS-call benchmarks (figures, not pass/fail timings)
 bench: $(STAMP)

@@ -877,3 +877,14 @@ def test_an_empty_key_in_metas_objects_is_refused(component: dict[str, Any], fie
     template = {"name": "t", "language": "vi", "components": [component]}
     error = rejected({"content": {"type": "template", "template": template}})
     assert (error.field, error.code) == (field, "INVALID_VALUE")
+
+
+@pytest.mark.parametrize("coordinate", ["latitude", "longitude"])
+def test_a_coordinate_too_small_to_store_is_refused_and_zero_is_kept(coordinate: str) -> None:
+    from mkt_whatsapp.store.table import serialize
+
+    location = {"type": "location", "latitude": 0.0, "longitude": 0.0}
+    error = rejected({"content": {**location, coordinate: -1.1125369292536007e-308}})
+    assert (error.field, error.code) == (f"content.{coordinate}", "OUT_OF_RANGE")
+    kept = SendMessageRequest.model_validate({"content": {**location, coordinate: 1e-130}})
+    serialize({"content": kept.content.to_wire()})

@@ -174,6 +174,12 @@ def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
 SMALLEST_META_NUMBER, LARGEST_META_NUMBER = 1e-130, 10**38
 
 
+# 0, or at least 1e-130 in size (what _storable says of a small number), in JSON Schema.
+NOT_TOO_SMALL: dict[str, Any] = {
+    "not": {"exclusiveMinimum": -SMALLEST_META_NUMBER, "exclusiveMaximum": SMALLEST_META_NUMBER, "not": {"const": 0}}
+}
+
+
 def _storable(number: int | float) -> bool:
     if isinstance(number, int):
         return abs(number) < LARGEST_META_NUMBER
@@ -199,13 +205,7 @@ MetaNumber = Annotated[
     Field(
         gt=-LARGEST_META_NUMBER,
         lt=LARGEST_META_NUMBER,
-        json_schema_extra={
-            "not": {
-                "exclusiveMinimum": -SMALLEST_META_NUMBER,
-                "exclusiveMaximum": SMALLEST_META_NUMBER,
-                "not": {"const": 0},
-            }
-        },
+        json_schema_extra=NOT_TOO_SMALL,
     ),
 ]
 MetaKey = Annotated[str, Field(min_length=1)]
@@ -323,10 +323,18 @@ class StickerContent(_MediaContent):
 
 class LocationContent(WireModel):
     type: Literal["location"]
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, json_schema_extra=NOT_TOO_SMALL)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, json_schema_extra=NOT_TOO_SMALL)
     name: str | None = Field(default=None, max_length=1000)
     address: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("latitude", "longitude")
+    @classmethod
+    def _storable_coordinate(cls, value: float) -> float:
+        """Found by the fuzzer: a longitude of -1.1e-308 was a 500 (decimal.Underflow storing the message)."""
+        if not _storable(value):
+            raise PydanticCustomError("greater_than", "a coordinate is 0 or at least 1e-130 in size")
+        return value
 
 
 class ContactsContent(WireModel):

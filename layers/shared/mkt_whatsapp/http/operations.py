@@ -58,7 +58,7 @@ from mkt_whatsapp.models.customers import (
     UpdateTagsRequest,
 )
 from mkt_whatsapp.models.system import Health
-from mkt_whatsapp.models.webhooks import SubscriptionQuery
+from mkt_whatsapp.models.webhooks import SubscriptionQuery, WebhookAcknowledgement
 from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
 from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
 
@@ -177,12 +177,6 @@ class Operation:
     @property
     def built(self) -> bool:
         return bool(self.answers)
-
-
-class WebhookAcknowledgement(BaseModel):
-    """``POST /webhooks`` answer (outside the envelope, as api-v1 shows it)."""
-
-    success: bool
 
 
 # The ids the path names, as the service issues and stores them.

@@ -248,3 +248,15 @@ def test_the_documented_tag_pattern_is_exactly_the_tags_the_service_keeps() -> N
         assert bool(pattern.search(character)) == bool(normalise_tag(character)), hex(point)
     assert pattern.search("Khách mới")
     assert not pattern.search("!!! ---")
+
+
+def test_the_documented_idempotency_key_is_what_the_send_takes() -> None:
+    """A header is Latin-1 text: the pattern takes a character exactly when it is printable (send_once's rule),
+    and no space at either end (HTTP strips it)."""
+    from mkt_whatsapp.http.operations import IDEMPOTENCY_KEY
+
+    pattern = re.compile(IDEMPOTENCY_KEY.schema["pattern"])
+    for character in map(chr, range(256)):
+        assert bool(pattern.fullmatch(character)) == (character.isprintable() and character != " "), hex(ord(character))
+    assert pattern.fullmatch("order 42 retry")
+    assert not pattern.fullmatch(" order-42")

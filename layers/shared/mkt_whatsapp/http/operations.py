@@ -217,7 +217,14 @@ IDEMPOTENCY_KEY = Header(
     "Idempotency-Key",
     "A retried request with the same key (same conversation, same body) gets the first answer for 24 hours "
     "instead of a second send; the same key with another body is 409 `IDEMPOTENCY_KEY_REUSED`.",
-    {"type": "string", "minLength": 1, "maxLength": 255},
+    # What send_once takes: 1 to 255 printable characters (str.isprintable of the Latin-1 text a header is), and
+    # no space at either end, which HTTP strips.
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[!-~\xa1-\xac\xae-\xff]([ -~\xa1-\xac\xae-\xff]*[!-~\xa1-\xac\xae-\xff])?$",
+    },
 )
 HUB_SIGNATURE = Header(
     "X-Hub-Signature-256",

@@ -129,6 +129,10 @@ class OptInRequest(WireModel):
 MAX_TAG_FILTERS = 10
 
 
+# A tag filter as the split query has it (no comma; a blank one is dropped): what the document says of each.
+TagFilter = Annotated[str, Field(json_schema_extra={"pattern": r"^[^,]*\S[^,]*$"})]
+
+
 def _comma_separated(value: object) -> object:
     """``"vip, new,"`` → ``["vip", "new"]`` (API Gateway joins a repeated parameter with commas too)."""
     if isinstance(value, str):
@@ -141,6 +145,6 @@ class ListCustomersQuery(PageQuery):
 
     shop_id: ShopIdField
     search: str | None = None
-    tags: Annotated[list[str], BeforeValidator(_comma_separated), Field(max_length=MAX_TAG_FILTERS)] = Field(
+    tags: Annotated[list[TagFilter], BeforeValidator(_comma_separated), Field(max_length=MAX_TAG_FILTERS)] = Field(
         default_factory=list
     )

@@ -31,10 +31,9 @@ Design:
 - **Methods API Gateway routes.** The methods the document does not list are tried among those an HTTP API
   routes to a function (GET, PUT, POST, DELETE, PATCH, OPTIONS); TRACE, QUERY or CONNECT never reach the
   service deployed, and locally SAM's front answers them itself (``local/``).
-- **Path values a handler can be reached with.** A path parameter carrying a character Powertools' route
-  pattern does not take reaches its function and is answered 405 (http/resolver.py; reported, and pinned by
-  ``test_a_path_parameter_the_resolver_cannot_route_is_not_405``, a strict xfail that fails once it is
-  fixed): until then such characters are sent as ``_`` (see ``ROUTABLE``).
+- **Any path value.** A path parameter carrying a character Powertools' route pattern does not take (a
+  control character, a backslash, an emoji) reaches its function and is answered the resource's 404
+  (http/resolver.py), like any id that names nothing (``test_a_path_parameter_the_resolver_cannot_route_is_404``).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -237,11 +235,6 @@ def run_case(case: Case) -> None:
     mode = case.meta.generation.mode.value if case.meta else "?"
     COUNTS[(case.operation.label, phase)] += 1
     base_url = case.operation.schema.get_base_url()
-    if case.path_parameters:
-        case.path_parameters = {
-            name: quote(ROUTABLE.sub("_", unquote(value)) or "_", safe="") if isinstance(value, str) else value
-            for name, value in case.path_parameters.items()
-        }
     route = ROUTE_BY_LABEL[case.operation.label]
     if route.requires_auth and case.method.upper() == route.method and case.operation.label not in PROBED:
         PROBED.add(case.operation.label)
@@ -297,14 +290,11 @@ def test_the_stack_answers_as_the_document_says(fuzz_stack: RunningStack) -> Non
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
 
 
-@pytest.mark.xfail(
-    strict=True, reason="http/resolver.py answers 405 for a path it serves (reported; not this branch's)"
-)
-def test_a_path_parameter_the_resolver_cannot_route_is_not_405(stack: RunningStack) -> None:
+def test_a_path_parameter_the_resolver_cannot_route_is_404(stack: RunningStack) -> None:
     """Found by the fuzzer: a path parameter with a character Powertools' route pattern does not take (a
     control character, a backslash, an encoded ? or #, NBSP, U+2028, an emoji) reaches the right function,
-    whose resolver misses the route and answers 405 METHOD_NOT_ALLOWED with an Allow header that lists the
-    method used. It should be 404 like any id that names nothing (or 400 naming the parameter)."""
+    whose resolver misses the route: the answer is the resource's 404, like any id that names nothing."""
     token = mint_token([SHOP], subject="fuzzer", secret=LOCAL_DEFAULTS["JWT_SECRET"])
     reply = httpx.get(f"{stack.api}/conversations/%5C", headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 404, (reply.status_code, reply.headers.get("Allow"), reply.text)
+    assert reply.json()["details"] == {"field": "conversationId", "code": "CONVERSATION_NOT_FOUND"}

@@ -12,7 +12,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from mkt_whatsapp.core import errors
-from mkt_whatsapp.http.openapi import document, document_text
+from mkt_whatsapp.http.openapi import LIMIT_RULE_CODES, document, document_text
 from mkt_whatsapp.http.operations import ERROR_CODES, OPERATIONS, key_of, operation_for
 from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
 from tests.support import ApiClient
@@ -111,6 +111,10 @@ def test_every_error_answer_is_the_envelope_with_codes_of_its_status(spec: dict)
                 continue
             codes = error_codes(operation, status)
             assert codes, (method, path, status)
+            if status == "422":  # a body whose limits are business rules answers its bounds with 422
+                codes = codes - set(LIMIT_RULE_CODES)
+                if not codes:
+                    continue
             assert {ERROR_CODES[code][0] for code in codes} == {int(status)}, (method, path, status)
 
 
@@ -260,3 +264,10 @@ def test_the_documented_idempotency_key_is_what_the_send_takes() -> None:
         assert bool(pattern.fullmatch(character)) == (character.isprintable() and character != " "), hex(ord(character))
     assert pattern.fullmatch("order 42 retry")
     assert not pattern.fullmatch(" order-42")
+
+
+def test_an_ai_agents_limits_are_documented_as_422(spec: dict) -> None:
+    create = operations(spec)[("POST", "/ai-agents")]
+    assert set(LIMIT_RULE_CODES) <= error_codes(create, "422")
+    assert "AGENT_LIMIT_REACHED" in error_codes(create, "422")
+    assert {"AI_PROVIDER_ERROR"} <= error_codes(operations(spec)[("POST", "/ai-agents/{agentId}/test")], "502")

@@ -54,7 +54,7 @@ from mkt_whatsapp.http.operations import (
     ResourceId,
     operation_for,
 )
-from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource
+from mkt_whatsapp.http.routes import ROUTES, Route, ShopSource, missing_resource
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0"
@@ -174,7 +174,9 @@ def _header_refs(names: Iterable[str], *, required: bool = False) -> dict[str, J
 
 def _error_statuses(route: Route, operation: Operation) -> dict[int, list[str]]:
     """Each error status the route may answer, with its codes: the route's own, then what it reads adds."""
-    codes = [*operation.errors, "INTERNAL_ERROR"]
+    codes = [*operation.errors, "DUPLICATE_PARAMETER", "INTERNAL_ERROR"]
+    if "{" in route.path:  # an id no resource can have is its resource's 404 (http.resolver), built or not
+        codes.append(missing_resource(route)[1])
     if route.requires_auth:
         codes += [*AUTHENTICATION_CODES, "RATE_LIMIT_EXCEEDED"]
         if route.shop_source in (ShopSource.PATH, ShopSource.QUERY, ShopSource.BODY):
@@ -182,13 +184,20 @@ def _error_statuses(route: Route, operation: Operation) -> dict[int, list[str]]:
     if operation.query is not None or (operation.body is not None and not operation.raw_body):
         codes += VALIDATION_CODES
     if operation.body is not None:
-        codes += BODY_LIMIT_CODES if not operation.raw_body else ["PAYLOAD_TOO_LARGE"]
+        codes += [*BODY_LIMIT_CODES, "NESTING_TOO_DEEP"] if not operation.raw_body else ["PAYLOAD_TOO_LARGE"]
     statuses: dict[int, list[str]] = {}
     for code in codes:
         statuses.setdefault(ERROR_CODES[code][0], [])
         if code not in statuses[ERROR_CODES[code][0]]:
             statuses[ERROR_CODES[code][0]].append(code)
+    if getattr(operation.body, "LIMITS_ARE_RULES", False):
+        # A bound on a number or a list's length is a business rule on these bodies (http.validation).
+        statuses.setdefault(422, []).extend(code for code in LIMIT_RULE_CODES if code not in statuses[422])
     return dict(sorted(statuses.items()))
+
+
+# The codes a body whose limits are business rules answers with 422 (models/ai_agents.py).
+LIMIT_RULE_CODES = ("OUT_OF_RANGE", "TOO_LONG", "TOO_SHORT")
 
 
 def _parameter_schema(schema: JsonSchemaValue) -> JsonSchemaValue:

@@ -3,7 +3,8 @@
 The guide's limits — ``temperature`` 0–2, ``maxTokens`` 1–4096, ``knowledgeBase`` up to 500 entries,
 ``products`` up to 2,000 — are business rules: out of range is **422** with ``details.field`` the JSON
 path (``knowledgeBase[3].answer``). A value of the wrong type or shape is 400, as everywhere else
-(``LIMITS_ARE_RULES`` tells http.validation which is which). Every string has a bound, so an agent at the
+(``LIMITS_ARE_RULES`` tells http.validation which is which); numbers are JSON numbers (``true`` or
+``"0.3"`` is no temperature). Every string has a bound, so an agent at the
 maximum fits the 1 MiB request limit with room to spare."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 from mkt_whatsapp.models.accounts import ShopId
@@ -22,6 +24,24 @@ MAX_AGENTS_PER_SHOP = 20
 DEFAULT_HANDOFF_TEXT = "Mình chuyển bạn sang nhân viên hỗ trợ nhé, vui lòng chờ trong giây lát."
 
 Language = Literal["vi", "en", "auto"]
+
+
+def _json_number(kind: str) -> Any:
+    """A JSON number as JSON Schema reads one: ``true`` and ``"0.3"`` are no numbers (pydantic's lax mode
+    would take them), ``300.0`` is the integer 300."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool | str | bytes):
+            raise PydanticCustomError(
+                f"{kind}_type", f"Input should be a valid {'integer' if kind == 'int' else 'number'}"
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+Integer = Annotated[int, _json_number("int")]
+Number = Annotated[float, _json_number("float")]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -33,7 +53,7 @@ class FaqEntry(WireModel):
 class ProductEntry(WireModel):
     sku: Annotated[str, Field(min_length=1, max_length=64)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    price: Annotated[float, Field(ge=0, le=1e12)] | None = None
+    price: Annotated[Number, Field(ge=0, le=1e12)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     description: Annotated[str, Field(max_length=1000)] = ""
 
@@ -59,7 +79,7 @@ class Handoff(WireModel):
     keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)] = Field(
         default_factory=list
     )
-    max_turns: Annotated[int, Field(ge=1, le=100)] = 10
+    max_turns: Annotated[Integer, Field(ge=1, le=100)] = 10
     message: HandoffMessage = Field(default_factory=lambda: HandoffMessage(text=DEFAULT_HANDOFF_TEXT))
 
 
@@ -72,13 +92,13 @@ class _AgentFields(WireModel):
     personality: Annotated[str, Field(max_length=2000)] = ""
     instructions: Annotated[str, Field(max_length=8000)] = ""
     language: Language = "auto"
-    temperature: Annotated[float, Field(ge=0, le=2)] = 0.3
-    max_tokens: Annotated[int, Field(ge=1, le=4096)] = 300
+    temperature: Annotated[Number, Field(ge=0, le=2)] = 0.3
+    max_tokens: Annotated[Integer, Field(ge=1, le=4096)] = 300
     business: Business = Field(default_factory=Business)
     knowledge_base: Annotated[list[FaqEntry], Field(max_length=MAX_FAQS)] = Field(default_factory=list)
     products: Annotated[list[ProductEntry], Field(max_length=MAX_PRODUCTS)] = Field(default_factory=list)
     handoff: Handoff = Field(default_factory=Handoff)
-    monthly_budget_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    monthly_budget_usd: Annotated[Number, Field(ge=0, le=1_000_000)] | None = None
 
 
 class CreateAgentRequest(_AgentFields):
@@ -97,13 +117,13 @@ class UpdateAgentRequest(WireModel):
     personality: Annotated[str, Field(max_length=2000)] | None = None
     instructions: Annotated[str, Field(max_length=8000)] | None = None
     language: Language | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=4096)] | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[Integer, Field(ge=1, le=4096)] | None = None
     business: Business | None = None
     knowledge_base: Annotated[list[FaqEntry], Field(max_length=MAX_FAQS)] | None = None
     products: Annotated[list[ProductEntry], Field(max_length=MAX_PRODUCTS)] | None = None
     handoff: Handoff | None = None
-    monthly_budget_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    monthly_budget_usd: Annotated[Number, Field(ge=0, le=1_000_000)] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> UpdateAgentRequest:
@@ -154,3 +174,83 @@ class AgentCreated(ApiModel):
     model: str
     is_active: bool
     created_at: datetime
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+class AgentSummary(ApiModel):
+    """An agent as lists and changes show it: its settings, whether it answers, and its knowledge's size."""
+
+    agent_id: str
+    shop_id: str
+    name: str
+    model: str
+    personality: str | None = None
+    instructions: str | None = None
+    language: Language | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    business: Business | None = None
+    handoff: Handoff | None = None
+    monthly_budget_usd: float | None = None
+    is_active: bool
+    knowledge_base_count: int
+    product_count: int
+    knowledge_version: int
+    created_at: datetime
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class AgentDetail(AgentSummary):
+    """``GET /ai-agents/{agentId}``: the agent with its whole knowledge (one version of it)."""
+
+    knowledge_base: list[FaqEntry]
+    products: list[ProductEntry]
+
+
+class AgentPage(ApiModel):
+    agents: list[AgentSummary]
+    total_count: int
+
+
+class AgentActivation(ApiModel):
+    agent_id: str
+    is_active: Literal[True]
+    activated_at: datetime
+    activated_by: str
+
+
+class AgentDeactivation(ApiModel):
+    agent_id: str
+    is_active: Literal[False]
+    deactivated_at: datetime
+    deactivated_by: str
+
+
+class AgentDeletion(ApiModel):
+    agent_id: str
+    deleted: Literal[True]
+    deleted_by: str
+
+
+class TokensUsed(ApiModel):
+    prompt: int
+    completion: int
+    total: int
+
+
+class TestHandoff(ApiModel):
+    reason: str
+
+
+class AgentTestResult(ApiModel):
+    """``POST /ai-agents/{agentId}/test`` (api-v1's answer; ``handoff`` when the model called the tool)."""
+
+    generated_response: str | None
+    tokens_used: TokensUsed
+    estimated_cost: float | None
+    latency_ms: int
+    handoff: TestHandoff | None = None

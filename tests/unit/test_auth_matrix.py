@@ -402,3 +402,20 @@ def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api:
     )
     assert _pending(route)
     assert (reply.status, reply.code) == (501, "NOT_IMPLEMENTED"), reply.text
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        make_token([SHOP], sub="a" * 3000),
+        make_token(["s" * 3000]),
+        make_token([SHOP, ""]),
+        make_token([f"shop-{n}" for n in range(1001)]),
+    ],
+    ids=["subject of 3,000 characters", "shop id of 3,000 characters", "empty shop id", "1,001 shops"],
+)
+def test_a_token_naming_what_no_caller_is_is_401_not_a_500(module_api: ApiClient, token: str) -> None:
+    """A subject or shop id becomes a rate-limit key (at most 2,048 bytes in DynamoDB): found by hand while
+    fuzzing, a 3,000-character one was a 500."""
+    reply = module_api.get("/conversations", query={"shopId": "s" * 3000}, token=token)
+    assert (reply.status, reply.code) == (401, "INVALID_TOKEN"), reply.text

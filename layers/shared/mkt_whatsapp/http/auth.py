@@ -51,6 +51,13 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+# Bounds on what a token names: its subject and shop ids become rate-limit keys (DynamoDB's partition key is
+# at most 2,048 bytes), and no shop id of this service is longer than 64 characters.
+MAX_SUBJECT = 256
+MAX_SHOP_ID = 128
+MAX_SHOPS = 1000
+
+
 def authenticate(authorization: str | None) -> Principal:
     """The caller behind an ``Authorization`` header; 401 for anything but a valid token."""
     token = bearer_token(authorization)
@@ -77,8 +84,12 @@ def authenticate(authorization: str | None) -> Principal:
 
     subject = claims.get("sub")
     shop_ids = claims.get("shop_ids")
-    if not isinstance(subject, str) or not subject:
-        raise Unauthorized("Token has no subject", code="INVALID_TOKEN")
-    if not isinstance(shop_ids, list) or not all(isinstance(shop, str) for shop in shop_ids):
+    if not isinstance(subject, str) or not subject or len(subject) > MAX_SUBJECT:
+        raise Unauthorized("Token has no subject (or one too long)", code="INVALID_TOKEN")
+    if (
+        not isinstance(shop_ids, list)
+        or len(shop_ids) > MAX_SHOPS
+        or not all(isinstance(shop, str) and 0 < len(shop) <= MAX_SHOP_ID for shop in shop_ids)
+    ):
         raise Unauthorized("Token claim shop_ids must be a list of shop ids", code="INVALID_TOKEN")
     return Principal(subject=subject, shop_ids=frozenset(shop_ids))

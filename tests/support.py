@@ -227,10 +227,16 @@ def connect_shop(api: ApiClient, shop_id: str | None = None, phone_number_id: st
 def drain_inbound(stack: AwsStack) -> int:
     """Deliver everything on the inbound queue to the inbound processor, as Lambda's event source mapping
     would; returns how many queue messages were delivered."""
+    return drain(stack, "InboundQueue", "InboundProcessorFunction", batch_size=10)
+
+
+def drain(stack: AwsStack, queue: str, function: str, *, batch_size: int) -> int:
+    """Deliver everything visible on the template's ``queue`` to ``function`` (both logical ids), as
+    Lambda's event source mapping would; returns how many queue messages were delivered."""
     sqs = stack.client("sqs")
-    url = stack.physical["InboundQueue"]
+    url = stack.physical[queue]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    mapping = EventSourceMapping("InboundProcessorFunction", url, arn, batch_size=10, report_batch_item_failures=True)
+    mapping = EventSourceMapping(function, url, arn, batch_size=batch_size, report_batch_item_failures=True)
     poller = SqsPoller(lambdas(), mapping, sqs, "us-east-1", wait_seconds=0)
     delivered = 0
     while received := poller.poll_once():

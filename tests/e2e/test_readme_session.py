@@ -20,11 +20,10 @@ def first_session_script() -> str:
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
-    script = first_session_script().replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")
-    assert "make -s token" in script
+def run_as_written(stack: RunningStack, script: str) -> list[str]:
+    """The README's bash block run against ``stack`` (its port for 3000): the lines it printed."""
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        ["bash", "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")],
         cwd=README.parent,
         env=stack.env,
         capture_output=True,
@@ -32,7 +31,13 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
+    script = first_session_script()
+    assert "make -s token" in script
+    lines = run_as_written(stack, script)
     health, connected, account, challenge, signed, forged, listing, conversation, customer, refused, template = lines
     assert '"status":"ok"' in health
     assert '"status":"active"' in connected
@@ -56,18 +61,9 @@ def ai_session_script() -> str:
 def test_the_readme_ai_session_works_as_written(stack: RunningStack) -> None:
     """make dev with no OpenAI key: create, test and activate an agent; a customer's question is answered
     by the AI on WhatsApp; asking for a person hands off and flags the conversation."""
-    script = ai_session_script().replace("http://127.0.0.1:3000", f"http://127.0.0.1:{stack.port}")
+    script = ai_session_script()
     assert "make -s say" in script
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=README.parent,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    connected, tested, activated, said, answered, said_again, flagged = result.stdout.splitlines()
+    connected, tested, activated, said, answered, said_again, flagged = run_as_written(stack, script)
     assert connected == "201"
     assert '"generatedResponse":"Laptop' in tested
     assert '"tokensUsed":{"prompt":' in tested

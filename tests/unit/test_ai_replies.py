@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 
 from local.openai_simulator import OpenAISimulator
-from local.sqs_worker import EventSourceMapping, SqsPoller
 from tests.support import (
     ApiClient,
     AwsStack,
     connect_shop,
     deliver,
-    lambdas,
+    drain,
     make_token,
     reset_caches,
     whatsapp_delivery,
@@ -106,16 +105,7 @@ def customer_says(shop: dict[str, Any], text: str, *, at: int | None = None) -> 
 
 def drain_ai(shop: dict[str, Any]) -> int:
     """Deliver the AI queue's jobs to the AI responder, as Lambda's event source mapping would."""
-    aws = shop["aws"]
-    sqs = aws.client("sqs")
-    url = aws.physical["AiQueue"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    mapping = EventSourceMapping("AiResponderFunction", url, arn, batch_size=5, report_batch_item_failures=True)
-    poller = SqsPoller(lambdas(), mapping, sqs, "us-east-1", wait_seconds=0)
-    delivered = 0
-    while received := poller.poll_once():
-        delivered += received
-    return delivered
+    return drain(shop["aws"], "AiQueue", "AiResponderFunction", batch_size=5)
 
 
 def sent_texts(shop: dict[str, Any]) -> list[str]:

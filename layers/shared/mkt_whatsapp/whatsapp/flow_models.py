@@ -32,17 +32,27 @@ Strings may hold placeholders (``{{customer.name}}``); limits apply to the text 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationError, WrapValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    ValidationError,
+    WrapValidator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mkt_whatsapp.core.text import fold
 from mkt_whatsapp.models import PageQuery, WireModel
 from mkt_whatsapp.models.accounts import ShopId
-from mkt_whatsapp.models.ai_agents import Integer, Number
+from mkt_whatsapp.models.ai_agents import Integer
 from mkt_whatsapp.models.customers import TagText
 from mkt_whatsapp.whatsapp.outbound_content import (
     ButtonInteractive,
@@ -169,12 +179,45 @@ Operator = Literal["equals", "not_equals", "contains", "starts_with", "in", "mat
 Operand = Annotated[str, Field(max_length=1000)]
 
 
+MAX_OPERAND = 1000
+MAX_OPERAND_VALUES = 100
+_OPERAND = str | int | float | list[str] | None  # what the JSON schema shows; _operand checks it
+
+
+def _operand(value: Any) -> str | int | float | list[str] | None:
+    """A condition's right: a text, a JSON number or a list of texts, one error naming the operand (a union
+    of types would name each member it tried)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PydanticCustomError("finite_number", "a number here is finite")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_OPERAND:
+            raise PydanticCustomError("string_too_long", f"at most {MAX_OPERAND} characters")
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise PydanticCustomError("too_short", "at least one value")
+        if len(value) > MAX_OPERAND_VALUES:
+            raise PydanticCustomError("too_long", f"at most {MAX_OPERAND_VALUES} values")
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise _error_at((index,), "string_type", "each value is a text", item)
+            if len(item) > MAX_OPERAND:
+                raise _error_at((index,), "string_too_long", f"at most {MAX_OPERAND} characters", item)
+        return value
+    raise PydanticCustomError("operand_type", "a text, a number or a list of texts")
+
+
+RightOperand = Annotated[_OPERAND, PlainValidator(_operand, json_schema_input_type=_OPERAND)]
+
+
 class ConditionTest(_Strict):
     """``{left, op, right}``: what each operator needs is checked here, so an error names its operand."""
 
     left: Operand | None = None
     op: Operator
-    right: Operand | Integer | Number | Annotated[list[Operand], Field(min_length=1, max_length=100)] | None = None
+    right: RightOperand = None
 
     @model_validator(mode="after")
     def _operands_fit(self) -> ConditionTest:

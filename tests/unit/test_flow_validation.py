@@ -450,6 +450,15 @@ def test_every_graph_error_is_reported() -> None:
     assert [loc for loc, kind in errors if kind == "unreachable_step"] == [("steps", index) for index in range(1, 7)]
 
 
+def test_a_duplicate_step_is_reported_once() -> None:
+    body = guide_example()
+    body["steps"][5]["id"] = "greet"  # the duplicate is where "human" was: else names no step now
+    with pytest.raises(ValidationError) as caught:
+        CreateFlowRequest.model_validate_json(json.dumps(body))
+    errors = [(error["loc"], error["type"]) for error in caught.value.errors()]
+    assert errors == [(("steps", 5, "id"), "duplicate_id"), (("steps", 2, "else"), "unknown_step")]
+
+
 def test_a_step_may_loop_back() -> None:
     body = guide_example()
     body["steps"][6]["next"] = "greet"

@@ -181,7 +181,12 @@ Operand = Annotated[str, Field(max_length=1000)]
 
 MAX_OPERAND = 1000
 MAX_OPERAND_VALUES = 100
-_OPERAND = str | int | float | list[str] | None  # what the JSON schema shows; _operand checks it
+_OPERAND = str | int | float | list[str] | None
+_Text = Annotated[str, Field(max_length=MAX_OPERAND)]
+# What the JSON schema shows; _operand checks it.
+_OPERAND_SCHEMA = (
+    _Text | int | float | Annotated[list[_Text], Field(min_length=1, max_length=MAX_OPERAND_VALUES)] | None
+)
 
 
 def _operand(value: Any) -> str | int | float | list[str] | None:
@@ -209,7 +214,7 @@ def _operand(value: Any) -> str | int | float | list[str] | None:
     raise PydanticCustomError("operand_type", "a text, a number or a list of texts")
 
 
-RightOperand = Annotated[_OPERAND, PlainValidator(_operand, json_schema_input_type=_OPERAND)]
+RightOperand = Annotated[_OPERAND, PlainValidator(_operand, json_schema_input_type=_OPERAND_SCHEMA)]
 
 
 class ConditionTest(_Strict):
@@ -407,7 +412,7 @@ def _graph_errors(steps: list[Step]) -> list[InitErrorDetails]:
                 reached.add(found)
                 frontier.append(found)
     for index, step in enumerate(steps):
-        if index not in reached:
+        if index not in reached and index_of[step.id] == index:  # a duplicate is reported as one
             error((index,), "unreachable_step", f"step {step.id!r} cannot be reached from the first step", step.id)
     return errors
 

@@ -1,11 +1,81 @@
-"""flows: routes declared and guarded (JWT, shop, rate limit); their features land in later issues."""
+"""Automation flows: a shop's flows, their versions and their activation (docs/automation-flows.md). A flow
+named in the path is read and its shop authorised before anything else; another shop's flow is
+FLOW_NOT_FOUND, like a missing one. Running flows (Step Functions) lands with the rest of issue 12."""
 
 from __future__ import annotations
 
+from aws_lambda_powertools.event_handler import Response
+
 from mkt_whatsapp import http
 from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.flows import definitions
+from mkt_whatsapp.store.table import Item
 
 app = http.create_resolver()
+
+
+def _authorised(flow_id: str) -> tuple[str, Item]:
+    flow = definitions.load(flow_id)
+    if flow is None:
+        raise definitions.not_found()
+    shop_id = str(flow["shopId"])
+    http.authorise_resource_shop(shop_id, definitions.not_found())
+    return shop_id, flow
+
+
+@app.get("/flows")
+def list_flows() -> Response[str]:
+    from mkt_whatsapp.whatsapp.flow_models import ListFlowsQuery
+
+    query = http.parse_query(app, ListFlowsQuery)
+    every = definitions.list_for(query.shop_id, query.is_active)
+    page = every[query.skip : query.skip + query.take]
+    return http.ok({"flows": page, "totalCount": len(every)}, pagination=http.page_of(query, len(every)))
+
+
+@app.post("/flows")
+def create_flow() -> Response[str]:
+    from mkt_whatsapp.whatsapp.flow_models import CreateFlowRequest
+
+    request = http.parse_body(app, CreateFlowRequest)
+    created = definitions.create(request.shop_id, request, actor=http.actor())
+    metrics.add_metric(name="FlowsCreated", unit="Count", value=1)
+    return http.ok(created, status=201)
+
+
+@app.get("/flows/<flowId>")
+def get_flow(flowId: str) -> Response[str]:  # noqa: N803 - the route's own parameter name
+    shop_id, flow = _authorised(flowId)
+    return http.ok(definitions.detail(shop_id, flow))
+
+
+@app.put("/flows/<flowId>")
+def update_flow(flowId: str) -> Response[str]:  # noqa: N803
+    from mkt_whatsapp.whatsapp.flow_models import UpdateFlowRequest
+
+    shop_id, flow = _authorised(flowId)
+    request = http.parse_body(app, UpdateFlowRequest)
+    return http.ok(definitions.update(shop_id, flow, request, actor=http.actor()))
+
+
+@app.delete("/flows/<flowId>")
+def delete_flow(flowId: str) -> Response[str]:  # noqa: N803
+    shop_id, flow = _authorised(flowId)
+    return http.ok(definitions.delete(shop_id, flow, actor=http.actor()))
+
+
+@app.post("/flows/<flowId>/activate")
+def activate_flow(flowId: str) -> Response[str]:  # noqa: N803
+    shop_id, flow = _authorised(flowId)
+    return http.ok(definitions.activate(shop_id, flow, actor=http.actor()))
+
+
+@app.post("/flows/<flowId>/deactivate")
+def deactivate_flow(flowId: str) -> Response[str]:  # noqa: N803
+    shop_id, flow = _authorised(flowId)
+    return http.ok(definitions.deactivate(shop_id, flow, actor=http.actor()))
+
+
 http.register_pending_routes(app, "flows")
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

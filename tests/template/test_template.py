@@ -161,7 +161,7 @@ SAMPLE_ANSWERS = {
     "accounts-get": 200,
     "conversations-list": 200,
     "customers-list": 200,
-    "flows-list": 501,
+    "flows-list": 200,
     "ai_agents-list": 200,
     "analytics-messages": 501,
     "system-health": 200,

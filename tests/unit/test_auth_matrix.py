@@ -34,7 +34,14 @@ SHOP_NAMED = [route for route in AUTHENTICATED if route.shop_source is not ShopS
 VALID_BODY_FIELDS: dict[str, dict[str, str]] = {
     "/accounts": {"phoneNumberId": "1", "accessToken": "EAAtoken"},
     "/ai-agents": {"name": "Lan", "model": "gpt-4o-mini"},
+    "/flows": {
+        "flowName": "Matrix",
+        "trigger": {"type": "any_message"},
+        "steps": [{"id": "hi", "type": "send_message", "content": {"type": "text", "text": "Xin chào"}}],
+    },
 }
+# A body whose model answers its validation 422 (a flow's definition, as the automation guide says).
+VALIDATION_STATUS = {"/flows": 422}
 
 
 def concrete(route: Route, shop: str, *, valid: bool = False) -> tuple[str, dict[str, str], bytes | None]:
@@ -257,6 +264,8 @@ def test_a_body_acts_on_the_shop_it_was_authorised_for_whatever_the_spelling(
     module_api: ApiClient, route: Route, spelling: str
 ) -> None:
     template, status, code = SPELLINGS[spelling]
+    if status == 400:
+        status = VALIDATION_STATUS.get(route.path, 400)
     rest = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in VALID_BODY_FIELDS.get(route.path, {}).items())
     reply = module_api.request(
         route.method,
@@ -343,7 +352,7 @@ def test_every_authenticated_route_has_its_attacker_cases() -> None:
         ShopSource.PATH,
         ShopSource.RESOURCE,
     }
-    unprobed = [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES]
+    unprobed = [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES]
     assert all(_pending(r) for r in unprobed), "a built resource route needs its 404 probe"
 
 
@@ -391,17 +400,49 @@ def test_another_shops_agent_is_404_like_a_missing_one_and_nothing_happens(
     assert (missing.status, missing.code) == (404, "AGENT_NOT_FOUND"), missing.text
 
 
-@pytest.mark.parametrize(
-    "route", [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES], ids=lambda r: r.route_key
-)
-def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api: ApiClient, route: Route) -> None:
-    path = re.sub(r"\{[^}]+\}", "some-id", route.path)
-    body = json.dumps({"shopId": "shop-2"}).encode() if route.method in ("POST", "PUT") else None
-    reply = module_api.request(
-        route.method, path, data=body, headers={"Content-Type": "application/json"}, token=attacker_token()
+# A flow of CONVERSATION_SHOP, probed with a token of another shop on every built flow route.
+FLOW_ROUTES = [r for r in RESOURCE_ROUTES if r.shop_key == "flowId" and not _pending(r)]
+
+
+@pytest.fixture(scope="module")
+def flow_of_shop_1(module_api: ApiClient) -> str:
+    reply = module_api.post(
+        "/flows",
+        json_body={"shopId": CONVERSATION_SHOP, **VALID_BODY_FIELDS["/flows"]},
+        token=make_token([CONVERSATION_SHOP]),
     )
-    assert _pending(route)
-    assert (reply.status, reply.code) == (501, "NOT_IMPLEMENTED"), reply.text
+    assert reply.status == 201, reply.text
+    return str(reply.data["flowId"])
+
+
+@pytest.mark.parametrize("route", FLOW_ROUTES, ids=lambda r: r.route_key)
+def test_another_shops_flow_is_404_like_a_missing_one_and_nothing_happens(
+    module_api: ApiClient, route: Route, flow_of_shop_1: str
+) -> None:
+    owner = make_token([CONVERSATION_SHOP])
+    before = module_api.get(f"/flows/{flow_of_shop_1}", token=owner).data
+    body = {"flowName": "stolen"} if route.method == "PUT" else None
+    path = route.path.replace("{flowId}", flow_of_shop_1)
+    reply = module_api.request(route.method, path, json_body=body, token=attacker_token())
+    assert (reply.status, reply.code, reply.field) == (404, "FLOW_NOT_FOUND", "flowId"), reply.text
+    assert module_api.get(f"/flows/{flow_of_shop_1}", token=owner).data == before
+    missing = module_api.request(
+        route.method, route.path.replace("{flowId}", "no-such-flow"), json_body=body, token=attacker_token()
+    )
+    assert (missing.status, missing.code) == (404, "FLOW_NOT_FOUND"), missing.text
+
+
+def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api: ApiClient) -> None:
+    """Every resource route without a probe above is one of a feature not built yet (none today: the next
+    issues' routes land here until their resources exist): 501 to any caller, nothing read."""
+    for route in [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES]:
+        path = re.sub(r"\{[^}]+\}", "some-id", route.path)
+        body = json.dumps({"shopId": "shop-2"}).encode() if route.method in ("POST", "PUT") else None
+        reply = module_api.request(
+            route.method, path, data=body, headers={"Content-Type": "application/json"}, token=attacker_token()
+        )
+        assert _pending(route), route.route_key
+        assert (reply.status, reply.code) == (501, "NOT_IMPLEMENTED"), reply.text
 
 
 @pytest.mark.parametrize(

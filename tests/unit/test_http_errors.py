@@ -47,7 +47,7 @@ def test_paths_outside_the_api_are_404_too(client: ApiClient) -> None:
         ("PUT", "/accounts", "POST"),
         ("DELETE", "/webhooks", "GET, HEAD, POST"),
         ("POST", "/health", "GET, HEAD"),
-        ("DELETE", "/flows/f1", "PUT"),
+        ("PATCH", "/flows/f1", "DELETE, GET, HEAD, PUT"),
     ],
 )
 def test_wrong_methods_are_405_with_allow(client: ApiClient, method: str, path: str, allow: str) -> None:

@@ -119,7 +119,7 @@ def test_windows_are_shared_through_the_table_with_a_ttl(client: ApiClient, aws:
     [
         ("GET", "/conversations/no-such-conversation", None, 404),  # a resource that is not there
         ("POST", "/accounts", {"shopId": "shop-1"}, 400),  # a body that does not validate
-        ("POST", "/flows", {"shop_id": "shop-1"}, 400),  # a route not built yet, its shop misspelled
+        ("POST", "/flows", {"shop_id": "shop-1"}, 422),  # a flow whose shop is misspelled (flows answer 422)
         ("GET", "/conversations?shopId=shop-9", None, 403),  # a shop the token does not hold
         ("GET", "/conversations?shopId=shop-1&shopId=shop-1", None, 400),  # a parameter given twice
     ],

@@ -190,6 +190,14 @@ def _error_statuses(route: Route, operation: Operation) -> dict[int, list[str]]:
         statuses.setdefault(ERROR_CODES[code][0], [])
         if code not in statuses[ERROR_CODES[code][0]]:
             statuses[ERROR_CODES[code][0]].append(code)
+    if getattr(operation.body, "VALIDATION_STATUS", 400) == 422:
+        # The body's validation answers 422 (a flow's definition); only malformed JSON stays 400.
+        # (REQUIRED_FIELD stays a 400 too: a request with no body at all.)
+        moved = [code for code in statuses.get(400, []) if code in VALIDATION_CODES and code != "INVALID_JSON"]
+        moved += ["NESTING_TOO_DEEP"] if "NESTING_TOO_DEEP" in statuses.get(400, []) else []
+        kept = ("NESTING_TOO_DEEP", "REQUIRED_FIELD")
+        statuses[400] = [code for code in statuses[400] if code not in moved or code in kept]
+        statuses.setdefault(422, []).extend(code for code in moved if code != "NESTING_TOO_DEEP")
     if getattr(operation.body, "LIMITS_ARE_RULES", False):
         # A bound on a number or a list's length is a business rule on these bodies (http.validation).
         statuses.setdefault(422, []).extend(code for code in LIMIT_RULE_CODES if code not in statuses[422])

@@ -73,6 +73,18 @@ from mkt_whatsapp.models.customers import (
 )
 from mkt_whatsapp.models.system import Health
 from mkt_whatsapp.models.webhooks import SubscriptionQuery, WebhookAcknowledgement
+from mkt_whatsapp.whatsapp.flow_models import (
+    CreateFlowRequest,
+    FlowActivation,
+    FlowCreated,
+    FlowDeactivation,
+    FlowDeletion,
+    FlowDetail,
+    FlowPage,
+    FlowSummary,
+    ListFlowsQuery,
+    UpdateFlowRequest,
+)
 from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest
 from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
 
@@ -117,6 +129,9 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_REUSED": (409, "The `Idempotency-Key` was used with a different request"),
     "IDEMPOTENCY_IN_PROGRESS": (409, "A request with this `Idempotency-Key` is in progress"),
     "AGENT_IS_ACTIVE": (409, "Deactivate the agent before deleting it"),
+    "FLOW_IS_ACTIVE": (409, "Deactivate the flow before deleting it"),
+    "FLOW_NAME_TAKEN": (409, "Another flow of the shop has this name (case and accents aside)"),
+    "TRIGGER_CLAIMED": (409, "Another active flow claims one of this flow's keywords or button ids (named)"),
     "CONCURRENT_UPDATE": (409, "Another request changed the same items at that moment; nothing was written: retry"),
     "NESTING_TOO_DEEP": (400, "The body's JSON nests deeper than the parser reads (200 levels are read)"),
     "DUPLICATE_PARAMETER": (400, "A query parameter is given more than once"),
@@ -136,6 +151,7 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "ACCOUNT_DISCONNECTED": (422, "The shop has no connected account to send with"),
     "TAG_LIMIT_EXCEEDED": (422, "A customer has at most 50 tags"),
     "AGENT_LIMIT_REACHED": (422, "A shop has at most 20 AI agents"),
+    "FLOW_LIMIT_REACHED": (422, "A shop has at most 100 flows"),
     "RATE_LIMIT_EXCEEDED": (429, "Too many requests this minute (`Retry-After` says when the window ends)"),
     "INTERNAL_ERROR": (500, "An unexpected error (logged); never an answer to bad input"),
     "NOT_IMPLEMENTED": (501, "The route is declared; its feature lands in a later release"),
@@ -419,11 +435,58 @@ OPERATIONS: Mapping[str, Operation] = {
         answers={200: Enveloped(ConsentChange)},
         errors=("CUSTOMER_NOT_FOUND", "CONCURRENT_UPDATE"),
     ),
-    "GET /flows": Operation("listFlows", "List flows"),
-    "POST /flows": Operation("createFlow", "Create flow", "The flow definition is the Automation Guide's."),
-    "PUT /flows/{flowId}": Operation("updateFlow", "Update flow"),
-    "POST /flows/{flowId}/activate": Operation("activateFlow", "Activate flow"),
-    "POST /flows/{flowId}/deactivate": Operation("deactivateFlow", "Deactivate flow"),
+    "GET /flows": Operation(
+        "listFlows",
+        "List flows",
+        "The shop's flows with their stats, oldest first (`isActive` filters).",
+        query=ListFlowsQuery,
+        answers={200: Enveloped(FlowPage, paginated=True)},
+    ),
+    "POST /flows": Operation(
+        "createFlow",
+        "Create flow",
+        "The flow definition is the Automation Guide's; an invalid one is 422 naming its JSON path "
+        "(`steps[2].next`). A new flow is inactive.",
+        body=CreateFlowRequest,
+        answers={201: Enveloped(FlowCreated)},
+        errors=("FLOW_NAME_TAKEN", "FLOW_LIMIT_REACHED", "CONCURRENT_UPDATE"),
+    ),
+    "GET /flows/{flowId}": Operation(
+        "getFlow",
+        "Get flow",
+        "The flow and its current version's steps and settings.",
+        answers={200: Enveloped(FlowDetail)},
+        errors=("FLOW_NOT_FOUND",),
+    ),
+    "PUT /flows/{flowId}": Operation(
+        "updateFlow",
+        "Update flow",
+        "A new immutable version from the fields given (running executions finish on theirs).",
+        body=UpdateFlowRequest,
+        answers={200: Enveloped(FlowSummary)},
+        errors=("FLOW_NOT_FOUND", "FLOW_NAME_TAKEN", "TRIGGER_CLAIMED", "CONCURRENT_UPDATE"),
+    ),
+    "DELETE /flows/{flowId}": Operation(
+        "deleteFlow",
+        "Delete flow",
+        "Only an inactive flow is deleted.",
+        answers={200: Enveloped(FlowDeletion)},
+        errors=("FLOW_NOT_FOUND", "FLOW_IS_ACTIVE"),
+    ),
+    "POST /flows/{flowId}/activate": Operation(
+        "activateFlow",
+        "Activate flow",
+        "Its trigger's keywords and button ids are claimed: another active flow holding one is 409, named.",
+        answers={200: Enveloped(FlowActivation)},
+        errors=("FLOW_NOT_FOUND", "TRIGGER_CLAIMED", "CONCURRENT_UPDATE"),
+    ),
+    "POST /flows/{flowId}/deactivate": Operation(
+        "deactivateFlow",
+        "Deactivate flow",
+        "No new executions start; running ones finish.",
+        answers={200: Enveloped(FlowDeactivation)},
+        errors=("FLOW_NOT_FOUND", "CONCURRENT_UPDATE"),
+    ),
     "GET /ai-agents": Operation(
         "listAiAgents",
         "List AI agents",

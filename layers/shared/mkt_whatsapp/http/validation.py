@@ -95,7 +95,12 @@ _LIMIT_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_eq
 
 
 def _validated(
-    source: str, validate: Callable[[Any], ModelT], payload: Any, *, limits_are_rules: bool = False
+    source: str,
+    validate: Callable[[Any], ModelT],
+    payload: Any,
+    *,
+    limits_are_rules: bool = False,
+    status: int = 400,
 ) -> ModelT:
     from pydantic import ValidationError
 
@@ -104,7 +109,9 @@ def _validated(
     except ValidationError as error:
         errors = [dict(item, loc=(source, *item.get("loc", ()))) for item in error.errors(include_url=False)]
         refusal = validation_error(errors)
-        if limits_are_rules and errors[0].get("type") in _LIMIT_TYPES:
+        kind = errors[0].get("type")
+        rule = (status == 422 and kind != "json_invalid") or (limits_are_rules and kind in _LIMIT_TYPES)
+        if rule:
             raise BusinessRuleViolation(refusal.message, code=refusal.code, field=refusal.field) from None
         raise refusal from None
 
@@ -131,7 +138,13 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     if raw is None or not str(raw).strip():
         raise BadRequest("Validation failed: body: a JSON body is required", code="REQUIRED_FIELD", field="body")
     body = _validated(
-        "body", model.model_validate_json, raw, limits_are_rules=bool(getattr(model, "LIMITS_ARE_RULES", False))
+        "body",
+        model.model_validate_json,
+        raw,
+        limits_are_rules=bool(getattr(model, "LIMITS_ARE_RULES", False)),
+        # A model may answer its validation 422 (a flow's definition: the automation guide's rule);
+        # malformed JSON stays 400.
+        status=int(getattr(model, "VALIDATION_STATUS", 400)),
     )
     authorise_body_shop(body)
     return body

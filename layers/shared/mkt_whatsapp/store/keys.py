@@ -151,3 +151,40 @@ def ai_spend_sk(month: str) -> str:
 def ai_reply_pk(conversation_id: str) -> str:
     """The AI's replies in a conversation: one item per customer turn answered (keyed by its message)."""
     return f"AIREPLY#{conversation_id}"
+
+
+# --- automation flows ---------------------------------------------------------------------------------
+
+
+def flow_pk(flow_id: str) -> str:
+    return f"FLOW#{flow_id}"
+
+
+FLOW_SK = "FLOW"
+
+
+def flow_version_sk(version: int) -> str:
+    """One immutable version of a flow's definition (in the flow's partition)."""
+    return f"VERSION#{version:06d}"
+
+
+def shop_flows_gsi1pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#FLOWS"
+
+
+def flow_gsi1sk(created_at: str, flow_id: str) -> str:
+    return f"{created_at}#{flow_id}"
+
+
+def flow_name_sk(folded_name: str) -> str:
+    """In the shop's partition: which flow holds a name (names are unique per shop, folded)."""
+    return f"FLOWNAME#{folded_name}"
+
+
+def trigger_claim_sk(claim: str) -> str:
+    """In the shop's partition: which active flow claims a keyword or a button id."""
+    return f"TRIGGER#{claim}"
+
+
+# In the shop's partition: the active flows' triggers, one attribute per flow, read once per inbound message.
+AUTOMATION_INDEX_SK = "AUTOMATION#INDEX"

@@ -277,8 +277,9 @@ class Table:
             "TableName": self.name,
             "Key": serialize({"PK": pk, "SK": sk}),
             "UpdateExpression": expression,
-            "ExpressionAttributeValues": serialize(values),
         }
+        if values:  # DynamoDB refuses an empty map (a REMOVE needs no values)
+            update["ExpressionAttributeValues"] = serialize(values)
         if condition:
             update["ConditionExpression"] = condition
         if names:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -50,7 +51,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mkt_whatsapp.core.text import fold
-from mkt_whatsapp.models import PageQuery, WireModel
+from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 from mkt_whatsapp.models.accounts import ShopId
 from mkt_whatsapp.models.ai_agents import Integer
 from mkt_whatsapp.models.customers import TagText
@@ -488,3 +489,72 @@ class ListFlowsQuery(PageQuery):
 
     shop_id: ShopId
     is_active: bool | None = None
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+
+class FlowStats(ApiModel):
+    """The automation guide's stats, from counters kept as executions start and end (null before any
+    execution finished)."""
+
+    execution_count: int
+    completion_rate: float | None
+    average_steps: float | None
+    fallback_rate: float | None
+
+
+class FlowSummary(ApiModel):
+    flow_id: str
+    shop_id: str
+    flow_name: str
+    description: str | None = None
+    trigger: Trigger
+    step_count: int
+    is_active: bool
+    version: int
+    stats: FlowStats
+    created_at: datetime
+    created_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class FlowDetail(FlowSummary):
+    """``GET /flows/{flowId}``: the flow and its current version's steps and settings."""
+
+    steps: list[Step]
+    settings: FlowSettings | None = None
+
+
+class FlowPage(ApiModel):
+    flows: list[FlowSummary]
+    total_count: int
+
+
+class FlowCreated(ApiModel):
+    flow_id: str
+    flow_name: str
+    is_active: Literal[False]
+    version: int
+    created_at: datetime
+
+
+class FlowActivation(ApiModel):
+    flow_id: str
+    is_active: Literal[True]
+    activated_at: datetime
+    activated_by: str
+
+
+class FlowDeactivation(ApiModel):
+    flow_id: str
+    is_active: Literal[False]
+    deactivated_at: datetime
+    deactivated_by: str
+
+
+class FlowDeletion(ApiModel):
+    flow_id: str
+    deleted: Literal[True]
+    deleted_by: str

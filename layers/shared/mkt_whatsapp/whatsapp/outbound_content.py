@@ -230,6 +230,9 @@ def _contact_items(schema: dict[str, Any]) -> None:
     """1 to 257 contact cards (the input type's schema drops the field's bounds), each with a name that has a
     formatted_name (_named)."""
     schema.update(minItems=1, maxItems=257)
+    items = schema.get("items")
+    if not isinstance(items, dict) or not isinstance(items.get("additionalProperties"), dict):
+        return  # an answer's schema (a flow's stored steps): no input refinements to add
     name = {
         "type": "object",
         "required": ["formatted_name"],

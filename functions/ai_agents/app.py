@@ -14,12 +14,7 @@ app = http.create_resolver()
 
 
 def _authorised(agent_id: str) -> tuple[str, Item]:
-    agent = agents.load(agent_id)
-    if agent is None:
-        raise agents.not_found()
-    shop_id = str(agent["shopId"])
-    http.authorise_resource_shop(shop_id, agents.not_found())
-    return shop_id, agent
+    return http.authorised_resource(agents.load(agent_id), agents.not_found())
 
 
 @app.post("/ai-agents")

@@ -15,12 +15,7 @@ app = http.create_resolver()
 
 
 def _authorised(flow_id: str) -> tuple[str, Item]:
-    flow = definitions.load(flow_id)
-    if flow is None:
-        raise definitions.not_found()
-    shop_id = str(flow["shopId"])
-    http.authorise_resource_shop(shop_id, definitions.not_found())
-    return shop_id, flow
+    return http.authorised_resource(definitions.load(flow_id), definitions.not_found())
 
 
 @app.get("/flows")

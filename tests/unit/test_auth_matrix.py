@@ -382,24 +382,6 @@ def agent_of_shop_1(module_api: ApiClient) -> str:
     return str(reply.data["agentId"])
 
 
-@pytest.mark.parametrize("route", AGENT_ROUTES, ids=lambda r: r.route_key)
-def test_another_shops_agent_is_404_like_a_missing_one_and_nothing_happens(
-    module_api: ApiClient, route: Route, agent_of_shop_1: str
-) -> None:
-    owner = make_token([CONVERSATION_SHOP])
-    before = module_api.get(f"/ai-agents/{agent_of_shop_1}", token=owner).data
-    body = {"name": "stolen"} if route.method == "PUT" else None
-    reply = module_api.request(
-        route.method, route.path.replace("{agentId}", agent_of_shop_1), json_body=body, token=attacker_token()
-    )
-    assert (reply.status, reply.code, reply.field) == (404, "AGENT_NOT_FOUND", "agentId"), reply.text
-    assert module_api.get(f"/ai-agents/{agent_of_shop_1}", token=owner).data == before
-    missing = module_api.request(
-        route.method, route.path.replace("{agentId}", "no-such-agent"), json_body=body, token=attacker_token()
-    )
-    assert (missing.status, missing.code) == (404, "AGENT_NOT_FOUND"), missing.text
-
-
 # A flow of CONVERSATION_SHOP, probed with a token of another shop on every built flow route.
 FLOW_ROUTES = [r for r in RESOURCE_ROUTES if r.shop_key == "flowId" and not _pending(r)]
 
@@ -415,21 +397,37 @@ def flow_of_shop_1(module_api: ApiClient) -> str:
     return str(reply.data["flowId"])
 
 
-@pytest.mark.parametrize("route", FLOW_ROUTES, ids=lambda r: r.route_key)
-def test_another_shops_flow_is_404_like_a_missing_one_and_nothing_happens(
-    module_api: ApiClient, route: Route, flow_of_shop_1: str
+# The built resource routes other than conversations: (route, the fixture making one of CONVERSATION_SHOP,
+# the path parameter, the code a missing one answers, the resource's own read route).
+PROBES = [(r, "agent_of_shop_1", "agentId", "AGENT_NOT_FOUND", "/ai-agents/{}") for r in AGENT_ROUTES] + [
+    (r, "flow_of_shop_1", "flowId", "FLOW_NOT_FOUND", "/flows/{}") for r in FLOW_ROUTES
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "fixture", "parameter", "code", "read"), PROBES, ids=lambda p: getattr(p, "route_key", "")
+)
+def test_another_shops_resource_is_404_like_a_missing_one_and_nothing_happens(
+    module_api: ApiClient,
+    request: pytest.FixtureRequest,
+    route: Route,
+    fixture: str,
+    parameter: str,
+    code: str,
+    read: str,
 ) -> None:
+    resource_id = request.getfixturevalue(fixture)
     owner = make_token([CONVERSATION_SHOP])
-    before = module_api.get(f"/flows/{flow_of_shop_1}", token=owner).data
-    body = {"flowName": "stolen"} if route.method == "PUT" else None
-    path = route.path.replace("{flowId}", flow_of_shop_1)
+    before = module_api.get(read.format(resource_id), token=owner).data
+    body = {"name": "stolen", "flowName": "stolen"} if route.method == "PUT" else None
+    path = route.path.replace("{" + parameter + "}", resource_id)
     reply = module_api.request(route.method, path, json_body=body, token=attacker_token())
-    assert (reply.status, reply.code, reply.field) == (404, "FLOW_NOT_FOUND", "flowId"), reply.text
-    assert module_api.get(f"/flows/{flow_of_shop_1}", token=owner).data == before
+    assert (reply.status, reply.code, reply.field) == (404, code, parameter), reply.text
+    assert module_api.get(read.format(resource_id), token=owner).data == before
     missing = module_api.request(
-        route.method, route.path.replace("{flowId}", "no-such-flow"), json_body=body, token=attacker_token()
+        route.method, route.path.replace("{" + parameter + "}", "no-such-id"), json_body=body, token=attacker_token()
     )
-    assert (missing.status, missing.code) == (404, "FLOW_NOT_FOUND"), missing.text
+    assert (missing.status, missing.code) == (404, code), missing.text
 
 
 def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api: ApiClient) -> None:

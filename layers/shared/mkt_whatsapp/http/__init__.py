@@ -7,7 +7,7 @@ the request in progress) → ``resolver`` (entry point, one error mapping) → `
 bodies and queries) → ``envelope`` and ``pagination`` (the answer)."""
 
 from mkt_whatsapp.http.envelope import dumps, ok
-from mkt_whatsapp.http.guard import actor, authorise_resource_shop, deadline
+from mkt_whatsapp.http.guard import actor, authorise_resource_shop, authorised_resource, deadline
 from mkt_whatsapp.http.pagination import page_of
 from mkt_whatsapp.http.resolver import create_resolver, entrypoint, register_pending_routes
 from mkt_whatsapp.http.validation import parse_body, parse_query
@@ -15,6 +15,7 @@ from mkt_whatsapp.http.validation import parse_body, parse_query
 __all__ = [
     "actor",
     "authorise_resource_shop",
+    "authorised_resource",
     "create_resolver",
     "deadline",
     "dumps",

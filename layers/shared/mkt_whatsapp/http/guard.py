@@ -102,6 +102,16 @@ def authorise_resource_shop(shop_id: str, missing: ApiError) -> None:
     request.authorise_shop(shop_id)
 
 
+def authorised_resource(resource: Mapping[str, Any] | None, missing: ApiError) -> tuple[str, Any]:
+    """The resource a path names, as read (None: there is none), and its shop, once the caller may act on
+    it: ``missing`` if there is none or it is another shop's (the two answer alike)."""
+    if resource is None:
+        raise missing
+    shop_id = str(resource["shopId"])
+    authorise_resource_shop(shop_id, missing)
+    return shop_id, resource
+
+
 def actor() -> str:
     """Who acts, as domain calls record it (``sentBy``…): the authenticated agent's id (the JWT's ``sub``)."""
     principal = current_request().principal

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ingestion = inbound.measure()
     sending = sender.measure()
     ai_agents = ai.measure()
-    ai_replies = ai_reply.measure()
+    ai_replies = ai_reply.measure_apart()
     bulk_deliveries = bulk.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

@@ -11,7 +11,8 @@ counters on the flow item, kept as executions start and end, so listing reads no
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.core.errors import Conflict, NotFound
@@ -23,6 +24,8 @@ from mkt_whatsapp.store.table import Item, TransactionConflict
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+T = TypeVar("T")
 
 MAX_FLOWS_PER_SHOP = 100
 _DEFINITION = ("trigger", "steps", "settings")
@@ -156,9 +159,23 @@ def _conflict_with(shop_id: str, claims: set[str], flow_id: str) -> Conflict:
     return Conflict("Another active flow claims this flow's trigger", code="TRIGGER_CLAIMED", field="trigger")
 
 
-def _retrying(attempt: Any) -> Any:
+def _retrying(shop_id: str, flow: Item, attempt: Callable[[Item], T]) -> T:
+    """``attempt`` on the flow as the handler read it (consistently) and, after a concurrent change, on the
+    flow read again — up to 4 times, then 409 CONCURRENT_UPDATE."""
+    state = {"flow": flow}
+
+    def once() -> T:
+        try:
+            return attempt(state["flow"])
+        except (flow_store.FlowChanged, TransactionConflict):
+            fresh = load(str(flow["flowId"]))
+            if fresh is None or fresh.get("shopId") != shop_id:
+                raise not_found() from None
+            state["flow"] = fresh
+            raise
+
     return optimistically(
-        attempt,
+        once,
         attempts=4,
         retry_on=(flow_store.FlowChanged, TransactionConflict),
         exhausted=lambda: Conflict("The flow is being changed; retry", code="CONCURRENT_UPDATE"),
@@ -170,14 +187,8 @@ def update(shop_id: str, flow: Item, request: BaseModel, *, actor: str) -> dict[
     _require_shop(shop_id, flow)
     given = request.model_dump(mode="json", by_alias=True, exclude_unset=True)
     table = get_table()
-    state = {"flow": flow}
 
-    def attempt() -> Item:
-        current = state["flow"]
-        fresh = load(str(current["flowId"]))
-        if fresh is None or fresh.get("shopId") != shop_id:
-            raise not_found()
-        current = state["flow"] = fresh
+    def attempt(current: Item) -> Item:
         old = flow_store.get_version(table, str(current["flowId"]), int(current["version"])) or {}
         definition = {name: given.get(name, old.get(name)) for name in _DEFINITION}
         changes: Item = {"updatedBy": actor}
@@ -199,7 +210,7 @@ def update(shop_id: str, flow: Item, request: BaseModel, *, actor: str) -> dict[
         except flow_store.TriggerClaimed as claimed:
             raise _conflict_with(shop_id, claims[0] if claims else set(), str(current["flowId"])) from claimed
 
-    return _summary(_retrying(attempt))
+    return _summary(_retrying(shop_id, flow, attempt))
 
 
 def activate(shop_id: str, flow: Item, *, actor: str) -> dict[str, Any]:
@@ -216,10 +227,7 @@ def _set_active(shop_id: str, flow: Item, active: bool, actor: str) -> dict[str,
     table = get_table()
     at = now_iso()
 
-    def attempt() -> None:
-        current = load(str(flow["flowId"]))
-        if current is None or current.get("shopId") != shop_id:
-            raise not_found()
+    def attempt(current: Item) -> None:
         if bool(current.get("isActive")) is active:
             return
         definition = flow_store.get_version(table, str(current["flowId"]), int(current["version"])) or {}
@@ -229,7 +237,7 @@ def _set_active(shop_id: str, flow: Item, active: bool, actor: str) -> dict[str,
         except flow_store.TriggerClaimed as claimed:
             raise _conflict_with(shop_id, claims, str(current["flowId"])) from claimed
 
-    _retrying(attempt)
+    _retrying(shop_id, flow, attempt)
     state = "activated" if active else "deactivated"
     return {"flowId": flow["flowId"], "isActive": active, f"{state}At": at, f"{state}By": actor}
 

@@ -38,6 +38,7 @@ from mkt_whatsapp.store import ai_replies, get_table, keys
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.table import Item
+from mkt_whatsapp.whatsapp.inbound_content import readable_text
 
 logger = Logger(child=True)
 
@@ -69,23 +70,6 @@ class Job:
         )
 
 
-def text_of(content: dict[str, Any]) -> str | None:
-    """What a model can read of a message: its text, a caption, a button's or list row's title."""
-    kind = content.get("type")
-    if kind == "text":
-        text = content.get("text")
-        return str(text.get("body", "")) if isinstance(text, dict) else str(text or "")
-    if kind in ("image", "video", "document") and content.get("caption"):
-        return str(content["caption"])
-    if kind == "button":
-        return str((content.get("button") or {}).get("text") or "") or None
-    if kind == "interactive":
-        interactive = content.get("interactive") or {}
-        reply = interactive.get("buttonReply") or interactive.get("listReply") or {}
-        return str(reply.get("title") or "") or None
-    return None
-
-
 def _turns(recent: list[Item], since: str | None) -> tuple[list[Turn], list[str]]:
     """The conversation as the model sees it (chronological) and the customer's latest turn: the texts
     ("" for a message without text) of the inbound messages after the turn the AI last answered
@@ -93,7 +77,7 @@ def _turns(recent: list[Item], since: str | None) -> tuple[list[Turn], list[str]
     among them — or, before any AI turn, after the last outbound message."""
     turns: list[Turn] = []
     for message in reversed(recent):
-        text = text_of(message.get("content") or {})
+        text = readable_text(message.get("content") or {})
         if not text:
             continue
         role: Role = "user" if message.get("direction") == "inbound" else "assistant"
@@ -104,7 +88,7 @@ def _turns(recent: list[Item], since: str | None) -> tuple[list[Turn], list[str]
         if since is None and not inbound:
             break
         if inbound and (since is None or str(message.get("timestamp", "")) > since):
-            latest.append(text_of(message.get("content") or {}) or "")
+            latest.append(readable_text(message.get("content") or {}) or "")
     return turns, list(reversed(latest))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mkt_whatsapp.core.text import fold
+from mkt_whatsapp.whatsapp.inbound_content import typed_text
 
 ORDER = ("button_reply", "keyword", "ad_referral", "new_customer", "any_message")
 
@@ -29,17 +30,6 @@ class Match:
     version: int
     trigger_type: str
     once_per_customer: bool
-
-
-def text_of(content: Mapping[str, Any]) -> str | None:
-    """The words of a text message (or a media caption) a keyword may match."""
-    kind = content.get("type")
-    if kind == "text":
-        text = content.get("text")
-        return str(text.get("body", "")) if isinstance(text, dict) else str(text or "")
-    if kind in ("image", "video", "document") and content.get("caption"):
-        return str(content["caption"])
-    return None
 
 
 def reply_id(content: Mapping[str, Any]) -> str | None:
@@ -77,7 +67,7 @@ def _fires(trigger: Mapping[str, Any], content: Mapping[str, Any], new_customer:
         carried = reply_id(content)
         return carried is not None and carried in (trigger.get("buttonIds") or [])
     if kind == "keyword":
-        text = text_of(content)
+        text = typed_text(content)
         return text is not None and _keyword_matches(trigger, fold(text))
     if kind == "ad_referral":
         if not isinstance(referral, Mapping):

@@ -21,6 +21,7 @@ characters) is stored with each string cut to MAX_TEXT_CHARACTERS and ``truncate
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from mkt_whatsapp.whatsapp.webhook_models import InboundMessage, MetaError
@@ -193,3 +194,30 @@ def referral_of(message: InboundMessage) -> dict[str, Any] | None:
             "ctwaClid": r.get("ctwa_clid"),
         }
     )
+
+
+def typed_text(content: Mapping[str, Any]) -> str | None:
+    """The words a customer typed in a stored message's ``content``: a text's, or a media caption."""
+    kind = content.get("type")
+    if kind == "text":
+        text = content.get("text")
+        return str(text.get("body", "")) if isinstance(text, dict) else str(text or "")
+    if kind in ("image", "video", "document") and content.get("caption"):
+        return str(content["caption"])
+    return None
+
+
+def readable_text(content: Mapping[str, Any]) -> str | None:
+    """What a reader (an AI model) can read of a stored message: what was typed, or the title of the
+    button or list row the customer chose."""
+    typed = typed_text(content)
+    if typed is not None:
+        return typed
+    kind = content.get("type")
+    if kind == "button":
+        return str((content.get("button") or {}).get("text") or "") or None
+    if kind == "interactive":
+        interactive = content.get("interactive") or {}
+        reply = interactive.get("buttonReply") or interactive.get("listReply") or {}
+        return str(reply.get("title") or "") or None
+    return None

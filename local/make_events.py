@@ -243,6 +243,26 @@ def events() -> dict[str, dict[str, Any]]:
                 )
             ]
         ),
+        # The flow state machine's first task for a conversation no flow runs on (it was stopped): the
+        # runner answers that the execution ends, and changes nothing.
+        "flow_runner-run": {
+            "action": "run",
+            "run": {
+                "shopId": "shop-1",
+                "flowId": "00000000-0000-4000-8000-00000000f10a",
+                "version": 1,
+                "conversationId": "00000000-0000-4000-8000-00000000c0de",
+                "customerKey": "84901234567",
+                "execution": "00000000-0000-4000-8000-000000000003",
+                "messageId": "00000000-0000-4000-8000-000000000003",
+                "text": "hi",
+                "at": "greet",
+                "steps": 0,
+                "seq": 0,
+                "vars": {},
+                "fresh": True,
+            },
+        },
         **corpus_events(),
     }
 

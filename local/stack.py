@@ -121,6 +121,7 @@ class LocalStack:
                 "WebhookVerifyToken": defaults.value("WEBHOOK_VERIFY_TOKEN"),
             },
         )
+        self.physical.update(tpl.deploy_state_machines(self.session, STACK_NAME, REGION, ACCOUNT_ID))
 
     def _arns(self) -> dict[str, str]:
         arns: dict[str, str] = {}
@@ -159,6 +160,9 @@ class LocalStack:
         environment["GRAPH_API_BASE_URL"] = self.graph_api_base_url
         environment["OPENAI_BASE_URL"] = self.openai_base_url
         environment["OPENAI_API_KEY_SECRET_ID"] = ""  # the key is a plain value locally (OPENAI_API_KEY)
+        # Flows wait 1/100 of their seconds locally (a day's question timeout in about 15 minutes, an hour's
+        # in 36 s); FLOW_TIME_SCALE=1 waits for real.
+        environment["FLOW_TIME_SCALE"] = os.environ.get("FLOW_TIME_SCALE") or "0.01"
         for name in _PASS_THROUGH:
             if os.environ.get(name):
                 environment[name] = os.environ[name]

@@ -45,9 +45,13 @@ class InProcessLambdaClient:
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode()), "ExecutedVersion": "$LATEST"}
 
 
+_ORIGINAL = lambda_eval_utils.boto_client_for
+
+
 def install(lambdas: LocalLambdas, names_by_arn: dict[str, str]) -> None:
+    """Route moto's Lambda tasks to ``lambdas`` (installing again replaces the previous routing)."""
     client = InProcessLambdaClient(lambdas, names_by_arn)
-    original = lambda_eval_utils.boto_client_for
+    original = _ORIGINAL
 
     def boto_client_for(*args: Any, **kwargs: Any) -> Any:
         if kwargs.get("service") == "lambda" or (args and args[0] == "lambda"):

@@ -120,6 +120,49 @@ def deploy_resources(session: Any, stack_name: str, secret_values: dict[str, str
     return physical
 
 
+def function_arn(logical_id: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+    """A template function's ARN in the emulator (the Step Functions seam runs it by its logical id)."""
+    return f"arn:aws:lambda:{region}:{account}:function:{logical_id}"
+
+
+def state_machine_definition(logical_id: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+    """The state machine's ASL file with its ``DefinitionSubstitutions`` applied, as CloudFormation would."""
+    props = resources()[logical_id]["Properties"]
+    text = (ROOT / props["DefinitionUri"]).read_text()
+    for name, value in (props.get("DefinitionSubstitutions") or {}).items():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            resolved = function_arn(target[0] if isinstance(target, list) else target.split(".")[0], region, account)
+        elif isinstance(value, dict) and value.get("Ref") == "AWS::Partition":
+            resolved = "aws"
+        elif isinstance(value, dict) and value.get("Ref") == "AWS::Region":
+            resolved = region
+        else:
+            resolved = str(value)
+        text = text.replace("${" + name + "}", resolved)
+    return text
+
+
+def deploy_state_machines(
+    session: Any, stack_name: str, region: str = "us-east-1", account: str = "123456789012"
+) -> dict[str, str]:
+    """Create the template's state machines in the emulator (moto's CloudFormation does not know the
+    serverless type); returns each logical id's ARN."""
+    client = session.client("stepfunctions")
+    arns: dict[str, str] = {}
+    for logical_id, resource in resources().items():
+        if resource["Type"] != "AWS::Serverless::StateMachine":
+            continue
+        created = client.create_state_machine(
+            name=f"{stack_name}-{logical_id}",
+            definition=state_machine_definition(logical_id, region, account),
+            roleArn=f"arn:aws:iam::{account}:role/{stack_name}-{logical_id}",
+            type=str(resource["Properties"].get("Type", "STANDARD")),
+        )
+        arns[logical_id] = created["stateMachineArn"]
+    return arns
+
+
 def create_table(session: Any, logical_id: str, table_name: str) -> None:
     """Create another table like the template's ``logical_id`` (keys, indexes, billing, encryption, TTL)
     in the emulator the ``session`` points at, through the DynamoDB API (faster than a stack)."""

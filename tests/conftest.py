@@ -19,6 +19,8 @@ os.environ.update(
         "JWT_SECRET": "unit-test-jwt-secret-0123456789abcdef",
         "META_APP_SECRET": "unit-test-meta-app-secret",
         "WEBHOOK_VERIFY_TOKEN": "unit-test-verify-token",
+        # Flows wait 1/1000 of their seconds (an hour's question timeout in 4 s, a minute's in 1 s).
+        "FLOW_TIME_SCALE": "0.001",
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -18,7 +18,7 @@ import boto3
 import jwt
 from moto import mock_aws
 
-from local import apigw_seams, moto_seams
+from local import apigw_seams, moto_seams, stepfunctions
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
@@ -111,7 +111,7 @@ def counted_aws_calls() -> Iterator[Counter[str]]:
     def count(model: Any, **_: Any) -> None:
         counter[f"{model.service_model.service_name}:{model.name}"] += 1
 
-    clients = [aws.dynamodb(), aws.kms(), aws.sqs(), aws.s3()]
+    clients = [aws.dynamodb(), aws.kms(), aws.sqs(), aws.s3(), aws.stepfunctions()]
     for client in clients:
         client.meta.events.register("before-call", count, unique_id="tests-aws-call-counter")
     try:
@@ -127,10 +127,15 @@ _STACK_NUMBERS = itertools.count(1)
 @contextmanager
 def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
     """A stack of its own: moto entered for the block and the template's resources deployed in it."""
-    with mock_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         session = boto3.session.Session(region_name="us-east-1")
-        physical = tpl.deploy_resources(session, f"test-{next(_STACK_NUMBERS)}", secret_values={})
+        stack_name = f"test-{next(_STACK_NUMBERS)}"
+        physical = tpl.deploy_resources(session, stack_name, secret_values={})
+        physical.update(tpl.deploy_state_machines(session, stack_name))
         os.environ.update(tpl.data_environment(physical))
+        os.environ["FLOW_STATE_MACHINE_ARN"] = physical["FlowStateMachine"]
+        # The flow state machine's Lambda tasks run the in-process handlers (local/stepfunctions.py).
+        stepfunctions.install(lambdas(), {name: name for name in lambdas().specs})
         forget_container_state()
         try:
             yield AwsStack(physical=physical, session=session)

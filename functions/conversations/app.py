@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from mkt_whatsapp import http
 from mkt_whatsapp.conversations import actions, reading
 from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.flows import runs
 from mkt_whatsapp.models.conversations import AssignRequest, ConversationQuery, ListConversationsQuery
 from mkt_whatsapp.store.table import Item
 
@@ -71,13 +72,17 @@ def send_message(conversationId: str) -> Response[str]:  # noqa: N803
 def assign_conversation(conversationId: str) -> Response[str]:  # noqa: N803
     shop_id, conversation = _authorised(conversationId)
     request = http.parse_body(app, AssignRequest)
-    return http.ok(actions.assign(shop_id, conversation, request.agent_id, actor=http.actor()))
+    assigned = actions.assign(shop_id, conversation, request.agent_id, actor=http.actor())
+    runs.stop_on(conversation, reason="assigned to a human", actor=http.actor())
+    return http.ok(assigned)
 
 
 @app.post("/conversations/<conversationId>/close")
 def close_conversation(conversationId: str) -> Response[str]:  # noqa: N803
     shop_id, conversation = _authorised(conversationId)
-    return http.ok(actions.close(shop_id, conversation, actor=http.actor()))
+    closed = actions.close(shop_id, conversation, actor=http.actor())
+    runs.stop_on(conversation, reason="conversation closed", actor=http.actor())
+    return http.ok(closed)
 
 
 lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))

@@ -13,18 +13,37 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.ai import intake
 from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.flows import runs
 from mkt_whatsapp.inbound import dispatcher, processor
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
 
 batch = BatchProcessor(event_type=EventType.SQS)
 
 
+def _flows(message: StoredInbound) -> bool:
+    taken = runs.offer(
+        shop_id=message.shop_id,
+        message_id=message.message_id,
+        conversation_id=message.conversation_id,
+        customer_key=message.customer_key,
+        content=dict(message.content),
+        new_customer=message.new_customer,
+        referral=dict(message.referral) if message.referral else None,
+    )
+    if taken is not None:
+        metrics.add_metric(name=f"FlowMessages_{taken}", unit="Count", value=1)
+    return taken is not None
+
+
 def _ai_agent(message: StoredInbound) -> bool:
     return intake.offer(message.shop_id, message.conversation_id, message.message_id)
 
 
-# The automation guide's order: a waiting flow, then flow triggers (issue 12), then the shop's AI agent.
-dispatcher.unregister("ai_agent")  # a re-imported module (tests) registers afresh
+# The automation guide's order: a flow waiting on (or running on) the conversation, flow triggers, then
+# the shop's AI agent.
+for _name in ("flows", "ai_agent"):  # a re-imported module (tests) registers afresh
+    dispatcher.unregister(_name)
+dispatcher.register("flows", _flows)
 dispatcher.register("ai_agent", _ai_agent)
 
 

@@ -21,6 +21,9 @@ ALLOWED: dict[str, set[str]] = {
     # http/operations names every request model the API reads, message content and Meta's webhook included.
     "http": {"http", "store", "whatsapp", "models", "core"},
     **{feature: {feature, *DOMAIN} for feature in FEATURES},
+    # Flows orchestrate the other features: a step tags a customer, assigns or closes a conversation,
+    # lets an AI agent answer. Nothing imports flows but the functions (no feature depends on it).
+    "flows": {"flows", "ai", "conversations", "customers", *DOMAIN},
 }
 # What only the HTTP layer may import: the request and its resolver.
 REQUEST_MODULES = ("aws_lambda_powertools.event_handler", "mkt_whatsapp.http")

@@ -110,9 +110,11 @@ def _customer(shop_id: str, conversation: Item) -> CustomerContext:
     )
 
 
-def respond(job: Job, *, deadline: float | None) -> str:
+def respond(job: Job, *, deadline: float | None, pinned: bool = False) -> str:
     """Answer the job's turn (see the module): ``answered``, ``handed_off``, ``superseded``, ``done``
-    (settled before) or ``skipped`` (a human or a handoff holds the conversation, or no agent is active)."""
+    (settled before) or ``skipped`` (a human or a handoff holds the conversation, or no agent is active).
+    ``pinned``: answer with the job's agent (a flow's ``ai_reply`` step names one of the shop's agents),
+    not with the shop's active agent."""
     table = get_table()
     conversation = table.get(keys.conversation_pk(job.conversation_id), keys.CONVERSATION_SK, consistent=True)
     if conversation is None or conversation.get("shopId") != job.shop_id or not ai_may_answer(conversation):
@@ -126,8 +128,10 @@ def respond(job: Job, *, deadline: float | None) -> str:
     stale_before = iso(datetime.now(UTC) - CLAIM_STALE_AFTER)
     if not ai_replies.claim_turn(table, job.conversation_id, job.turn_at, job.message_id, now, stale_before):
         raise TurnBusy(f"turn {job.turn_at} of {job.conversation_id} is being answered")
-    agent_id = agent_store.active_agent_id(table, job.shop_id, consistent=True)
+    agent_id = job.agent_id if pinned else agent_store.active_agent_id(table, job.shop_id, consistent=True)
     agent = agent_store.get_agent(table, agent_id, consistent=True) if agent_id else None
+    if agent is not None and agent.get("shopId") != job.shop_id:
+        agent = None
     if agent is None:
         ai_replies.settle_turn(table, job.conversation_id, job.turn_at, ai_replies.SUPERSEDED, {"why": "no agent"})
         return "skipped"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 # Short timeouts and standard retries: a Lambda behind API Gateway has 29 s in all, so fail fast.
 _CONFIG = Config(
@@ -51,7 +52,12 @@ def s3() -> S3Client:
     return session().client("s3", config=_CONFIG)
 
 
+@cache
+def stepfunctions() -> SFNClient:
+    return session().client("stepfunctions", config=_CONFIG)
+
+
 def reset() -> None:
     """Forget every client (tests that switch emulators between cases)."""
-    for factory in (session, dynamodb, kms, sqs, s3):
+    for factory in (session, dynamodb, kms, sqs, s3, stepfunctions):
         factory.cache_clear()

@@ -63,6 +63,8 @@ class Settings:
     ai_timeout_seconds: float
     ai_queue_url: str
     ai_debounce_seconds: int
+    flow_state_machine_arn: str
+    flow_time_scale: float
 
 
 @cache
@@ -100,4 +102,7 @@ def get_settings() -> Settings:
         ai_queue_url=_text("AI_QUEUE_URL"),
         # A burst of customer messages within this many seconds gets one AI answer (SQS DelaySeconds).
         ai_debounce_seconds=max(0, min(900, _int("AI_DEBOUNCE_SECONDS", 3))),
+        flow_state_machine_arn=_text("FLOW_STATE_MACHINE_ARN"),
+        # Multiplies the seconds a flow's delays and question timeouts wait: 1 in AWS, less locally and in tests.
+        flow_time_scale=max(0.0, _float("FLOW_TIME_SCALE", 1.0)),
     )

@@ -246,6 +246,9 @@ def delete(shop_id: str, flow: Item, *, actor: str) -> dict[str, Any]:
     _require_shop(shop_id, flow)
     if flow.get("isActive"):
         raise _still_active()
+    from mkt_whatsapp.flows import runs
+
+    runs.stop_flow(str(flow["flowId"]), reason="flow deleted")  # counted on the flow before it goes
     try:
         flow_store.delete(get_table(), flow, fold(str(flow["flowName"])))
     except flow_store.FlowIsActive as active:

@@ -32,7 +32,7 @@ from mkt_whatsapp.core.retry import optimistically
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.inbound import dispatcher, overflow, packing
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
-from mkt_whatsapp.messaging import consent
+from mkt_whatsapp.messaging import consent, waits
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
@@ -464,14 +464,15 @@ def apply_status(shop_id: str, status: Status) -> bool:
             if status.conversation.get("expiration_timestamp")
             else None,
         }
-    changed = message_store.apply_status(
+    applied = message_store.apply_status(
         table, str(pointer["messageId"]), shop_id, status.status, iso(meta_time(status.timestamp)), details
     )
-    if changed and any(error.code == consent.USER_STOPPED_MARKETING for error in status.errors):
-        message = message_store.get(table, str(pointer["messageId"])) or {}
-        if message.get("customerKey"):
-            consent.record_meta_opt_out(shop_id, str(message["customerKey"]))
-    return changed
+    if applied and applied.get("status") == "failed":
+        if applied.get("customerKey") and any(error.code == consent.USER_STOPPED_MARKETING for error in status.errors):
+            consent.record_meta_opt_out(shop_id, str(applied["customerKey"]))
+        if applied.get("flow"):
+            waits.message_failed(applied)  # a flow's question: the flow takes its onDeliveryFailed
+    return applied is not None
 
 
 def _camel(name: str) -> str:

@@ -127,9 +127,13 @@ def attempt(
 
 
 def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
-    message_store.mark_failed(
+    failed = message_store.mark_failed(
         get_table(), message_id, now_iso(), [{k: v for k, v in error.items() if v is not None} for error in errors]
     )
+    if failed.get("flow"):
+        from mkt_whatsapp.messaging import waits
+
+        waits.message_failed(failed)
 
 
 def outbound_record(message_id: str, shop_id: str, body: dict[str, Any]) -> str:

@@ -188,3 +188,20 @@ def trigger_claim_sk(claim: str) -> str:
 
 # In the shop's partition: the active flows' triggers, one attribute per flow, read once per inbound message.
 AUTOMATION_INDEX_SK = "AUTOMATION#INDEX"
+
+RUNNING_PREFIX = "RUNNING#"
+
+
+def flow_running_sk(execution: str) -> str:
+    """In the flow's partition: one of its executions still running (deleted when it ends)."""
+    return f"{RUNNING_PREFIX}{execution}"
+
+
+def flow_run_sk(execution: str) -> str:
+    """In the flow's partition: how one of its executions ended (outcome, reason, steps)."""
+    return f"RUN#{execution}"
+
+
+def flow_once_sk(flow_id: str, customer_key: str) -> str:
+    """In the shop's partition: the customer started this ``oncePerCustomer`` flow (and by which message)."""
+    return f"FLOWONCE#{flow_id}#{customer_key}"

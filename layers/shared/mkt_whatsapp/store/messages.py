@@ -61,8 +61,9 @@ def message_for_wamid(table: Table, whatsapp_message_id: str) -> Item | None:
 
 def apply_status(
     table: Table, message_id: str, shop_id: str, status: str, timestamp: str, details: Mapping[str, Any]
-) -> bool:
-    """Move a message to ``status`` if that is forward; returns whether it changed anything."""
+) -> Item | None:
+    """Move a message to ``status`` if that is forward; returns None if that changed nothing, else the
+    message as stored now when it ``failed`` (its readers act on it), an empty item otherwise."""
     rank = STATUS_RANK[status]
     sets = ["#status = :status", "statusRank = :rank", "statusUpdatedAt = :at", "statusTimestamps.#name = :at"]
     values: dict[str, Any] = {":status": status, ":rank": rank, ":at": timestamp, ":shop": shop_id}
@@ -80,8 +81,9 @@ def apply_status(
         values,
         names=names,
         condition="attribute_exists(PK) AND shopId = :shop AND statusRank <= :ceiling",
+        return_values="ALL_NEW" if status == "failed" else "NONE",
     )
-    return applied is not None
+    return applied
 
 
 def get(table: Table, message_id: str) -> Item | None:
@@ -138,14 +140,16 @@ def mark_sent(table: Table, message_id: str, shop_id: str, whatsapp_message_id: 
         )
 
 
-def mark_failed(table: Table, message_id: str, at: str, errors: list[dict[str, Any]]) -> None:
-    table.update(
+def mark_failed(table: Table, message_id: str, at: str, errors: list[dict[str, Any]]) -> Item:
+    """The message failed for good; returns it as stored now."""
+    return table.update(
         keys.message_pk(message_id),
         keys.MESSAGE_SK,
         "SET #status = :failed, statusRank = :rank, statusTimestamps.#failed = :at, statusUpdatedAt = :at, "
         "errors = :errors",
         {":failed": "failed", ":rank": STATUS_RANK["failed"], ":at": at, ":errors": errors},
         names={"#status": "status", "#failed": "failed"},
+        return_values="ALL_NEW",
     )
 
 

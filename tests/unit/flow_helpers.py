@@ -145,3 +145,21 @@ def stats(api: ApiClient, shop_id: str, flow_id: str) -> dict[str, Any]:
 def executions(aws: AwsStack) -> list[dict[str, Any]]:
     client = aws.client("stepfunctions")
     return list(client.list_executions(stateMachineArn=aws.physical["FlowStateMachine"])["executions"])
+
+
+def customer_tags(shop: dict[str, Any], wa_id: str = CUSTOMER) -> list[str]:
+    reply = shop["api"].get(f"/customers/{wa_id}", query={"shopId": shop["shop_id"]})
+    assert reply.status == 200, reply.text
+    return list(reply.data["tags"])
+
+
+def executions_of(aws: AwsStack, flow_id: str) -> list[dict[str, Any]]:
+    """The state machine's executions of ``flow_id`` (the machine serves every flow and every test of the
+    worker), described: status and input."""
+    client = aws.client("stepfunctions")
+    found = []
+    for listed in executions(aws):
+        described = client.describe_execution(executionArn=listed["executionArn"])
+        if json.loads(described["input"]).get("flowId") == flow_id:
+            found.append(described)
+    return found

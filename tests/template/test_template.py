@@ -253,3 +253,36 @@ def test_each_corpus_webhook_sample_is_accepted_and_processed(sample: str, aws: 
     assert lambdas().invoke("WebhooksFunction", event)["statusCode"] == 200
     assert drain_inbound(aws) >= 1
     assert queue_depth(aws, "InboundQueue") == 0
+
+
+def test_one_standard_state_machine_runs_every_flow_from_its_asl_file() -> None:
+    """The ASL lives in statemachines/ (DefinitionUri + DefinitionSubstitutions), Standard (waits up to 7
+    days); waits take their seconds from the state (SecondsPath, TimeoutSecondsPath: the runner scales
+    them), and every state's transitions are the ones docs/automation-flows.md draws."""
+    machine = tpl.resources()["FlowStateMachine"]
+    assert machine["Type"] == "AWS::Serverless::StateMachine"
+    props = machine["Properties"]
+    assert (props["Type"], props["DefinitionUri"]) == ("STANDARD", "statemachines/flow.asl.json")
+    assert props["DefinitionSubstitutions"]["FlowRunnerArn"] == {"Fn::GetAtt": ["FlowRunnerFunction", "Arn"]}
+    asl = json.loads(tpl.state_machine_definition("FlowStateMachine"))
+    states = asl["States"]
+    assert asl["StartAt"] == "Run"
+    assert states["Delay"] == {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Run"}
+    await_customer = states["AwaitCustomer"]
+    assert await_customer["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert await_customer["TimeoutSecondsPath"] == "$.seconds"
+    assert await_customer["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert [c["ErrorEquals"] for c in await_customer["Catch"]] == [["States.Timeout", "DeliveryFailed"], ["States.ALL"]]
+    assert {c["Next"] for c in states["Route"]["Choices"]} | {states["Route"]["Default"]} == {
+        "Delay",
+        "AwaitCustomer",
+        "Done",
+    }
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Parameters"]["FunctionName"] == tpl.function_arn("FlowRunnerFunction"), name
+    # The step runner never runs steps in the webhook's or the inbound processor's time.
+    inbound = tpl.functions()["InboundProcessorFunction"].environment
+    assert inbound["FLOW_STATE_MACHINE_ARN"] == {"Ref": "FlowStateMachine"}
+    assert tpl.functions()["FlowRunnerFunction"].environment["FLOW_TIME_SCALE"] == {"Ref": "FlowTimeScale"}
+    assert tpl.parameter_defaults()["FlowTimeScale"] == "1"

@@ -581,3 +581,40 @@ def test_a_running_execution_finishes_on_its_version_after_a_put(shop: dict[str,
     wait_for(lambda: waiting(conversation_of(shop, "84907770003")["id"]))
     presses(shop, "buy", "Mua hàng", wa_id="84907770003")
     assert texts_reach(shop, 2, to="84907770003")[1] == "Phiên bản 2: buy"
+
+
+def test_matching_reads_the_same_items_however_many_flows_the_shop_has(shop: dict[str, Any], monkeypatch) -> None:
+    from tests.support import counted_aws_calls, reset_caches
+
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")  # 80 flow requests in a few seconds
+    reset_caches()
+
+    def dispatch_cost(wa_id: str) -> dict[str, int]:
+        with counted_aws_calls() as calls:
+            says(shop, "không khớp gì", wa_id=wa_id)
+        return {name: count for name, count in calls.items() if name.startswith("dynamodb:Get")}
+
+    create_flow(
+        shop["api"],
+        flow(
+            shop,
+            [{"id": "s", "type": "send_message", "content": text("x"), "next": None}],
+            {"type": "keyword", "keywords": ["k0"]},
+            flowName="F0",
+        ),
+    )
+    says(shop, "warm up", wa_id="84907770100")
+    one = dispatch_cost("84907770101")
+    for index in range(1, 40):
+        create_flow(
+            shop["api"],
+            flow(
+                shop,
+                [{"id": "s", "type": "send_message", "content": text("x"), "next": None}],
+                {"type": "keyword", "keywords": [f"k{index}", f"từ khóa {index}"]},
+                flowName=f"F{index}",
+            ),
+        )
+    forty = dispatch_cost("84907770102")
+    assert forty == one
+    assert sent_texts(shop, to="84907770102") == []

@@ -58,6 +58,9 @@ class Job:
     message_id: str
     agent_id: str
     turn_at: str
+    # A flow's ai_reply step: the turn is this one message (``message_id``), whatever else arrived within
+    # the same second (Meta's timestamps are whole seconds, so ``turn_at`` alone cannot tell them apart).
+    only_message: bool = False
 
     @classmethod
     def from_wire(cls, body: dict[str, Any]) -> Job:
@@ -143,6 +146,8 @@ def _answer(job: Job, conversation: Item, agent: Item, turn: Item, deadline: flo
     handoff = agent.get("handoff") or {}
     recent = message_store.recent_in_conversation(table, job.conversation_id, HISTORY_MESSAGES, None)
     turns, latest = _turns(recent, conversation.get("aiLastTurnAt"))
+    if job.only_message:
+        latest = [readable_text(m.get("content") or {}) or "" for m in recent if m.get("id") == job.message_id]
     keyword = _matches_keyword(latest, list(handoff.get("keywords") or []))
     if keyword is not None:
         return hand_off(job, conversation, agent, "keyword", keyword, deadline)

@@ -543,7 +543,10 @@ def _ai_turn(execution: _Execution, step: dict[str, Any]) -> dict[str, Any] | No
         conversation_id=str(state["conversationId"]),
         message_id=str(state.get("messageId") or state["execution"]),
         agent_id=str(step["aiAgentId"]),
-        turn_at=str(conversation.get("lastInboundAt", "")),
+        # The turn is the customer's message the flow holds: its time and id (two messages of one second
+        # are two turns).
+        turn_at=f"{conversation.get('lastInboundAt', '')}#{state.get('messageId') or state['execution']}",
+        only_message=True,
     )
     try:
         outcome = responder.respond(job, deadline=execution.deadline, pinned=True)
@@ -621,7 +624,13 @@ def failed(state: dict[str, Any]) -> dict[str, Any]:
     """The machine's catch-all: the execution ends as an error (a fallback) and the conversation is
     flagged for a human."""
     error = state.get("error") or {}
-    reason = f"{error.get('Error', 'error')}: {str(error.get('Cause', ''))[:200]}"
+    cause = str(error.get("Cause", ""))
+    try:  # a Lambda error's cause is its JSON report: keep the type and message, not the stack trace
+        report = json.loads(cause)
+        cause = str(report.get("errorMessage", cause)) if isinstance(report, dict) else cause
+    except ValueError:
+        pass
+    reason = f"{error.get('Error', 'error')}: {cause[:200]}"
     logger.error("flow step failed", extra={"execution": state.get("execution"), "reason": reason})
     record(state, "error", reason, needs_human=True)
     return {"recorded": True}

@@ -95,7 +95,9 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(stack_name: str) -> Iterator[BenchStack]:
+def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]:
+    """``flows``: moto executes the flow state machine too (its Lambda tasks run in this process, as
+    local/stepfunctions.py routes them), and the functions know its ARN."""
     from mkt_whatsapp.core import aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call
@@ -116,14 +118,21 @@ def bench_stack(stack_name: str) -> Iterator[BenchStack]:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     try:
-        with mock_aws():
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}) if flows else mock_aws():
             session = boto3.session.Session(region_name="us-east-1")
             physical = tpl.deploy_resources(session, stack_name, {})
             os.environ.update(tpl.data_environment(physical))
+            if flows:
+                physical.update(tpl.deploy_state_machines(session, stack_name))
+                os.environ["FLOW_STATE_MACHINE_ARN"] = physical["FlowStateMachine"]
             forget_container_state()
             stack = BenchStack(
                 session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()), simulator=simulator
             )
+            if flows:
+                from local import stepfunctions
+
+                stepfunctions.install(stack.lambdas, {name: name for name in stack.lambdas.specs})
 
             def on_call(model: Any, **_: Any) -> None:
                 stack.calls[f"{model.service_model.service_name}:{model.name}"] += 1

@@ -49,9 +49,9 @@ openapi: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -s tests/e2e/test_openapi_fuzz.py
 
-## bench: cold-start and AWS-call benchmarks (figures, not pass/fail timings)
+## bench: cold-start, AWS-call and flow benchmarks (figures, not pass/fail timings); one part: make bench BENCH=flows (or ai)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 ## token: mint a dev JWT for the local stack, e.g. make token SHOP=shop-1
 token: $(STAMP)

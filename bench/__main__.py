@@ -2,7 +2,9 @@
 
 ``python -m bench ai`` runs only the AI agents' figures (ranking, prompt tokens, the AWS cost of a live
 reply) and updates their section of
-bench/results/latest.json, leaving the others as they were last measured."""
+bench/results/latest.json, leaving the others as they were last measured; ``python -m bench flows`` does
+the same for the automation flows' figures (bench/flows.py: state transitions, runner invocations and AWS
+calls per execution, the time from a webhook to a flow's first message)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ai, ai_reply, aws_calls, bulk, coldstart, inbound, sender
+from bench import ai, ai_reply, aws_calls, bulk, coldstart, flows, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -24,9 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
     only = sys.argv[1:] if argv is None else argv
     if only:
-        if only != ["ai"]:
-            raise SystemExit(f"usage: python -m bench [ai] (unknown: {' '.join(only)})")
-        main_ai_only()
+        if only == ["ai"]:
+            main_ai_only()
+        elif only == ["flows"]:
+            main_flows_only()
+        else:
+            raise SystemExit(f"usage: python -m bench [ai|flows] (unknown: {' '.join(only)})")
         return
     started = time.time()
     cold = coldstart.measure()
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     ai_agents = ai.measure()
     ai_replies = ai_reply.measure_apart()
     bulk_deliveries = bulk.measure()
+    flow_figures = flows.measure_apart()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         "ai_agents": ai_agents,
         "ai_replies": ai_replies,
         "bulk_deliveries": bulk_deliveries,
+        "flows": flow_figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     ai.report(ai_agents)
     ai_reply.report(ai_replies)
     print_bulk(bulk_deliveries)
+    flows.report(flow_figures)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
@@ -129,6 +137,22 @@ def main_ai_only() -> None:
     ai.report(figures)
     ai_reply.report(figures["live_replies"])
     print(f"\nwritten to {latest} (section ai_agents)")
+
+
+def main_flows_only() -> None:
+    started = time.time()
+    figures = flows.measure_apart()
+    latest = RESULTS / "latest.json"
+    report = json.loads(latest.read_text()) if latest.is_file() else {}
+    report["flows"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    latest.write_text(json.dumps(report, indent=2) + "\n")
+    flows.report(figures)
+    print(f"\nwritten to {latest} (section flows)")
 
 
 def print_bulk(figures: dict[str, Any]) -> None:

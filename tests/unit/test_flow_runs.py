@@ -618,3 +618,30 @@ def test_matching_reads_the_same_items_however_many_flows_the_shop_has(shop: dic
     forty = dispatch_cost("84907770102")
     assert forty == one
     assert sent_texts(shop, to="84907770102") == []
+
+
+def test_a_retried_start_starts_the_same_execution_never_a_second(shop: dict[str, Any]) -> None:
+    """The processor may stop after the start's claim and before StartExecution; the still-pending message
+    is then dispatched again: the same execution name is started (or found), never another."""
+    from mkt_whatsapp.flows import runs
+
+    flow_id = create_flow(shop["api"], flow(shop, ASK_THEN_THANK))
+    says(shop, "hi")
+    conversation = stored_conversation(conversation_of(shop)["id"])
+    execution = conversation["flowRun"]["execution"]
+    offered = {
+        "shop_id": shop["shop_id"],
+        "message_id": execution,  # the execution is named after the triggering message
+        "conversation_id": conversation["id"],
+        "customer_key": conversation["customerKey"],
+        "content": {"type": "text", "text": "hi"},
+        "new_customer": True,
+        "referral": None,
+    }
+    for _ in range(3):
+        assert runs.offer(**offered) == runs.STARTED
+    assert [e["name"] for e in executions_of(shop["aws"], flow_id)] == [execution]
+    assert stats(shop["api"], shop["shop_id"], flow_id)["executionCount"] == 1
+    texts_reach(shop, 1)
+    time.sleep(0.3)
+    assert sent_texts(shop) == ["Bạn cần gì?"]  # the question was sent once

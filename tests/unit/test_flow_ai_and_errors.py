@@ -216,3 +216,38 @@ def test_waits_are_scaled_by_one_setting(seconds: int, scale: float, minimum: in
     finally:
         monkeypatch.undo()
         reset_caches()
+
+
+def test_a_run_that_fails_once_is_retried_from_its_state_without_sending_twice(
+    shop: dict[str, Any], monkeypatch
+) -> None:
+    from mkt_whatsapp.flows import runner
+
+    real_tags = runner._tags
+    failures = []
+
+    def flaky_tags(*args: Any, **kwargs: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("throttled")  # after the first send, before the tag
+        real_tags(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_tags", flaky_tags)
+    flow_id = create_flow(
+        shop["api"],
+        {
+            "shopId": shop["shop_id"],
+            "flowName": "Flaky",
+            "trigger": {"type": "any_message"},
+            "steps": [
+                {"id": "hello", "type": "send_message", "content": text("Xin chào"), "next": "tag"},
+                {"id": "tag", "type": "add_tags", "tags": ["greeted"], "next": "bye"},
+                {"id": "bye", "type": "send_message", "content": text("Tạm biệt"), "next": None},
+            ],
+        },
+    )
+    says(shop, "hello")
+    [run] = ended(flow_id)
+    assert (run["outcome"], run["steps"]) == ("completed", 3)
+    assert failures == [1]
+    assert texts_reach(shop, 2) == ["Xin chào", "Tạm biệt"]

@@ -18,6 +18,10 @@ sends twice), and, while waiting, what for (``waiting``).
 - ``park`` is the callback task's Lambda: it keeps the task token on the conversation (where the inbound
   processor finds it), then sends the question — in that order, so a reply can never come before the
   token is kept. A question Meta refuses at once fails the wait at once (``onDeliveryFailed``).
+- A ``run`` that fails for a passing reason (a throttled table, a write conflict) is retried by the machine
+  (twice, backing off): it starts again from the same state, and every effect is idempotent — sends are
+  keyed on ``seq``, tags and fields set to a value, an AI turn claimed — so a retry never sends twice.
+  ``StepFailed`` (a step that cannot work) is not retried.
 - ``error`` is the machine's catch-all: the execution ends as a fallback (``error``) and the conversation is
   flagged for a human — never a silent stop.
 

@@ -96,10 +96,6 @@ def test_welcome_menu_a_buyer_and_a_customer_who_never_answers(shop: dict[str, A
     menu, retry = text_of(body, "menu"), text_of(body, "menu", "retryContent")
     catalog, bye = text_of(body, "catalog"), text_of(body, "bye")
 
-    # The silent customer first: their hour (4 s, scaled) runs out while the other one answers.
-    says(shop, "Chào shop", wa_id=SILENT)
-    assert texts_reach(shop, 2, to=SILENT) == [greeting, menu]
-
     says(shop, "HI")  # the keyword, case aside
     assert texts_reach(shop, 2) == [greeting, menu]
     question = sent(shop)[1]
@@ -122,6 +118,12 @@ def test_welcome_menu_a_buyer_and_a_customer_who_never_answers(shop: dict[str, A
 
     presses(shop, "menu_buy", "Mua hàng")
     assert texts_reach(shop, 4) == [greeting, menu, retry, catalog]
+
+    # Then a customer who never answers: the hour (4 s, scaled) runs out. Not overlapped with the buyer:
+    # the in-process Lambdas share Powertools' metrics, which a concurrent flush can leave empty (see the
+    # report to the lead: a runner raising there ends the execution as an error).
+    says(shop, "Chào shop", wa_id=SILENT)
+    assert texts_reach(shop, 2, to=SILENT) == [greeting, menu]
 
     runs = by_conversation(ended(flow_id, 2, timeout=30))
     buyer = runs[conversation_id]
@@ -325,15 +327,16 @@ def test_ad_offer_the_offer_then_three_ai_turns_then_the_closing_and_a_reminder(
     offer = "Chào Chị Hoa! Ưu đãi hè: giảm 20% mọi sản phẩm với mã HE20. Bạn cần tư vấn gì cứ hỏi nhé."
     closing, reminder = text_of(body, "closing"), text_of(body, "reminder")
 
-    said = time.time()
     from_the_ad(shop, "Hello! Can I get more info on this?")
     assert texts_reach(shop, 1) == [offer]
+    said = time.time()  # the customer's questions come in later seconds than the offer
     conversation_id = conversation_of(shop)["id"]
     # The offer was sent after the customer's message: the AI waits for the customer's next one.
     for turn, entry in enumerate(FAQ):
-        next_second(said)
-        said = asks_the_ai(shop, conversation_id, entry["question"], turn)
+        next_second(said)  # later than the previous message, the AI's answer included
+        asks_the_ai(shop, conversation_id, entry["question"], turn)
         assert texts_reach(shop, 2 + turn)[1 + turn] == entry["answer"]
+        said = time.time()
     assert texts_reach(shop, 6) == [offer, *(entry["answer"] for entry in FAQ), closing, reminder]
 
     [run] = ended(flow_id)
@@ -386,7 +389,9 @@ def test_ad_offer_a_customer_who_goes_quiet_gets_the_closing(
     flow_id = create_flow(shop["api"], body)
     from_the_ad(shop, "Hello! Can I get more info on this?")
     texts_reach(shop, 1)
+    said = time.time()
     conversation_id = conversation_of(shop)["id"]
+    next_second(said)  # else the AI may not see the question after the offer (the same second, sorted by id)
     asks_the_ai(shop, conversation_id, "Có giao hàng toàn quốc không?", 0)
     assert texts_reach(shop, 2)[1] == FAQ[0]["answer"]
     # Then nothing from the customer: the AI step's wait runs out and the flow goes on.

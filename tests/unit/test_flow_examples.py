@@ -402,13 +402,8 @@ def test_ad_offer_a_customer_who_goes_quiet_gets_the_closing(
     assert len(shop["openai"].completions()) == 1
 
 
-# RUNTIME BUG (reported to the lead; flows/runner.py is not changed here): an ai_reply step hands the
-# AI responder the customer's turn as the conversation's ``lastInboundAt``, which is Meta's timestamp in
-# whole seconds. A reply carrying the same second as the turn the AI answered before (two quick messages,
-# or a late webhook) finds that turn already ``answered``: the responder returns ``done``, the runner takes
-# it as answered and counts a turn, and the customer's question gets no answer. Strict xfail: it fails the
-# suite once the runner is fixed, so the marker is removed then.
-@pytest.mark.xfail(strict=True, reason="runner: an AI turn in the same second as the previous one is never answered")
+# Two customer turns within one of Meta's seconds are two AI turns: the second is answered too (the
+# runner names the turn by its message, not by the second alone).
 def test_ad_offer_a_question_in_the_same_second_as_the_last_answered_one_is_answered(
     ai_shop: dict[str, Any],
 ) -> None:
@@ -425,10 +420,7 @@ def test_ad_offer_a_question_in_the_same_second_as_the_last_answered_one_is_answ
         assert texts_reach(shop, 2 + turn, timeout=3)[1 + turn] == entry["answer"]
 
 
-# MATCHING GAP (reported to the lead; flows/matching.py is not changed here): keywords are compared word by
-# word on spaces only, so punctuation glued to a word hides it — "Báo giá?" does not start the lead-capture
-# flow whose trigger is "báo giá" (contains), nor "Hi!" the welcome menu's "hi" (exact). Pure, no AWS.
-@pytest.mark.xfail(strict=True, reason="matching: punctuation next to a keyword hides it")
+# Punctuation next to a keyword does not hide it: "Báo giá?" starts lead-capture, "Hi!" the welcome menu.
 @pytest.mark.parametrize(("name", "typed"), [("lead-capture", "Báo giá?"), ("welcome-menu", "Hi!")])
 def test_a_keyword_with_punctuation_next_to_it_starts_the_example(name: str, typed: str) -> None:
     from mkt_whatsapp.flows import matching

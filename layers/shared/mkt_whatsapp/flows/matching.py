@@ -3,7 +3,7 @@ automation index (one item: every active flow's trigger, kept by activation; sto
 
 Order: ``button_reply`` (the message is a button or list reply, or a template quick reply, carrying one of
 the flow's ids or payloads), then ``keyword`` (``exact``, ``contains`` or ``starts_with`` on the folded text:
-case and Vietnamese diacritics aside), then ``ad_referral`` (ours: a reply to a click-to-WhatsApp ad,
+case, Vietnamese diacritics and punctuation aside), then ``ad_referral`` (ours: a reply to a click-to-WhatsApp ad,
 optionally from the flow's ``sourceIds``), then ``new_customer`` (the customer's first message ever), then
 ``any_message``. Claims make keywords and button ids unique among active flows; for the kinds without
 claims (two ``new_customer`` flows, say) the flow with the lowest id wins, so the choice is deterministic.
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mkt_whatsapp.core.text import fold
+from mkt_whatsapp.core.text import words
 from mkt_whatsapp.whatsapp.inbound_content import typed_text
 
 ORDER = ("button_reply", "keyword", "ad_referral", "new_customer", "any_message")
@@ -49,7 +49,7 @@ def reply_id(content: Mapping[str, Any]) -> str | None:
 def _keyword_matches(trigger: Mapping[str, Any], folded_text: str) -> bool:
     mode = trigger.get("match") or "exact"
     for keyword in trigger.get("keywords") or []:
-        needle = fold(str(keyword))
+        needle = words(str(keyword))
         if not needle:
             continue
         if mode == "exact" and folded_text == needle:
@@ -68,7 +68,7 @@ def _fires(trigger: Mapping[str, Any], content: Mapping[str, Any], new_customer:
         return carried is not None and carried in (trigger.get("buttonIds") or [])
     if kind == "keyword":
         text = typed_text(content)
-        return text is not None and _keyword_matches(trigger, fold(text))
+        return text is not None and _keyword_matches(trigger, words(text))
     if kind == "ad_referral":
         if not isinstance(referral, Mapping):
             return False

@@ -50,7 +50,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from mkt_whatsapp.core.text import fold
+from mkt_whatsapp.core.text import words
 from mkt_whatsapp.models import ApiModel, PageQuery, WireModel
 from mkt_whatsapp.models.accounts import ShopId
 from mkt_whatsapp.models.ai_agents import Integer
@@ -129,7 +129,7 @@ class KeywordTrigger(_Strict):
     @model_validator(mode="after")
     def _foldable(self) -> KeywordTrigger:
         for index, keyword in enumerate(self.keywords):
-            if not fold(keyword):  # only combining marks: nothing a text could match
+            if not words(keyword):  # only marks or punctuation: nothing a text could match
                 raise _error_at(("keywords", index), "blank_keyword", "a keyword needs a letter or digit", keyword)
         return self
 
@@ -168,7 +168,7 @@ def triggers_claimed(trigger: Trigger) -> set[str]:
     """What two active flows may not share (activating the second is 409): ``kw:<folded keyword>`` and
     ``btn:<button id>``. Other triggers claim nothing."""
     if isinstance(trigger, KeywordTrigger):
-        return {f"kw:{fold(keyword)}" for keyword in trigger.keywords}
+        return {f"kw:{words(keyword)}" for keyword in trigger.keywords}
     if isinstance(trigger, ButtonReplyTrigger):
         return {f"btn:{button_id}" for button_id in trigger.button_ids}
     return set()

@@ -251,3 +251,24 @@ def test_a_run_that_fails_once_is_retried_from_its_state_without_sending_twice(
     assert (run["outcome"], run["steps"]) == ("completed", 3)
     assert failures == [1]
     assert texts_reach(shop, 2) == ["Xin chào", "Tạm biệt"]
+
+
+def test_a_message_sent_while_the_ai_answers_is_the_next_turn(shop: dict[str, Any]) -> None:
+    agent_id = agent(shop)
+    flow_id = create_flow(
+        shop["api"],
+        {
+            "shopId": shop["shop_id"],
+            "flowName": "Busy AI",
+            "trigger": {"type": "keyword", "keywords": ["giao hàng"], "match": "contains"},
+            "steps": [{"id": "ai", "type": "ai_reply", "aiAgentId": agent_id, "maxTurns": 2, "next": None}],
+        },
+    )
+    shop["openai"].stall_next(1, 2.0)  # the first answer takes 2 s
+    says(shop, "Có giao hàng toàn quốc không?")
+    wait_for(lambda: shop["openai"].state.requests, what="the AI to start answering")
+    says(shop, "Cho mình gặp nhân viên")  # while it answers: kept for the step's next turn
+    texts = texts_reach(shop, 2)
+    assert texts == ["Dạ có, shop giao toàn quốc trong 2–4 ngày.", "Mình chuyển bạn sang nhân viên nhé."]
+    [run] = ended(flow_id)
+    assert (run["outcome"], run["reason"]) == ("fallback", "ai_handoff")

@@ -17,7 +17,10 @@ sends twice), and, while waiting, what for (``waiting``).
   webhook or the sender). It records the end itself, so ending costs no extra invocation.
 - ``park`` is the callback task's Lambda: it keeps the task token on the conversation (where the inbound
   processor finds it), then sends the question — in that order, so a reply can never come before the
-  token is kept. A question Meta refuses at once fails the wait at once (``onDeliveryFailed``).
+  token is kept. A question Meta refuses at once fails the wait at once (``onDeliveryFailed``). A message
+  the customer sent while the execution ran without waiting (kept as ``pending`` by the inbound
+  processor) is the next turn of an AI conversation at once; a question ignores it (it was typed before
+  the question was asked).
 - A ``run`` that fails for a passing reason (a throttled table, a write conflict) is retried by the machine
   (twice, backing off): it starts again from the same state, and every effect is idempotent — sends are
   keyed on ``seq``, tags and fields set to a value, an AI turn claimed — so a retry never sends twice.
@@ -607,9 +610,16 @@ def park(state: dict[str, Any], token: str, *, deadline: float | None) -> dict[s
     waiting = dict(state.get("waiting") or {})
     seq = int(waiting.get("seq", 0))
     wait = {"token": token, "step": waiting.get("step"), "seq": seq, "kind": waiting.get("kind"), "since": now_iso()}
-    if not flow_runs.set_wait(table, str(state["conversationId"]), str(state["execution"]), wait, int(state["steps"])):
+    before = flow_runs.set_wait(table, str(state["conversationId"]), str(state["execution"]), wait, int(state["steps"]))
+    if before is None:
         return {"parked": False}  # stopped meanwhile: its StopExecution ends this task
     if waiting.get("kind") != "ask":
+        # An AI conversation: a message the customer sent while the AI was answering is the next turn.
+        pending = (before.get("flowRun") or {}).get("pending")
+        if pending and pending.get("messageId") != state.get("messageId"):
+            conversation_id = str(state["conversationId"])
+            if flow_runs.take_wait(table, conversation_id, token, str(pending["messageId"])):
+                waits.resume(token, pending)
         return {"parked": True}
     conversation = table.get(keys.conversation_pk(str(state["conversationId"])), keys.CONVERSATION_SK, consistent=True)
     flow = definition(str(state["flowId"]), int(state["version"]))

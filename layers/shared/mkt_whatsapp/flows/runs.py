@@ -37,6 +37,7 @@ from mkt_whatsapp.core import aws
 from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.flows import matching
+from mkt_whatsapp.messaging import waits
 from mkt_whatsapp.store import flow_runs, get_table, keys
 from mkt_whatsapp.store import flows as flow_store
 from mkt_whatsapp.store.conversations import CLOSED
@@ -136,6 +137,14 @@ def _resume_or_keep(conversation: Item, run: dict[str, Any], message_id: str, co
         _complete(str(replied["token"]), reply_of(message_id, content))
         return RESUMED
     if _still_running(str(run.get("executionArn", ""))):
+        # Kept for the execution's next wait (an AI conversation answers it); a race with its park is
+        # settled by the park, which reads what this writes.
+        if not flow_runs.keep_pending(table, conversation_id, str(run["execution"]), reply_of(message_id, content)):
+            fresh = table.get(keys.conversation_pk(conversation_id), keys.CONVERSATION_SK, consistent=True) or {}
+            wait = (fresh.get("flowRun") or {}).get("wait") or {}
+            if wait.get("token") and flow_runs.take_wait(table, conversation_id, str(wait["token"]), message_id):
+                _complete(str(wait["token"]), reply_of(message_id, content))
+                return RESUMED
         return RUNNING
     logger.warning("a flow execution ended without recording its end", extra={"execution": run.get("execution")})
     flow_runs.finish(
@@ -161,10 +170,7 @@ def _still_running(arn: str) -> bool:
 
 
 def _complete(token: str, reply: dict[str, Any]) -> None:
-    client = aws.stepfunctions()
-    try:
-        client.send_task_success(taskToken=token, output=json.dumps(reply, ensure_ascii=False))
-    except (client.exceptions.TaskTimedOut, client.exceptions.InvalidToken, client.exceptions.TaskDoesNotExist):
+    if not waits.resume(token, reply):
         # The wait ended meanwhile (timed out, stopped) or this reply resumed it already.
         logger.info("a flow's wait was over before the reply reached it")
 

@@ -30,6 +30,19 @@ def question_failed(conversation_id: str, execution: str, seq: int, why: str) ->
     return True
 
 
+def resume(token: str, reply: Mapping[str, Any]) -> bool:
+    """Resume a waiting execution with the customer's message (``SendTaskSuccess``); False if its wait was
+    over already (timed out, stopped, or resumed by this very message before)."""
+    import json
+
+    client = aws.stepfunctions()
+    try:
+        client.send_task_success(taskToken=token, output=json.dumps(dict(reply), ensure_ascii=False))
+    except (client.exceptions.TaskTimedOut, client.exceptions.InvalidToken, client.exceptions.TaskDoesNotExist):
+        return False
+    return True
+
+
 def message_failed(message: Mapping[str, Any]) -> bool:
     """``message`` (as stored, now ``failed``) was a flow's question: fail its wait."""
     flow = message.get("flow") or {}

@@ -2,7 +2,8 @@
 
 - The conversation's ``flowRun`` (on ``CONV#<id>`` / ``CONVERSATION``): the execution running on it —
   ``execution`` (its name), ``executionArn``, ``flowId``, ``version``, ``steps`` (executed so far, as of its
-  last wait) and, while it waits for the customer, ``wait`` (``token``, ``step``, ``seq``). Set on start
+  last wait) and, while it waits for the customer, ``wait`` (``token``, ``step``, ``seq``); ``pending``: the
+  customer's latest message that came while it ran without waiting (an AI step answers it). Set on start
   only where none is (one execution per conversation at a time); removed when the execution ends.
 - ``FLOW#<flow>`` / ``RUNNING#<execution>``: the flow's running executions (to stop them when the flow is
   deleted), put at start and deleted at the end in the same transactions as the counters — so the end of
@@ -121,16 +122,32 @@ def once_started_by(table: Table, shop_id: str, flow_id: str, customer_key: str)
     return str(item["messageId"]) if item else None
 
 
-def set_wait(table: Table, conversation_id: str, execution: str, wait: dict[str, Any], steps: int) -> bool:
-    """The execution waits for the customer (``wait``: token, step, seq); False if it no longer runs here."""
+def set_wait(table: Table, conversation_id: str, execution: str, wait: dict[str, Any], steps: int) -> Item | None:
+    """The execution waits for the customer (``wait``: token, step, seq): returns the conversation as it
+    was (its ``flowRun.pending``: a message that came while the execution ran, now taken off), or None if
+    the execution no longer runs here."""
+    return table.update_if(
+        keys.conversation_pk(conversation_id),
+        keys.CONVERSATION_SK,
+        "SET flowRun.#wait = :wait, flowRun.steps = :steps REMOVE flowRun.pending",
+        {":wait": wait, ":steps": steps, ":me": execution},
+        names={"#wait": "wait"},
+        condition="flowRun.execution = :me",
+        return_values="ALL_OLD",
+    )
+
+
+def keep_pending(table: Table, conversation_id: str, execution: str, reply: dict[str, Any]) -> bool:
+    """A customer's message came while the execution runs without waiting: keep it for its next wait
+    (the latest one wins); False if the execution waits now (or no longer runs here)."""
     return (
         table.update_if(
             keys.conversation_pk(conversation_id),
             keys.CONVERSATION_SK,
-            "SET flowRun.#wait = :wait, flowRun.steps = :steps",
-            {":wait": wait, ":steps": steps, ":me": execution},
+            "SET flowRun.pending = :reply",
+            {":reply": reply, ":me": execution},
             names={"#wait": "wait"},
-            condition="flowRun.execution = :me",
+            condition="flowRun.execution = :me AND attribute_not_exists(flowRun.#wait)",
         )
         is not None
     )

@@ -9,7 +9,7 @@ SAM_PYTHONS ?= 3.12.1:3.11.7
 FUZZ_EXAMPLES ?= 10
 FUZZ_SEED ?= 20261126
 
-.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench token sign say validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench token sign say press flow validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,16 @@ sign: $(STAMP)
 say: $(STAMP)
 	@$(BIN)/python -m local.devtools say "$(TEXT)" --api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" \
 		--phone-number-id "$(or $(PHONE),106540352242922)"
+
+## press: post a customer's reply-button press now, signed as Meta sends it, e.g. make press ID=menu_buy [TITLE="Mua hàng"]
+press: $(STAMP)
+	@$(BIN)/python -m local.devtools press --id "$(ID)" --title "$(TITLE)" \
+		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" --phone-number-id "$(or $(PHONE),106540352242922)"
+
+## flow: create a flow file for a shop (its shopId replaced; shop-1 unless SHOP=) and activate it, e.g. make flow FILE=docs/flows/welcome-menu.json
+flow: $(STAMP)
+	@$(BIN)/python -m local.devtools flow "$(FILE)" --shop "$(or $(SHOP),shop-1)" \
+		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)"
 
 ## validate: cfn-lint and sam validate --lint (offline)
 validate: $(STAMP)

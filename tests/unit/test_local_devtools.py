@@ -1,0 +1,135 @@
+"""The developer commands behind `make say`, `make press` and `make flow` (local/devtools.py): what they post,
+read as the service reads Meta's deliveries, and signed as Meta signs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from local import devtools
+from local.defaults import LOCAL_DEFAULTS
+from mkt_whatsapp.whatsapp.inbound_content import content_of, readable_text, typed_text
+from mkt_whatsapp.whatsapp.signature import is_valid
+from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
+
+API = "http://127.0.0.1:3999/api/v1/whatsapp"
+WELCOME = Path(__file__).resolve().parents[2] / "docs" / "flows" / "welcome-menu.json"
+
+
+class Posted:
+    """httpx.post as the commands call it, recorded; answers with ``replies`` in turn."""
+
+    def __init__(self, *replies: httpx.Response) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.replies = list(replies)
+
+    def __call__(self, url: str, **kwargs: Any) -> httpx.Response:
+        self.calls.append({"url": url, **kwargs})
+        return self.replies.pop(0) if self.replies else httpx.Response(200, text='{"success":true}')
+
+
+@pytest.fixture
+def posted(monkeypatch: pytest.MonkeyPatch) -> Posted:
+    recorder = Posted()
+    monkeypatch.setattr(httpx, "post", recorder)
+    monkeypatch.setenv("META_APP_SECRET", LOCAL_DEFAULTS["META_APP_SECRET"])
+    monkeypatch.setenv("JWT_SECRET", LOCAL_DEFAULTS["JWT_SECRET"])
+    return recorder
+
+
+def the_message(body: bytes) -> tuple[str, Any]:
+    """The one message of a delivery, parsed as the service parses Meta's (its number and the message)."""
+    delivery = WebhookDelivery.model_validate_json(body)
+    [entry] = delivery.entry
+    [change] = entry.changes
+    [message] = change.value.messages
+    return change.value.metadata.phone_number_id, message
+
+
+def test_say_posts_a_signed_text_message(posted: Posted, capsys: pytest.CaptureFixture[str]) -> None:
+    assert devtools.main(["say", "Có giao hàng không?", "--api", API, "--customer", "84900000001"]) == 0
+    assert capsys.readouterr().out == '{"success":true}\n'
+    [call] = posted.calls
+    assert call["url"] == f"{API}/webhooks"
+    assert is_valid(call["content"], call["headers"]["X-Hub-Signature-256"], LOCAL_DEFAULTS["META_APP_SECRET"])
+    phone_number_id, message = the_message(call["content"])
+    assert phone_number_id == devtools.DEV_PHONE_NUMBER_ID
+    assert message.sender_phone == "84900000001"
+    assert content_of(message) == {"type": "text", "text": "Có giao hàng không?"}
+
+
+def test_press_posts_a_signed_reply_button_press(posted: Posted, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["press", "--id", "menu_buy", "--title", "Mua hàng", "--api", API, "--phone-number-id", "106540352242924"]
+    assert devtools.main(argv) == 0
+    assert capsys.readouterr().out == '{"success":true}\n'
+    [call] = posted.calls
+    assert call["url"] == f"{API}/webhooks"
+    assert is_valid(call["content"], call["headers"]["X-Hub-Signature-256"], LOCAL_DEFAULTS["META_APP_SECRET"])
+    phone_number_id, message = the_message(call["content"])
+    assert phone_number_id == "106540352242924"
+    assert message.sender_phone == "84901234567"
+    content = content_of(message)
+    assert content == {
+        "type": "interactive",
+        "interactive": {"type": "button_reply", "buttonReply": {"id": "menu_buy", "title": "Mua hàng"}},
+    }
+    # A press is no typed text (no keyword matches it); its title is what a reader sees.
+    assert typed_text(content) is None
+    assert readable_text(content) == "Mua hàng"
+
+
+def test_a_press_without_a_title_shows_the_id(posted: Posted) -> None:
+    assert devtools.main(["press", "--id", "menu_human", "--api", API]) == 0
+    _, message = the_message(posted.calls[0]["content"])
+    assert content_of(message)["interactive"]["buttonReply"] == {"id": "menu_human", "title": "menu_human"}
+
+
+def test_every_message_is_new(posted: Posted) -> None:
+    devtools.main(["press", "--id", "menu_buy", "--api", API])
+    devtools.main(["press", "--id", "menu_buy", "--api", API])
+    ids = [the_message(call["content"])[1].id for call in posted.calls]
+    assert len(set(ids)) == 2
+
+
+def test_flow_creates_the_file_for_the_shop_and_activates_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    activated = '{"success":true,"data":{"flowId":"f-1","isActive":true}}'
+    posted = Posted(
+        httpx.Response(201, json={"success": True, "data": {"flowId": "f-1"}}), httpx.Response(200, text=activated)
+    )
+    monkeypatch.setattr(httpx, "post", posted)
+    monkeypatch.setenv("JWT_SECRET", LOCAL_DEFAULTS["JWT_SECRET"])
+    assert devtools.main(["flow", str(WELCOME), "--shop", "shop-3", "--api", API]) == 0
+    assert capsys.readouterr().out == activated + "\n"
+    create, activate = posted.calls
+    assert create["url"] == f"{API}/flows"
+    assert create["json"] == {**json.loads(WELCOME.read_text()), "shopId": "shop-3"}
+    assert activate["url"] == f"{API}/flows/f-1/activate"
+    for call in (create, activate):
+        token = call["headers"]["Authorization"].removeprefix("Bearer ")
+        claims = jwt.decode(token, LOCAL_DEFAULTS["JWT_SECRET"], algorithms=["HS256"])
+        assert claims["shop_ids"] == ["shop-3"]
+
+
+def test_flow_is_for_the_readme_shop_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    posted = Posted(httpx.Response(201, json={"data": {"flowId": "f-2"}}), httpx.Response(200, text="{}"))
+    monkeypatch.setattr(httpx, "post", posted)
+    assert devtools.main(["flow", str(WELCOME), "--api", API]) == 0
+    assert posted.calls[0]["json"]["shopId"] == devtools.DEV_SHOP == "shop-1"
+
+
+def test_a_flow_the_api_refuses_is_a_failed_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = '{"success":false,"error":"invalid","details":{"code":"VALIDATION_ERROR"}}'
+    posted = Posted(httpx.Response(422, text=refused))
+    monkeypatch.setattr(httpx, "post", posted)
+    assert devtools.main(["flow", str(WELCOME), "--api", API]) == 1
+    assert capsys.readouterr().out == refused + "\n"
+    assert len(posted.calls) == 1  # nothing to activate

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+from local import terminal
 from local.lambdas import FunctionError, LocalLambdas
 
 
@@ -34,14 +36,19 @@ class InProcessLambdaClient:
             event = json.loads(Payload or "{}")
         else:
             event = Payload if Payload is not None else {}
+        name, started = self._name(FunctionName), time.monotonic()
         try:
-            result = self.lambdas.invoke(self._name(FunctionName), event)
+            result = self.lambdas.invoke(name, event)
         except FunctionError as error:
+            terminal.report_task(
+                name, event, None, f"{error.payload['errorType']}: {error.payload['errorMessage']}", started
+            )
             return {
                 "StatusCode": 200,
                 "FunctionError": "Unhandled",
                 "Payload": io.BytesIO(json.dumps(error.payload).encode()),
             }
+        terminal.report_task(name, event, result, None, started)
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode()), "ExecutedVersion": "$LATEST"}
 
 

@@ -5,6 +5,7 @@ CloudWatch (an EMF metric document on every invocation, JSON log records)::
     GET /api/v1/whatsapp/health 200 3 ms
     POST /api/v1/whatsapp/webhooks 200 4 ms
     InboundQueue → InboundProcessorFunction 1 ok 0 failed 41 ms
+    Step Functions → FlowRunnerFunction ok 35 ms  action=run kind=wait seconds=36
     WARNING WebhooksFunction signed webhook body is not JSON; acknowledged  bytes=9 sha256=3b2c…
 
 Nothing is printed until the local stack's ``main()`` calls :func:`install`: tests run the same runners
@@ -61,6 +62,19 @@ def request_line(method: str, path: str, status: int, milliseconds: float) -> st
 
 def job_line(queue: str, function: str, ok: int, failed: int, milliseconds: float) -> str:
     return f"{queue} → {function} {ok} ok {failed} failed {round(milliseconds)} ms"
+
+
+# What a Step Functions task line shows of the task's input (the state machine's ``Payload``) and result.
+_TASK_INPUT_KEYS = ("action",)
+_TASK_RESULT_KEYS = ("kind", "seconds", "outcome", "reason", "parked")
+
+
+def task_line(function: str, ok: bool, milliseconds: float, details: dict[str, Any]) -> str:
+    """A Lambda task the state machine ran: ``Step Functions → Function ok 12 ms  action=run kind=wait``."""
+    line = f"Step Functions → {function} {'ok' if ok else 'failed'} {round(milliseconds)} ms"
+    if details:
+        line += "  " + " ".join(f"{name}={_field(value)}" for name, value in details.items())
+    return line
 
 
 def log_line(record: dict[str, Any]) -> str:
@@ -216,6 +230,21 @@ def report_job(queue_url: str, function: str, ok: int, failed: int, started: flo
     """One line for a batch a worker delivered to a function."""
     if _installed is not None:
         _installed.terminal.print(job_line(queue_label(queue_url), function, ok, failed, _since(started)))
+
+
+def report_task(function: str, event: Any, result: Any, error: str | None, started: float) -> None:
+    """One line for a Lambda task a state machine ran: what it was asked (``action``) and what it answered
+    (a flow's next ``kind`` of state and its ``seconds``, how it ended), or the error it raised."""
+    if _installed is None:
+        return
+    details: dict[str, Any] = {}
+    if isinstance(event, dict):
+        details.update({name: event[name] for name in _TASK_INPUT_KEYS if event.get(name) is not None})
+    if isinstance(result, dict):
+        details.update({name: result[name] for name in _TASK_RESULT_KEYS if result.get(name) is not None})
+    if error is not None:
+        details["error"] = error
+    _installed.terminal.print(task_line(function, error is None, _since(started), details))
 
 
 def _since(started: float) -> float:

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local import terminal
+from local import stepfunctions, terminal
 from local.lambdas import LocalLambdas, SamRunner
 from local.sqs_worker import EventSourceMapping, SqsPoller
 from local.template import FunctionSpec
@@ -177,6 +177,28 @@ def test_a_worker_batch_prints_one_job_line_with_its_counts(
     lines = shown.readouterr().out.splitlines()
     assert len(lines) == 1, lines
     assert re.fullmatch(rf"work → Consumer 2 ok 1 failed {MS}", lines[0])
+
+
+def test_a_step_functions_task_line_names_function_outcome_milliseconds_and_what_it_did() -> None:
+    details = {"action": "run", "kind": "wait", "seconds": 36}
+    line = terminal.task_line("FlowRunnerFunction", True, 35.4, details)
+    assert line == "Step Functions → FlowRunnerFunction ok 35 ms  action=run kind=wait seconds=36"
+
+
+def test_a_lambda_task_of_a_state_machine_prints_one_line(shown: pytest.CaptureFixture[str]) -> None:
+    """What moto's interpreter calls for a Lambda task: the in-process client of local/stepfunctions.py."""
+    doubler = FunctionSpec(logical_id="Doubler", code_uri=FIXTURES, handler="consumer.double", environment={})
+    client = stepfunctions.InProcessLambdaClient(LocalLambdas({"Doubler": doubler}), {"Doubler": "Doubler"})
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:Doubler"
+
+    answer = client.invoke(FunctionName=arn, Payload=json.dumps({"action": "run", "value": 3}).encode())
+    failed = client.invoke(FunctionName=arn, Payload=b"{}")
+
+    assert json.load(answer["Payload"]) == {"value": 6, "function": "Doubler"}
+    assert failed["FunctionError"] == "Unhandled"
+    first, second = shown.readouterr().out.splitlines()
+    assert re.fullmatch(rf"Step Functions → Doubler ok {MS}  action=run", first)
+    assert re.fullmatch(rf"Step Functions → Doubler failed {MS}  error=\"KeyError: 'value'\"", second)
 
 
 # --- the real process ---------------------------------------------------------------------------------

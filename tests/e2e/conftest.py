@@ -115,6 +115,7 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) ->
         "META_APP_SECRET",
         "WEBHOOK_VERIFY_TOKEN",
         "POWERTOOLS_METRICS_NAMESPACE",
+        "FLOW_TIME_SCALE",
     ):
         if name not in (extra_env or {}):
             env.pop(name, None)

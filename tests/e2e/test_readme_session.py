@@ -73,3 +73,34 @@ def test_the_readme_ai_session_works_as_written(stack: RunningStack) -> None:
     assert "giao toàn quốc" in answered
     assert '"needsHuman":true' in flagged
     assert '"totalCount":1' in flagged
+
+
+def flow_session_script() -> str:
+    section = README.read_text().split("## Flows in make dev", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_flow_session_works_as_written(stack: RunningStack) -> None:
+    """make dev: the welcome example flow created and activated with make flow; a customer says hi (make
+    say), gets the greeting and the menu, presses "Mua hàng" (make press), is tagged and gets the catalog
+    link; the flow's stats count one completed execution."""
+    script = flow_session_script()
+    assert "make -s flow" in script
+    assert "make -s press" in script
+    connected, activated, said, pressed, *conversation, customer, stats = run_as_written(stack, script)
+    assert connected == "201"
+    assert activated.startswith('{"success":true')
+    assert '"isActive":true' in activated
+    assert said == pressed == '{"success":true}'
+    # Messages are listed by their whole-second timestamps, then their ids: one second's in any order.
+    assert sorted(conversation) == sorted(
+        [
+            "inbound hi",
+            "outbound Xin chào Nguyễn Văn A! Cảm ơn bạn đã nhắn cho shop.",
+            "outbound Bạn cần shop giúp gì?",
+            "inbound Mua hàng",
+            "outbound Bạn xem sản phẩm mới tại https://shop.example/new — nhắn tên sản phẩm để shop tư vấn nhé!",
+        ]
+    )
+    assert '"tags":["interested"]' in customer
+    assert stats == "{'executionCount': 1, 'completionRate': 1.0, 'averageSteps': 5.0, 'fallbackRate': 0.0}"

@@ -73,10 +73,15 @@ def sends_reach(simulator: GraphSimulator, customer: str, count: int, seconds: f
     )
 
 
-def welcome_flow(stack: RunningStack, auth: dict[str, str], shop_id: str) -> str:
-    """Create the welcome example flow for ``shop_id`` and activate it; returns its id."""
+def welcome_flow(stack: RunningStack, auth: dict[str, str], shop_id: str, *, on_timeout: bool = True) -> str:
+    """Create the welcome example flow for ``shop_id`` and activate it (its menu without ``onTimeout``, and
+    so without the goodbye step, unless ``on_timeout``); returns its id."""
     document = json.loads(WELCOME.read_text())
     document["shopId"] = shop_id
+    if not on_timeout:
+        [menu] = [step for step in document["steps"] if step["id"] == "menu"]
+        del menu["onTimeout"]  # bye is then unreachable: a flow may not have one
+        document["steps"] = [step for step in document["steps"] if step["id"] != "bye"]
     created = httpx.post(f"{stack.api}/flows", headers=auth, json=document)
     assert created.status_code == 201, created.text
     flow_id = str(created.json()["data"]["flowId"])
@@ -182,3 +187,25 @@ def test_a_customer_who_never_answers_gets_the_timeout_path(fast_flows: tuple[Ru
     assert len(sends_to(simulator, customer)) == 3
     stack.wait_for_line(r"^Step Functions → FlowRunnerFunction ok \d+ ms  action=run kind=wait seconds=2$")
     stack.wait_for_line(r"^Step Functions → FlowRunnerFunction ok \d+ ms  action=run kind=end outcome=completed$")
+
+
+def test_without_on_timeout_a_customer_who_never_answers_ends_the_flow_as_a_fallback(
+    fast_flows: tuple[RunningStack, GraphSimulator],
+) -> None:
+    stack, simulator = fast_flows
+    shop_id, phone_number_id, customer = "shop-flow-fallback", "880000603", "84911100603"
+    auth = stack.connect(shop_id, phone_number_id)
+    flow_id = welcome_flow(stack, auth, shop_id, on_timeout=False)
+
+    says(stack, phone_number_id, customer, "hi")
+    assert_greeted_and_asked(sends_reach(simulator, customer, 2))
+    assert finished_stats(stack, auth, shop_id, flow_id) == {
+        "executionCount": 1,
+        "completionRate": 0.0,
+        "averageSteps": 2.0,  # greet, menu
+        "fallbackRate": 1.0,
+    }
+    stack.wait_for_line(
+        r"^Step Functions → FlowRunnerFunction ok \d+ ms  action=run kind=end outcome=fallback reason=timeout$"
+    )
+    assert len(sends_to(simulator, customer)) == 2  # nothing after the menu

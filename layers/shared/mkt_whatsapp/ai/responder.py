@@ -145,6 +145,9 @@ def _answer(job: Job, conversation: Item, agent: Item, turn: Item, deadline: flo
     table = get_table()
     handoff = agent.get("handoff") or {}
     recent = message_store.recent_in_conversation(table, job.conversation_id, HISTORY_MESSAGES, None)
+    if job.only_message:
+        # The message answered is the customer's latest turn, whatever sorts after it within its second.
+        recent.sort(key=lambda m: m.get("id") != job.message_id)
     turns, latest = _turns(recent, conversation.get("aiLastTurnAt"))
     if job.only_message:
         latest = [readable_text(m.get("content") or {}) or "" for m in recent if m.get("id") == job.message_id]

@@ -31,14 +31,18 @@ from collections.abc import Iterator
 import pytest
 
 from local.graph_simulator import GraphSimulator
+from local.openai_simulator import OpenAISimulator
 from tests.support import (
     ApiClient,
     AwsStack,
     ShopIds,
+    connect_shop,
     fresh_table,
     graph_simulator,
     local_api,
+    make_token,
     new_shop_ids,
+    reset_caches,
     use_shop_ids,
     worker_stack,
 )
@@ -95,3 +99,40 @@ def api(aws: AwsStack, _sam_api: object, shop_ids: ShopIds) -> ApiClient:
 @pytest.fixture(scope="module")
 def module_api(module_aws: AwsStack, _sam_api: object) -> ApiClient:
     return ApiClient(_sam_api)
+
+
+@pytest.fixture(scope="module")
+def openai() -> Iterator[OpenAISimulator]:
+    """An OpenAI-compatible simulator over real HTTP (the AI agents' and the flows' AI steps)."""
+    simulator = OpenAISimulator().start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def connected_shop(api: ApiClient, aws: AwsStack, graph: GraphSimulator, shop_ids: ShopIds) -> dict[str, object]:
+    """The test's shop with its number connected, a token for it, and the Graph simulator's log empty."""
+    connect_shop(api)
+    api.token = make_token([shop_ids.shop_id])
+    graph.state.requests.clear()
+    return {"api": api, "aws": aws, "graph": graph, **vars(shop_ids)}
+
+
+@pytest.fixture
+def ai_provider(openai: OpenAISimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAISimulator]:
+    """The AI provider pointed at the simulator (emptied), with a generous timeout: a loaded test machine
+    must not turn a slow simulator into a handoff."""
+    from mkt_whatsapp.ai import provider
+
+    monkeypatch.setenv("OPENAI_BASE_URL", openai.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local")
+    monkeypatch.setenv("AI_TIMEOUT_SECONDS", "15")
+    reset_caches()
+    provider.reset()
+    openai.reset()
+    yield openai
+    monkeypatch.undo()
+    reset_caches()
+    provider.reset()

@@ -6,7 +6,6 @@ the Graph simulator over real HTTP."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,15 +33,6 @@ PRODUCTS = [
     {"sku": "PH-02", "name": "Điện thoại Galaxy A55", "price": 8990000, "currency": "VND", "description": "Pin trâu"},
 ]
 HANDOFF_TEXT = "Mình chuyển bạn sang nhân viên nhé."
-
-
-@pytest.fixture(scope="module")
-def openai() -> Iterator[OpenAISimulator]:
-    simulator = OpenAISimulator().start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ a step that fails ending the execution as an error with the conversation flagged
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local.openai_simulator import OpenAISimulator
-from tests.support import ApiClient, AwsStack, connect_shop, make_token, reset_caches
+from tests.support import reset_caches
 from tests.unit.flow_helpers import (
     conversation_of,
     create_flow,
@@ -27,32 +26,9 @@ def text(body: str) -> dict[str, Any]:
     return {"type": "text", "text": body}
 
 
-@pytest.fixture(scope="module")
-def openai() -> Iterator[OpenAISimulator]:
-    simulator = OpenAISimulator().start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
 @pytest.fixture
-def shop(
-    api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any, openai: OpenAISimulator, monkeypatch
-) -> dict[str, Any]:
-    from mkt_whatsapp.ai import provider
-
-    monkeypatch.setenv("OPENAI_BASE_URL", openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local")
-    monkeypatch.setenv("AI_TIMEOUT_SECONDS", "15")
-    reset_caches()
-    provider.reset()
-    openai.reset()
-    connect_shop(api)
-    api.token = make_token([shop_ids.shop_id])
-    graph.state.requests.clear()
-    yield {"api": api, "aws": aws, "graph": graph, "openai": openai, **vars(shop_ids)}
-    provider.reset()
+def shop(connected_shop: dict[str, Any], ai_provider: OpenAISimulator) -> dict[str, Any]:
+    return {**connected_shop, "openai": ai_provider}
 
 
 def agent(shop: dict[str, Any]) -> str:

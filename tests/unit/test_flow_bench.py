@@ -12,16 +12,13 @@ import pytest
 
 from bench import flows as bench_flows
 from mkt_whatsapp.flows.runs import execution_arn
-from tests.support import ApiClient, AwsStack, connect_shop, lambdas, make_token
+from tests.support import lambdas
 from tests.unit.flow_helpers import conversation_of, create_flow, ended, presses, says, wait_for, waiting
 
 
 @pytest.fixture
-def shop(api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any) -> dict[str, Any]:
-    connect_shop(api)
-    api.token = make_token([shop_ids.shop_id])
-    graph.state.requests.clear()
-    return {"api": api, "aws": aws, "graph": graph, **vars(shop_ids)}
+def shop(connected_shop: dict[str, Any]) -> dict[str, Any]:
+    return connected_shop
 
 
 @pytest.fixture

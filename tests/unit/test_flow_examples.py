@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from local.openai_simulator import OpenAISimulator
 from mkt_whatsapp.store import flow_runs, get_table
-from tests.support import ApiClient, AwsStack, connect_shop, make_token, meta_example, reset_caches
+from tests.support import meta_example, reset_caches
 from tests.unit.flow_helpers import (
     CUSTOMER,
     conversation_of,
@@ -79,11 +78,8 @@ def next_second(after: float) -> None:
 
 
 @pytest.fixture
-def shop(api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any) -> dict[str, Any]:
-    connect_shop(api)
-    api.token = make_token([shop_ids.shop_id])
-    graph.state.requests.clear()
-    return {"api": api, "aws": aws, "graph": graph, **vars(shop_ids)}
+def shop(connected_shop: dict[str, Any]) -> dict[str, Any]:
+    return connected_shop
 
 
 # --- welcome-menu.json -------------------------------------------------------------------------------
@@ -263,25 +259,9 @@ def ad_referral() -> dict[str, Any]:
     return copy.deepcopy(referral)
 
 
-@pytest.fixture(scope="module")
-def openai() -> Iterator[OpenAISimulator]:
-    simulator = OpenAISimulator().start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
 @pytest.fixture
-def ai_shop(shop: dict[str, Any], openai: OpenAISimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from mkt_whatsapp.ai import provider
-
-    monkeypatch.setenv("OPENAI_BASE_URL", openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local")
-    monkeypatch.setenv("AI_TIMEOUT_SECONDS", "15")
-    reset_caches()
-    provider.reset()
-    openai.reset()
+def ai_shop(shop: dict[str, Any], ai_provider: OpenAISimulator) -> dict[str, Any]:
+    openai = ai_provider
     created = shop["api"].post(
         "/ai-agents",
         json_body={
@@ -298,10 +278,7 @@ def ai_shop(shop: dict[str, Any], openai: OpenAISimulator, monkeypatch: pytest.M
     assert created.status == 201, created.text
     # Not activated: the flow's step names the agent; no message reaches the AI queue outside the flow.
     shop["graph"].state.requests.clear()
-    yield {**shop, "openai": openai, "agentId": created.data["agentId"]}
-    monkeypatch.undo()
-    reset_caches()
-    provider.reset()
+    return {**shop, "openai": openai, "agentId": created.data["agentId"]}
 
 
 def from_the_ad(shop: dict[str, Any], text: str) -> str:

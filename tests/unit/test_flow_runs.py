@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.support import ApiClient, AwsStack, connect_shop, make_token
 from tests.unit.flow_helpers import (
     CUSTOMER,
     conversation_of,
@@ -45,11 +44,8 @@ def text(body: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def shop(api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any) -> dict[str, Any]:
-    connect_shop(api)
-    api.token = make_token([shop_ids.shop_id])
-    graph.state.requests.clear()
-    return {"api": api, "aws": aws, "graph": graph, **vars(shop_ids)}
+def shop(connected_shop: dict[str, Any]) -> dict[str, Any]:
+    return connected_shop
 
 
 def flow(

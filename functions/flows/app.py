@@ -1,6 +1,7 @@
 """Automation flows: a shop's flows, their versions and their activation (docs/automation-flows.md). A flow
 named in the path is read and its shop authorised before anything else; another shop's flow is
-FLOW_NOT_FOUND, like a missing one. Running flows (Step Functions) lands with the rest of issue 12."""
+FLOW_NOT_FOUND, like a missing one. Flows run on the flow state machine (functions/flow_runner,
+flows/runner.py); messages start and resume them in the inbound processor (flows/runs.py)."""
 
 from __future__ import annotations
 

@@ -54,14 +54,9 @@ def claims_of(trigger: dict[str, Any]) -> set[str]:
 
 
 def _stats(flow: Item) -> dict[str, Any]:
-    started = int(flow.get("executionsStarted", 0))
-    finished = int(flow.get("executionsFinished", 0))
-    return {
-        "executionCount": started,
-        "completionRate": round(int(flow.get("executionsCompleted", 0)) / finished, 4) if finished else None,
-        "averageSteps": round(int(flow.get("stepsExecuted", 0)) / finished, 2) if finished else None,
-        "fallbackRate": round(int(flow.get("executionsFallback", 0)) / finished, 4) if finished else None,
-    }
+    from mkt_whatsapp.flows import stats
+
+    return stats.of_flow(flow)
 
 
 def _summary(flow: Item) -> dict[str, Any]:

@@ -581,6 +581,7 @@ def record(state: dict[str, Any], outcome: str, reason: str | None, *, needs_hum
     table = get_table()
     recorded = flow_runs.finish(
         table,
+        shop_id=str(state["shopId"]),
         flow_id=str(state["flowId"]),
         conversation_id=str(state["conversationId"]),
         execution=str(state["execution"]),

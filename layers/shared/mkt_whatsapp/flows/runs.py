@@ -149,6 +149,7 @@ def _resume_or_keep(conversation: Item, run: dict[str, Any], message_id: str, co
     logger.warning("a flow execution ended without recording its end", extra={"execution": run.get("execution")})
     flow_runs.finish(
         table,
+        shop_id=str(conversation["shopId"]),
         flow_id=str(run["flowId"]),
         conversation_id=conversation_id,
         execution=str(run["execution"]),
@@ -261,6 +262,7 @@ def stop_on(conversation: Item, *, reason: str, actor: str) -> bool:
     if not run or actor == f"flow:{run.get('flowId')}":
         return False
     return _stop(
+        str(conversation["shopId"]),
         str(run["flowId"]),
         str(conversation["id"]),
         str(run["execution"]),
@@ -279,15 +281,17 @@ def stop_flow(flow_id: str, *, reason: str) -> int:
             keys.conversation_pk(str(running["conversationId"])), keys.CONVERSATION_SK, consistent=True
         )
         steps = int(((conversation or {}).get("flowRun") or {}).get("steps", 0))
+        shop_id = str(running.get("shopId") or (conversation or {}).get("shopId", ""))
         stopped += _stop(
-            flow_id, str(running["conversationId"]), execution, str(running["executionArn"]), steps, reason
+            shop_id, flow_id, str(running["conversationId"]), execution, str(running["executionArn"]), steps, reason
         )
     return stopped
 
 
-def _stop(flow_id: str, conversation_id: str, execution: str, arn: str, steps: int, reason: str) -> bool:
+def _stop(shop_id: str, flow_id: str, conversation_id: str, execution: str, arn: str, steps: int, reason: str) -> bool:
     recorded = flow_runs.finish(
         get_table(),
+        shop_id=shop_id,
         flow_id=flow_id,
         conversation_id=conversation_id,
         execution=execution,

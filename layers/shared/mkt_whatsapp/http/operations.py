@@ -52,6 +52,7 @@ from mkt_whatsapp.models.ai_agents import (
     TestAgentRequest,
     UpdateAgentRequest,
 )
+from mkt_whatsapp.models.analytics import AutomationsAnswer, AutomationsQuery
 from mkt_whatsapp.models.conversations import (
     AssignRequest,
     ConversationAssignment,
@@ -548,7 +549,16 @@ OPERATIONS: Mapping[str, Operation] = {
     ),
     "GET /analytics/messages": Operation("getMessageStatistics", "Message statistics"),
     "GET /analytics/conversations": Operation("getConversationMetrics", "Conversation metrics"),
-    "GET /analytics/automations": Operation("getAutomationPerformance", "Automation performance"),
+    "GET /analytics/automations": Operation(
+        "getAutomationPerformance",
+        "Automation performance",
+        "Every flow of the shop with its executions, completion rate, average steps and fallback rate "
+        "(docs/automation-flows.md, Stats): all time, or over `startDate`..`endDate` (UTC days, both "
+        "included, at most 366; an open end is today, an open start 30 days before the end). Read from "
+        "counters: one item a day of the range, however many executions.",
+        query=AutomationsQuery,
+        answers={200: Enveloped(AutomationsAnswer)},
+    ),
 }
 
 

@@ -14,6 +14,10 @@
 - The flow item's counters: ``executionsStarted`` (at start), ``executionsFinished``,
   ``executionsCompleted``, ``executionsFallback``, ``executionsStopped``, ``executionsErrored`` and
   ``stepsExecuted`` (at the end): ``GET /flows`` computes the stats from them and reads no execution.
+- The same counts by UTC day, every flow of the shop in one item a day (``SHOP#<shop>`` /
+  ``FLOWSTATS#<day>``: ``<flowId>#started``, ``#finished``, ``#completed``, ``#fallback``, ``#stopped``,
+  ``#error``, ``#steps``), in the same transactions: ``GET /analytics/automations`` over a range reads one
+  item a day.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from mkt_whatsapp.core.clock import parse_iso
 from mkt_whatsapp.store import keys
-from mkt_whatsapp.store.table import ConditionFailed, Item, Table, TransactionCancelled
+from mkt_whatsapp.store.table import ConditionFailed, Item, Table, TransactionCancelled, Write
 
 RUN_RECORD_DAYS = 90
 
@@ -88,10 +92,12 @@ def start(
             condition="isActive = :true",
             fails_with=FlowNotActive,
         ),
+        _day_counters(table, shop_id, flow_id, at, {"started": 1}),
         table.put_op(
             {
                 "PK": keys.flow_pk(flow_id),
                 "SK": keys.flow_running_sk(execution),
+                "shopId": shop_id,
                 "conversationId": conversation_id,
                 "executionArn": execution_arn,
                 "startedAt": at,
@@ -114,6 +120,24 @@ def start(
             )
         )
     table.transact_write(writes)
+
+
+def _day_counters(table: Table, shop_id: str, flow_id: str, at: str, counts: dict[str, int]) -> Write:
+    """ADD ``counts`` to the flow's counters of ``at``'s UTC day (the shop's day item: keys.flow_stats_sk)."""
+    names = {f"#c{index}": f"{flow_id}#{name}" for index, name in enumerate(counts)}
+    values = {f":c{index}": value for index, value in enumerate(counts.values())}
+    return table.update_op(
+        keys.shop_pk(shop_id),
+        keys.flow_stats_sk(at[:10]),
+        "ADD " + ", ".join(f"#c{index} :c{index}" for index in range(len(counts))),
+        values,
+        names=names,
+    )
+
+
+def day_counters(table: Table, shop_id: str, days: list[str]) -> list[Item]:
+    """The shop's flow counters of these UTC days (``yyyy-mm-dd``), one item a day (absent days missing)."""
+    return table.batch_get([(keys.shop_pk(shop_id), keys.flow_stats_sk(day)) for day in days])
 
 
 def once_started_by(table: Table, shop_id: str, flow_id: str, customer_key: str) -> str | None:
@@ -211,6 +235,7 @@ def get_run(table: Table, flow_id: str, execution: str) -> Item | None:
 def finish(
     table: Table,
     *,
+    shop_id: str,
     flow_id: str,
     conversation_id: str,
     execution: str,
@@ -256,13 +281,17 @@ def finish(
         condition="attribute_exists(PK)",
         fails_with=FlowGone,
     )
+    by_day = {"finished": 1, outcome: 1, "steps": steps}
+    if outcome == "error":
+        by_day["fallback"] = 1
+    daily = _day_counters(table, shop_id, flow_id, at, by_day)
     try:
-        table.transact_write([ending, table.put_op(record), counting])
+        table.transact_write([ending, table.put_op(record), counting, daily])
     except AlreadyEnded:
         return False
     except FlowGone:
         try:
-            table.transact_write([ending, table.put_op(record)])
+            table.transact_write([ending, table.put_op(record), daily])
         except (AlreadyEnded, TransactionCancelled):
             return False
     table.update_if(

@@ -205,3 +205,10 @@ def flow_run_sk(execution: str) -> str:
 def flow_once_sk(flow_id: str, customer_key: str) -> str:
     """In the shop's partition: the customer started this ``oncePerCustomer`` flow (and by which message)."""
     return f"FLOWONCE#{flow_id}#{customer_key}"
+
+
+def flow_stats_sk(day: str) -> str:
+    """In the shop's partition: one UTC day's flow counters, every flow's in one item (``<flowId>#started``,
+    ``#finished``, ``#completed``, ``#fallback``, ``#steps``): a range of days reads one item a day, however
+    many flows the shop has."""
+    return f"FLOWSTATS#{day}"

@@ -1,6 +1,6 @@
 """analytics: a shop's statistics, read from counters kept as events are processed (docs/analytics.md), so
 a request reads a bounded number of items whatever the shop's volume. Guarded like every route (JWT, shop,
-the analytics rate limit). Messages and conversations land with the rest of issue 13 (501 until then)."""
+the analytics rate limit). Conversation metrics land with the rest of issue 13 (501 until then)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ def automations() -> Response[str]:
             "endDate": days[-1] if days else None,
         }
     )
+
+
+@app.get("/analytics/messages")
+def messages() -> Response[str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mkt_whatsapp.analytics import messages as message_stats
+    from mkt_whatsapp.models.analytics import MessagesQuery
+
+    query = http.parse_query(app, MessagesQuery)
+    today = datetime.now(ZoneInfo(query.timezone)).date()
+    start, end = message_stats.default_range(query.start_date, query.end_date, query.group_by, today)
+    return http.ok(message_stats.statistics(query.shop_id, start, end, query.group_by, query.timezone))
 
 
 http.register_pending_routes(app, "analytics")

@@ -163,7 +163,7 @@ SAMPLE_ANSWERS = {
     "customers-list": 200,
     "flows-list": 200,
     "ai_agents-list": 200,
-    "analytics-messages": 501,
+    "analytics-messages": 200,
     "system-health": 200,
     "system-not-found": 404,
     "inbound-changes": {"batchItemFailures": []},

@@ -52,7 +52,7 @@ from mkt_whatsapp.models.ai_agents import (
     TestAgentRequest,
     UpdateAgentRequest,
 )
-from mkt_whatsapp.models.analytics import AutomationsAnswer, AutomationsQuery
+from mkt_whatsapp.models.analytics import AutomationsAnswer, AutomationsQuery, MessagesQuery, MessageStatistics
 from mkt_whatsapp.models.conversations import (
     AssignRequest,
     ConversationAssignment,
@@ -135,6 +135,7 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "TRIGGER_CLAIMED": (409, "Another active flow claims one of this flow's keywords or button ids (named)"),
     "CONCURRENT_UPDATE": (409, "Another request changed the same items at that moment; nothing was written: retry"),
     "NESTING_TOO_DEEP": (400, "The body's JSON nests deeper than the parser reads (200 levels are read)"),
+    "UNSUPPORTED_TIMEZONE": (400, "The time zone is not a whole number of hours from UTC over the range"),
     "DUPLICATE_PARAMETER": (400, "A query parameter is given more than once"),
     "PAYLOAD_TOO_LARGE": (
         413,
@@ -547,7 +548,16 @@ OPERATIONS: Mapping[str, Operation] = {
         answers={200: Enveloped(AgentTestResult)},
         errors=("AGENT_NOT_FOUND", "AI_PROVIDER_ERROR", "AI_PROVIDER_NOT_CONFIGURED"),
     ),
-    "GET /analytics/messages": Operation("getMessageStatistics", "Message statistics"),
+    "GET /analytics/messages": Operation(
+        "getMessageStatistics",
+        "Message statistics",
+        "Inbound, outbound (accepted by Meta) and failed messages by `hour`, `day` or ISO `week` in `timezone` "
+        "(IANA, default UTC), every bucket present; the last 30 days unless `startDate`/`endDate` say "
+        "otherwise (at most 366 days, 31 for hours). Read from counters (docs/analytics.md).",
+        query=MessagesQuery,
+        answers={200: Enveloped(MessageStatistics)},
+        errors=("UNSUPPORTED_TIMEZONE",),
+    ),
     "GET /analytics/conversations": Operation("getConversationMetrics", "Conversation metrics"),
     "GET /analytics/automations": Operation(
         "getAutomationPerformance",

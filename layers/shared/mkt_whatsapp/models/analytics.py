@@ -8,7 +8,7 @@ an unreadable date or a longer range is 400 naming the field.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -85,3 +85,71 @@ class AutomationsAnswer(ApiModel):
     flows: list[AutomationStats]
     start_date: date | None = Field(default=None, description="The range's first day (UTC); none: all time")
     end_date: date | None = None
+
+
+MAX_HOUR_RANGE_DAYS = 31
+
+
+def _zone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError("invalid_timezone", "must be an IANA time zone, e.g. Asia/Ho_Chi_Minh") from None
+    return name
+
+
+class MessagesQuery(WireModel):
+    """``GET /analytics/messages``'s query: a range of days in ``timezone`` (both ends included; default the
+    last 30 days), grouped by ``hour`` (at most 31 days), ``day`` or ``week`` (ISO weeks, from Monday)."""
+
+    shop_id: ShopIdField
+    start_date: Day | None = None
+    end_date: Day | None = None
+    group_by: Literal["hour", "day", "week"] = "day"
+    timezone: Annotated[str, BeforeValidator(_zone)] = "UTC"
+
+    @field_validator("end_date")
+    @classmethod
+    def _ordered(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if end is not None and start is not None:
+            if start > end:
+                raise PydanticCustomError("date_order", "endDate is before startDate")
+            if (end - start).days + 1 > MAX_RANGE_DAYS:
+                raise PydanticCustomError("range_too_long", f"the range spans more than {MAX_RANGE_DAYS} days")
+        return end
+
+    @field_validator("group_by")
+    @classmethod
+    def _hours_in_reach(cls, group_by: str, info: ValidationInfo) -> str:
+        start, end = info.data.get("start_date"), info.data.get("end_date")
+        if group_by == "hour" and start and end and (end - start).days + 1 > MAX_HOUR_RANGE_DAYS:
+            raise PydanticCustomError("range_too_long", f"groupBy=hour spans at most {MAX_HOUR_RANGE_DAYS} days")
+        return group_by
+
+
+class MessageBucket(ApiModel):
+    date: str = Field(description="The bucket: `2026-01-18` (day; week: its Monday) or an hour with its offset")
+    inbound_count: int
+    outbound_count: int
+    total_count: int
+    failed_count: int
+
+
+class MessageSummary(ApiModel):
+    total_inbound: int
+    total_outbound: int
+    total_failed: int
+    average_per_day: float
+
+
+class MessageStatistics(ApiModel):
+    metrics: list[MessageBucket]
+    summary: MessageSummary
+    start_date: date
+    end_date: date
+    group_by: str
+    timezone: str

@@ -212,3 +212,26 @@ def flow_stats_sk(day: str) -> str:
     ``#finished``, ``#completed``, ``#fallback``, ``#steps``): a range of days reads one item a day, however
     many flows the shop has."""
     return f"FLOWSTATS#{day}"
+
+
+# --- analytics counters -----------------------------------------------------------------------------
+
+
+def stats_pk(shop_id: str) -> str:
+    """A shop's analytics counters (their own partition: analytics reads never touch the shop's items)."""
+    return f"STATS#{shop_id}"
+
+
+def stats_hour_sk(hour: str) -> str:
+    """One UTC hour's counters (``yyyy-mm-ddTHH``)."""
+    return f"H#{hour}"
+
+
+def stats_day_sk(day: str) -> str:
+    """One UTC day's counters (``yyyy-mm-dd``): the hours' roll-up."""
+    return f"D#{day}"
+
+
+def stats_batch_pk(batch: str) -> str:
+    """The marker of a counted batch of table changes (so a retried batch is counted once)."""
+    return f"STATSBATCH#{batch}"

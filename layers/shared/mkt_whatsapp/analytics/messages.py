@@ -1,0 +1,112 @@
+"""``GET /analytics/messages``: message volume by hour, day or ISO week in the shop's time zone, from the
+counters (analytics/counting.py), never from the messages themselves.
+
+- Every bucket of the range is present, zeros included. A day is the time zone's calendar day (a
+  Vietnamese shop's day starts at 17:00 UTC); a week starts on Monday (ISO) and is named by its Monday,
+  which may fall before the range's first day (the range's days only are counted).
+- Reads: in UTC, a range of days reads the day items (one a day: 90 days are 90 items, at 1,000 messages
+  or 1,000,000); in another time zone the hour items of the range (24 a day), since a local day is
+  made of two UTC days' hours. Either way bounded by the range, not by the volume.
+- The counters are by UTC hour, so a time zone must be a whole number of hours from UTC over the range
+  (Asia/Ho_Chi_Minh, Europe/Paris with its summer time): one that is not (Asia/Kolkata, +05:30) is 400.
+- ``averagePerDay``: (inbound + outbound) / the range's days.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mkt_whatsapp.core.errors import BadRequest
+from mkt_whatsapp.store import get_table, keys
+from mkt_whatsapp.store import stats as stats_store
+
+COUNTERS = ("inbound", "outbound", "failed")
+
+
+def _hours(start_utc: datetime, end_utc: datetime) -> list[datetime]:
+    hours, at = [], start_utc
+    while at < end_utc:
+        hours.append(at)
+        at += timedelta(hours=1)
+    return hours
+
+
+def _bucket(local: datetime, group_by: str) -> str:
+    if group_by == "hour":
+        return local.isoformat(timespec="seconds")
+    if group_by == "week":
+        return (local.date() - timedelta(days=local.weekday())).isoformat()
+    return local.date().isoformat()
+
+
+def default_range(start: date | None, end: date | None, group_by: str, today: date) -> tuple[date, date]:
+    """The range asked, with its open ends filled: the last 30 days (today alone for hours) up to today."""
+    span = timedelta(days=0 if group_by == "hour" else 29)
+    if start is None and end is None:
+        return today - span, today
+    if start is None:
+        assert end is not None
+        return end - span, end
+    return start, end if end is not None else max(start, min(today, start + span))
+
+
+def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, Any]:
+    zone = ZoneInfo(timezone)
+    start_utc = datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
+    end_utc = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    hours = _hours(start_utc, end_utc)
+    if start_utc.minute or start_utc.second or any(hour.astimezone(zone).minute for hour in hours):
+        raise BadRequest(
+            f"{timezone} is not a whole number of hours from UTC over this range",
+            code="UNSUPPORTED_TIMEZONE",
+            field="timezone",
+        )
+    buckets: dict[str, dict[str, int]] = {}
+    for hour in hours:
+        buckets.setdefault(_bucket(hour.astimezone(zone), group_by), dict.fromkeys(COUNTERS, 0))
+    table = get_table()
+    if timezone == "UTC" and group_by != "hour":
+        days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+        items = stats_store.read(table, shop_id, [keys.stats_day_sk(day) for day in days])
+        for day in days:
+            item = items.get(keys.stats_day_sk(day)) or {}
+            local = datetime.fromisoformat(day).replace(tzinfo=UTC)
+            _add(buckets[_bucket(local, group_by)], item)
+    else:
+        items = stats_store.read(table, shop_id, [keys.stats_hour_sk(h.strftime("%Y-%m-%dT%H")) for h in hours])
+        for hour in hours:
+            item = items.get(keys.stats_hour_sk(hour.strftime("%Y-%m-%dT%H"))) or {}
+            _add(buckets[_bucket(hour.astimezone(zone), group_by)], item)
+    metrics = [
+        {
+            "date": name,
+            "inboundCount": counts["inbound"],
+            "outboundCount": counts["outbound"],
+            "totalCount": counts["inbound"] + counts["outbound"],
+            "failedCount": counts["failed"],
+        }
+        for name, counts in buckets.items()
+    ]
+    total_in = sum(b["inbound"] for b in buckets.values())
+    total_out = sum(b["outbound"] for b in buckets.values())
+    day_count = (end - start).days + 1
+    return {
+        "metrics": metrics,
+        "summary": {
+            "totalInbound": total_in,
+            "totalOutbound": total_out,
+            "totalFailed": sum(b["failed"] for b in buckets.values()),
+            "averagePerDay": round((total_in + total_out) / day_count, 2),
+        },
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        "groupBy": group_by,
+        "timezone": timezone,
+    }
+
+
+def _add(bucket: dict[str, int], item: dict[str, Any]) -> None:
+    for name in COUNTERS:
+        bucket[name] += int(item.get(name, 0))

@@ -1,6 +1,7 @@
 """Developer helpers for the local stack: mint a dev JWT, sign a webhook body like Meta does, post a
-customer's text message (``say``) or reply-button press (``press``) now, signed, as Meta would deliver it,
-and create and activate a flow file for a shop (``flow``)."""
+customer's text message (``say``, optionally as written from a click-to-WhatsApp ad) or reply-button press
+(``press``) now, signed, as Meta would deliver it, and create and activate a flow file for a shop, its
+placeholders substituted (``flow``)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,28 @@ def customer_delivery(message: dict[str, Any], phone_number_id: str, customer: s
     return json.dumps(payload).encode()
 
 
-def customer_text_delivery(text: str, phone_number_id: str, customer: str, name: str) -> bytes:
-    """A Meta delivery of one text message from ``customer`` to ``phone_number_id``, sent now."""
-    return customer_delivery({"type": "text", "text": {"body": text}}, phone_number_id, customer, name)
+def ad_referral(source_id: str) -> dict[str, Any]:
+    """The ``referral`` Meta adds to a customer's first message from a click-to-WhatsApp ad whose id is
+    ``source_id`` (shaped like Meta's example: what an ``ad_referral`` flow trigger reads)."""
+    return {
+        "source_url": f"https://fb.me/local-ad-{source_id}",
+        "source_id": source_id,
+        "source_type": "ad",
+        "headline": "Chat with us",
+        "body": "Local test ad",
+        "ctwa_clid": f"local-ctwa-{uuid.uuid4().hex}",
+    }
+
+
+def customer_text_delivery(
+    text: str, phone_number_id: str, customer: str, name: str, referral: dict[str, Any] | None = None
+) -> bytes:
+    """A Meta delivery of one text message from ``customer`` to ``phone_number_id``, sent now (with
+    ``referral``, as written from an ad)."""
+    message: dict[str, Any] = {"type": "text", "text": {"body": text}}
+    if referral is not None:
+        message["referral"] = referral
+    return customer_delivery(message, phone_number_id, customer, name)
 
 
 def button_press_delivery(button_id: str, title: str, phone_number_id: str, customer: str, name: str) -> bytes:
@@ -85,9 +105,15 @@ def post_signed(api: str, body: bytes, secret: str | None = None) -> str:
 
 
 def post_customer_text(
-    api: str, text: str, phone_number_id: str, customer: str, name: str, secret: str | None = None
+    api: str,
+    text: str,
+    phone_number_id: str,
+    customer: str,
+    name: str,
+    secret: str | None = None,
+    referral: dict[str, Any] | None = None,
 ) -> str:
-    return post_signed(api, customer_text_delivery(text, phone_number_id, customer, name), secret)
+    return post_signed(api, customer_text_delivery(text, phone_number_id, customer, name, referral), secret)
 
 
 def post_button_press(
@@ -96,12 +122,35 @@ def post_button_press(
     return post_signed(api, button_press_delivery(button_id, title, phone_number_id, customer, name), secret)
 
 
-def create_flow(api: str, path: Path, shop_id: str) -> tuple[bool, str]:
-    """Create the flow of the file at ``path`` for ``shop_id`` (its ``shopId`` replaced) and activate it,
-    with a dev token for the shop; returns whether both succeeded and the last answer's body."""
+def substituted(text: str, settings: dict[str, str]) -> str:
+    """``text`` with each placeholder of ``settings`` (``AI_AGENT_ID`` and the like) replaced by its value;
+    a placeholder the text does not hold is an error (a mistyped name would leave the flow unchanged). The
+    text is JSON: a value is escaped as a JSON string's characters."""
+    for placeholder, value in settings.items():
+        if placeholder not in text:
+            raise ValueError(f"{placeholder} is not in the flow file")
+        text = text.replace(placeholder, json.dumps(value, ensure_ascii=False)[1:-1])
+    return text
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs (``--set``) as a dict."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        placeholder, sep, value = pair.partition("=")
+        if not sep or not placeholder:
+            raise ValueError(f"--set takes NAME=VALUE, not {pair!r}")
+        settings[placeholder] = value
+    return settings
+
+
+def create_flow(api: str, path: Path, shop_id: str, settings: dict[str, str] | None = None) -> tuple[bool, str]:
+    """Create the flow of the file at ``path`` for ``shop_id`` (its ``shopId`` replaced, and each placeholder
+    of ``settings`` by its value) and activate it, with a dev token for the shop; returns whether both
+    succeeded and the last answer's body."""
     import httpx
 
-    document = json.loads(path.read_text())
+    document = json.loads(substituted(path.read_text(encoding="utf-8"), settings or {}))
     document["shopId"] = shop_id
     headers = {"Authorization": f"Bearer {mint_token([shop_id])}"}
     base = api.rstrip("/")
@@ -124,12 +173,22 @@ def main(argv: list[str] | None = None) -> int:
     sign.add_argument("body", type=Path)
     say = commands.add_parser("say", help="post a customer's text message now, as a signed Meta webhook")
     say.add_argument("text")
+    say.add_argument(
+        "--referral", metavar="SOURCE_ID", default="", help="as written from the click-to-WhatsApp ad with this id"
+    )
     press = commands.add_parser("press", help="post a customer's reply-button press now, as a signed Meta webhook")
     press.add_argument("--id", required=True, help="the button's id (what a flow's question expects)")
     press.add_argument("--title", default="", help="the button's title as the customer saw it (default: the id)")
     flow = commands.add_parser("flow", help="create a flow from a JSON file for a shop and activate it")
     flow.add_argument("file", type=Path)
     flow.add_argument("--shop", default=DEV_SHOP, help=f"the shop whose flow it is (default {DEV_SHOP})")
+    flow.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace the placeholder NAME in the file with VALUE, e.g. AI_AGENT_ID=... (repeatable)",
+    )
     for command in (say, press, flow):
         command.add_argument("--api", default=DEFAULT_API)
     for command in (say, press):
@@ -139,13 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "say":
-        print(post_customer_text(args.api, args.text, args.phone_number_id, args.customer, args.name))
+        referral = ad_referral(args.referral) if args.referral else None
+        print(post_customer_text(args.api, args.text, args.phone_number_id, args.customer, args.name, None, referral))
         return 0
     if args.command == "press":
         print(post_button_press(args.api, args.id, args.title, args.phone_number_id, args.customer, args.name))
         return 0
     if args.command == "flow":
-        ok, answer = create_flow(args.api, args.file, args.shop)
+        try:
+            settings = parse_settings(args.set)
+            ok, answer = create_flow(args.api, args.file, args.shop, settings)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
         print(answer)
         return 0 if ok else 1
 

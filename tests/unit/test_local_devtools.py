@@ -16,6 +16,7 @@ from local.defaults import LOCAL_DEFAULTS
 from mkt_whatsapp.whatsapp.inbound_content import content_of, readable_text, typed_text
 from mkt_whatsapp.whatsapp.signature import is_valid
 from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
+from tests.support import meta_example
 
 API = "http://127.0.0.1:3999/api/v1/whatsapp"
 WELCOME = Path(__file__).resolve().parents[2] / "docs" / "flows" / "welcome-menu.json"
@@ -133,3 +134,63 @@ def test_a_flow_the_api_refuses_is_a_failed_command(
     assert devtools.main(["flow", str(WELCOME), "--api", API]) == 1
     assert capsys.readouterr().out == refused + "\n"
     assert len(posted.calls) == 1  # nothing to activate
+
+
+AD_OFFER = Path(__file__).resolve().parents[2] / "docs" / "flows" / "ad-offer.json"
+
+
+def test_say_with_a_referral_writes_from_the_ad(posted: Posted) -> None:
+    argv = ["say", "Hello! Can I get more info on this?", "--referral", "120226305854810726", "--api", API]
+    assert devtools.main(argv) == 0
+    [call] = posted.calls
+    assert is_valid(call["content"], call["headers"]["X-Hub-Signature-256"], LOCAL_DEFAULTS["META_APP_SECRET"])
+    _, message = the_message(call["content"])
+    assert content_of(message) == {"type": "text", "text": "Hello! Can I get more info on this?"}
+    referral = message.referral
+    assert referral is not None
+    assert (referral["source_id"], referral["source_type"]) == ("120226305854810726", "ad")
+    # Meta's click-to-WhatsApp example's fields (its media ones and welcome message aside), no others.
+    example = json.loads(meta_example("webhook__text_message_from_click_to_whatsapp_ad.json").read_text())
+    meta_referral = example["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
+    assert set(referral) == set(meta_referral) - {"media_type", "image_url", "welcome_message"}
+    assert set(referral) == {"source_url", "source_id", "source_type", "headline", "body", "ctwa_clid"}
+    assert all(isinstance(referral[key], str) and referral[key] for key in referral)
+
+
+def test_say_without_a_referral_has_none(posted: Posted) -> None:
+    assert devtools.main(["say", "hi", "--referral", "", "--api", API]) == 0  # what make say passes by default
+    _, message = the_message(posted.calls[0]["content"])
+    assert message.referral is None
+    assert b"referral" not in posted.calls[0]["content"]
+
+
+def test_flow_set_replaces_a_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
+    posted = Posted(httpx.Response(201, json={"data": {"flowId": "f-3"}}), httpx.Response(200, text="{}"))
+    monkeypatch.setattr(httpx, "post", posted)
+    assert devtools.main(["flow", str(AD_OFFER), "--set", "AI_AGENT_ID=agent-42", "--api", API]) == 0
+    created = posted.calls[0]["json"]
+    [assistant] = [step for step in created["steps"] if step["id"] == "assistant"]
+    assert assistant["aiAgentId"] == "agent-42"
+    expected = json.loads(AD_OFFER.read_text().replace("AI_AGENT_ID", "agent-42"))
+    assert created == {**expected, "shopId": "shop-1"}
+
+
+def test_flow_set_is_repeatable_and_values_stay_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    posted = Posted(httpx.Response(201, json={"data": {"flowId": "f-4"}}), httpx.Response(200, text="{}"))
+    monkeypatch.setattr(httpx, "post", posted)
+    argv = ["flow", str(AD_OFFER), "--set", "AI_AGENT_ID=a=1", "--set", 'HE20=MÃ "20"', "--api", API]
+    assert devtools.main(argv) == 0
+    created = posted.calls[0]["json"]
+    assert next(s for s in created["steps"] if s["id"] == "assistant")["aiAgentId"] == "a=1"  # first = splits
+    assert 'MÃ "20"' in next(s for s in created["steps"] if s["id"] == "offer")["content"]["text"]
+
+
+@pytest.mark.parametrize("pair", ["NOT_IN_THE_FILE=x", "no-equals-sign", "=x"])
+def test_flow_set_refuses_a_placeholder_it_cannot_apply(
+    pair: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    posted = Posted()
+    monkeypatch.setattr(httpx, "post", posted)
+    assert devtools.main(["flow", str(AD_OFFER), "--set", pair, "--api", API]) == 2
+    assert capsys.readouterr().err.strip()
+    assert posted.calls == []  # nothing created

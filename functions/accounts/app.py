@@ -6,7 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
 from mkt_whatsapp.accounts import connection
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.models.accounts import ConnectAccountRequest
 
 app = http.create_resolver()
@@ -15,7 +16,7 @@ app = http.create_resolver()
 @app.post("/accounts")
 def connect_account() -> Response[str]:
     account = connection.connect(http.parse_body(app, ConnectAccountRequest))
-    metrics.add_metric(name="AccountsConnected", unit="Count", value=1)
+    record(metric_names.ACCOUNTS_CONNECTED)
     return http.ok(account.to_wire(), status=201)
 
 
@@ -30,4 +31,4 @@ def disconnect_account(shopId: str) -> Response[str]:  # noqa: N803
     return http.ok({"message": "Account disconnected successfully"})
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

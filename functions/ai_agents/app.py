@@ -7,7 +7,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
 from mkt_whatsapp.ai import agents
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.store.table import Item
 
 app = http.create_resolver()
@@ -23,7 +24,7 @@ def create_agent() -> Response[str]:
 
     request = http.parse_body(app, CreateAgentRequest)
     created = agents.create(request.shop_id, request, actor=http.actor())
-    metrics.add_metric(name="AiAgentsCreated", unit="Count", value=1)
+    record(metric_names.AI_AGENTS_CREATED)
     return http.ok(created, status=201)
 
 
@@ -85,4 +86,4 @@ def test_agent(agentId: str) -> Response[str]:  # noqa: N803
 
 http.register_pending_routes(app, "ai_agents")
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

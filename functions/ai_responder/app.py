@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.ai import responder
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger
 
 batch = BatchProcessor(event_type=EventType.SQS)
 # A send made inside an answer ends this long before the Lambda does (or is left to the sender).
@@ -27,11 +28,11 @@ def answer(record: SQSRecord) -> None:
     if context is not None:
         deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     outcome = responder.respond(responder.Job.from_wire(record.json_body), deadline=deadline)
-    metrics.add_metric(name=f"AiTurns_{outcome}", unit="Count", value=1)
+    record(metric_names.AI_TURNS, outcome=outcome)
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _context["current"] = context
     return process_partial_response(event=event, record_handler=answer, processor=batch, context=context)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core.observability import log_metrics, logger
 
 app = http.create_resolver()
 
@@ -46,4 +46,4 @@ def messages() -> Response[str]:
 
 http.register_pending_routes(app, "analytics")
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

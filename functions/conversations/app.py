@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
 from mkt_whatsapp.conversations import actions, reading
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.flows import runs
 from mkt_whatsapp.models.conversations import AssignRequest, ConversationQuery, ListConversationsQuery
 from mkt_whatsapp.store.table import Item
@@ -64,7 +65,7 @@ def send_message(conversationId: str) -> Response[str]:  # noqa: N803
         status, data = send.send_once(shop_id, conversation, request, key, actor=actor, deadline=deadline)
     else:
         status, data = send.send(shop_id, conversation, request, actor=actor, deadline=deadline)
-    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+    record(metric_names.MESSAGES_SENT)
     return http.ok(data, status=status)
 
 
@@ -85,4 +86,4 @@ def close_conversation(conversationId: str) -> Response[str]:  # noqa: N803
     return http.ok(closed)
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core.observability import log_metrics, logger
 from mkt_whatsapp.customers import actions, reading
 from mkt_whatsapp.models import ShopQuery
 from mkt_whatsapp.models.customers import ListCustomersQuery, OptInRequest, UpdateTagsRequest
@@ -40,4 +40,4 @@ def update_consent(waId: str) -> Response[str]:  # noqa: N803
     return http.ok(actions.update_consent(shop_id, waId, request.status, request.source, actor=http.actor()))
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

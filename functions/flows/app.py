@@ -8,7 +8,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.flows import definitions
 from mkt_whatsapp.store.table import Item
 
@@ -35,7 +36,7 @@ def create_flow() -> Response[str]:
 
     request = http.parse_body(app, CreateFlowRequest)
     created = definitions.create(request.shop_id, request, actor=http.actor())
-    metrics.add_metric(name="FlowsCreated", unit="Count", value=1)
+    record(metric_names.FLOWS_CREATED)
     return http.ok(created, status=201)
 
 
@@ -74,4 +75,4 @@ def deactivate_flow(flowId: str) -> Response[str]:  # noqa: N803
 
 http.register_pending_routes(app, "flows")
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.ai import intake
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.flows import runs
 from mkt_whatsapp.inbound import dispatcher, processor
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
@@ -31,7 +32,7 @@ def _flows(message: StoredInbound) -> bool:
         referral=dict(message.referral) if message.referral else None,
     )
     if taken is not None:
-        metrics.add_metric(name=f"FlowMessages_{taken}", unit="Count", value=1)
+        record(metric_names.FLOW_MESSAGES, taken=taken)
     return taken is not None
 
 
@@ -49,11 +50,11 @@ dispatcher.register("ai_agent", _ai_agent)
 
 def handle_record(record: SQSRecord) -> None:
     outcome = processor.process_queue_message(record.json_body)
-    metrics.add_metric(name="InboundMessagesStored", unit="Count", value=outcome["messages"])
-    metrics.add_metric(name="StatusesApplied", unit="Count", value=outcome["statuses"])
+    record(metric_names.INBOUND_MESSAGES, outcome["messages"])
+    record(metric_names.STATUSES_APPLIED, outcome["statuses"])
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(event=event, record_handler=handle_record, processor=batch, context=context)

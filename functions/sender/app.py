@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core.observability import log_metrics, logger
 from mkt_whatsapp.messaging import sender
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
@@ -43,11 +43,12 @@ async def send_one(record: SQSRecord, lambda_context: LambdaContext | None = Non
             deadline,
         ),
     )
-    metrics.add_metric(name=f"Outbound_{status}", unit="Count", value=1)
+    # OutboundSent / OutboundFailed are recorded where the outcome is stored (messaging/delivery.py).
+    logger.debug("outbound record settled", extra={"status": status})
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     sender.prepare([str(record.get("body", "")) for record in event.get("Records", [])])
     return async_process_partial_response(event=event, record_handler=send_one, processor=processor, context=context)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from mkt_whatsapp import http
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core.observability import log_metrics, logger
 from mkt_whatsapp.system import health
 
 app = http.create_resolver()
@@ -26,4 +26,4 @@ def get_openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document_text())
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

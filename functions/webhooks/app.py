@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp import http
-from mkt_whatsapp.core.observability import logger, metrics
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import log_metrics, logger, record
 from mkt_whatsapp.inbound import receiver
 
 app = http.create_resolver()
@@ -26,8 +31,21 @@ def receive_delivery() -> Response[str]:
     body = receiver.raw_body(app.current_event.raw_event)
     receiver.authenticate_delivery(body, app.current_event.headers.get("x-hub-signature-256"))
     receiver.receive(body)
-    metrics.add_metric(name="WebhookDeliveries", unit="Count", value=1)
+    record(metric_names.WEBHOOK_DELIVERIES)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=http.dumps({"success": True}))
 
 
-lambda_handler = logger.inject_lambda_context(metrics.log_metrics(http.entrypoint(app)))
+_resolve = http.entrypoint(app)
+
+
+def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The request answered, and how long that took from its receipt (WebhookLatency, ms): Meta gives up
+    on a delivery not answered within a few seconds and retries it."""
+    started = time.perf_counter()
+    try:
+        return _resolve(event, context)
+    finally:
+        record(metric_names.WEBHOOK_LATENCY, (time.perf_counter() - started) * 1000)
+
+
+lambda_handler = logger.inject_lambda_context(log_metrics(_answer))

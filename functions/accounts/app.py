@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from mkt_whatsapp import http
 from mkt_whatsapp.accounts import connection
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.models.accounts import ConnectAccountRequest
 
 app = http.create_resolver()
@@ -16,7 +16,7 @@ app = http.create_resolver()
 @app.post("/accounts")
 def connect_account() -> Response[str]:
     account = connection.connect(http.parse_body(app, ConnectAccountRequest))
-    record(metric_names.ACCOUNTS_CONNECTED)
+    record_metric(metric_names.ACCOUNTS_CONNECTED)
     return http.ok(account.to_wire(), status=201)
 
 

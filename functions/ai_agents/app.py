@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from mkt_whatsapp import http
 from mkt_whatsapp.ai import agents
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.store.table import Item
 
 app = http.create_resolver()
@@ -24,7 +24,7 @@ def create_agent() -> Response[str]:
 
     request = http.parse_body(app, CreateAgentRequest)
     created = agents.create(request.shop_id, request, actor=http.actor())
-    record(metric_names.AI_AGENTS_CREATED)
+    record_metric(metric_names.AI_AGENTS_CREATED)
     return http.ok(created, status=201)
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.ai import responder
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 
 batch = BatchProcessor(event_type=EventType.SQS)
 # A send made inside an answer ends this long before the Lambda does (or is left to the sender).
@@ -28,7 +28,7 @@ def answer(record: SQSRecord) -> None:
     if context is not None:
         deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - _MARGIN_SECONDS
     outcome = responder.respond(responder.Job.from_wire(record.json_body), deadline=deadline)
-    record(metric_names.AI_TURNS, outcome=outcome)
+    record_metric(metric_names.AI_TURNS, outcome=outcome)
 
 
 @logger.inject_lambda_context

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from mkt_whatsapp import http
 from mkt_whatsapp.conversations import actions, reading
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.flows import runs
 from mkt_whatsapp.models.conversations import AssignRequest, ConversationQuery, ListConversationsQuery
 from mkt_whatsapp.store.table import Item
@@ -65,7 +65,7 @@ def send_message(conversationId: str) -> Response[str]:  # noqa: N803
         status, data = send.send_once(shop_id, conversation, request, key, actor=actor, deadline=deadline)
     else:
         status, data = send.send(shop_id, conversation, request, actor=actor, deadline=deadline)
-    record(metric_names.MESSAGES_SENT)
+    record_metric(metric_names.MESSAGES_SENT)
     return http.ok(data, status=status)
 
 

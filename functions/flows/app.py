@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from mkt_whatsapp import http
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.flows import definitions
 from mkt_whatsapp.store.table import Item
 
@@ -36,7 +36,7 @@ def create_flow() -> Response[str]:
 
     request = http.parse_body(app, CreateFlowRequest)
     created = definitions.create(request.shop_id, request, actor=http.actor())
-    record(metric_names.FLOWS_CREATED)
+    record_metric(metric_names.FLOWS_CREATED)
     return http.ok(created, status=201)
 
 

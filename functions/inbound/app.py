@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.ai import intake
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.flows import runs
 from mkt_whatsapp.inbound import dispatcher, processor
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
@@ -32,7 +32,7 @@ def _flows(message: StoredInbound) -> bool:
         referral=dict(message.referral) if message.referral else None,
     )
     if taken is not None:
-        record(metric_names.FLOW_MESSAGES, taken=taken)
+        record_metric(metric_names.FLOW_MESSAGES, taken=taken)
     return taken is not None
 
 
@@ -50,8 +50,8 @@ dispatcher.register("ai_agent", _ai_agent)
 
 def handle_record(record: SQSRecord) -> None:
     outcome = processor.process_queue_message(record.json_body)
-    record(metric_names.INBOUND_MESSAGES, outcome["messages"])
-    record(metric_names.STATUSES_APPLIED, outcome["statuses"])
+    record_metric(metric_names.INBOUND_MESSAGES, outcome["messages"])
+    record_metric(metric_names.STATUSES_APPLIED, outcome["statuses"])
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp import http
 from mkt_whatsapp.core import metric_names
-from mkt_whatsapp.core.observability import log_metrics, logger, record
+from mkt_whatsapp.core.observability import log_metrics, logger, record_metric
 from mkt_whatsapp.inbound import receiver
 
 app = http.create_resolver()
@@ -31,7 +31,7 @@ def receive_delivery() -> Response[str]:
     body = receiver.raw_body(app.current_event.raw_event)
     receiver.authenticate_delivery(body, app.current_event.headers.get("x-hub-signature-256"))
     receiver.receive(body)
-    record(metric_names.WEBHOOK_DELIVERIES)
+    record_metric(metric_names.WEBHOOK_DELIVERIES)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=http.dumps({"success": True}))
 
 
@@ -45,7 +45,7 @@ def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return _resolve(event, context)
     finally:
-        record(metric_names.WEBHOOK_LATENCY, (time.perf_counter() - started) * 1000)
+        record_metric(metric_names.WEBHOOK_LATENCY, (time.perf_counter() - started) * 1000)
 
 
 lambda_handler = logger.inject_lambda_context(log_metrics(_answer))

@@ -32,7 +32,7 @@ from mkt_whatsapp.ai.knowledge import CustomerContext, Role, Turn
 from mkt_whatsapp.core import metric_names
 from mkt_whatsapp.core.clock import iso, now_iso
 from mkt_whatsapp.core.errors import ApiError, BusinessRuleViolation
-from mkt_whatsapp.core.observability import record
+from mkt_whatsapp.core.observability import record_metric
 from mkt_whatsapp.core.text import fold
 from mkt_whatsapp.messaging import send as messaging
 from mkt_whatsapp.store import ai_agents as agent_store
@@ -170,7 +170,7 @@ def _answer(job: Job, conversation: Item, agent: Item, turn: Item, deadline: flo
         try:
             made = replies.complete(agent, _customer(job.shop_id, conversation), turns)
         except ApiError as failure:  # ProviderFailed, ProviderNotConfigured
-            record(metric_names.AI_CALLS, outcome="error")
+            record_metric(metric_names.AI_CALLS, outcome="error")
             logger.warning("AI provider failed; handing off", extra={"code": failure.code})
             return hand_off(job, conversation, agent, "provider_error", failure.code, deadline)
         completion = {
@@ -185,10 +185,10 @@ def _answer(job: Job, conversation: Item, agent: Item, turn: Item, deadline: flo
         }
         ai_replies.keep_completion(table, job.conversation_id, job.turn_at, completion)
         ai_replies.add_spend(table, job.shop_id, month, made.estimated_cost, made.prompt_tokens, made.completion_tokens)
-        record(metric_names.AI_CALLS, outcome="ok")
-        record(metric_names.AI_PROMPT_TOKENS, made.prompt_tokens or 0)
-        record(metric_names.AI_COMPLETION_TOKENS, made.completion_tokens or 0)
-        record(metric_names.AI_COST, float(made.estimated_cost or 0))
+        record_metric(metric_names.AI_CALLS, outcome="ok")
+        record_metric(metric_names.AI_PROMPT_TOKENS, made.prompt_tokens or 0)
+        record_metric(metric_names.AI_COMPLETION_TOKENS, made.completion_tokens or 0)
+        record_metric(metric_names.AI_COST, float(made.estimated_cost or 0))
     if completion.get("handoffReason") is not None or not completion.get("text"):
         reason = str(completion.get("handoffReason") or "empty answer")
         return hand_off(job, conversation, agent, "model", reason, deadline)
@@ -257,7 +257,7 @@ def hand_off(job: Job, conversation: Item, agent: Item, reason: str, detail: str
         except BusinessRuleViolation as refused:
             sent = f"refused: {refused.code}"
     ai_replies.hand_off(table, job.conversation_id, reason, detail, now_iso(), str(agent["agentId"]))
-    record(metric_names.AI_HANDOFFS, reason=reason)
+    record_metric(metric_names.AI_HANDOFFS, reason=reason)
     ai_replies.settle_turn(
         table, job.conversation_id, job.turn_at, ai_replies.HANDED_OFF, {"reason": reason, "message": sent}
     )

@@ -1,7 +1,7 @@
 """Powertools Logger and the service's metrics, configured once for every function (service name and
 namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE in template.yaml).
 
-Metrics are the catalogue's (core/metric_names.py), recorded with :func:`record` anywhere — in a handler
+Metrics are the catalogue's (core/metric_names.py), recorded with :func:`record_metric` anywhere — in a handler
 or in the layer's domain code (a send's outcome is recorded where it is stored, whichever function sent
 it) — and printed as EMF documents when the handler wrapped by :func:`log_metrics` returns: one
 document per combination of dimension values, counts summed over the invocation. The set is this
@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_m
 from mkt_whatsapp.core.metric_names import CATALOGUE, MetricName
 
 logger = Logger()
-# Powertools' shared set: kept for the local terminal, which clears it; the service records with record().
+# Powertools' shared set: kept for the local terminal, which clears it; the service records with record_metric().
 metrics = Metrics()
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
@@ -46,7 +46,7 @@ def _dimensions(metric: MetricName, given: dict[str, object]) -> _DimensionKey:
     return tuple(sorted((name, allowed[name].normalise(value)) for name, value in given.items()))
 
 
-def record(metric: MetricName, value: float = 1, **dimensions: object) -> None:
+def record_metric(metric: MetricName, value: float = 1, **dimensions: object) -> None:
     """Add ``value`` to the catalogue's ``metric`` with its declared ``dimensions`` (a value outside a
     dimension's set is recorded as ``other``); printed when the handler's :func:`log_metrics` ends."""
     if CATALOGUE.get(metric.name) is not metric:

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mkt_whatsapp.core import aws, metric_names, token_vault
 from mkt_whatsapp.core.clock import iso, now_iso
 from mkt_whatsapp.core.errors import ServiceUnavailable
-from mkt_whatsapp.core.observability import record
+from mkt_whatsapp.core.observability import record_metric
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.messaging import consent, pacing
 from mkt_whatsapp.models.accounts import AccountRecord
@@ -123,7 +123,7 @@ def attempt(
         message_store.requeue(table, message_id)
         raise Transient(str(error)) from error
     message_store.mark_sent(table, message_id, account.shop_id, sent.whatsapp_message_id, now_iso())
-    record(metric_names.OUTBOUND_SENT)
+    record_metric(metric_names.OUTBOUND_SENT)
     # Answered from what this attempt knows: no read-back (a send costs its writes, not another read).
     return 201, _answer(message_id, {**claimed, "status": "sent", "whatsAppMessageId": sent.whatsapp_message_id})
 
@@ -132,7 +132,9 @@ def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
     failed = message_store.mark_failed(
         get_table(), message_id, now_iso(), [{k: v for k, v in error.items() if v is not None} for error in errors]
     )
-    record(metric_names.OUTBOUND_FAILED, errorClass=metric_names.error_class(errors[0].get("code") if errors else None))
+    record_metric(
+        metric_names.OUTBOUND_FAILED, errorClass=metric_names.error_class(errors[0].get("code") if errors else None)
+    )
     if failed.get("flow"):
         from mkt_whatsapp.messaging import waits
 

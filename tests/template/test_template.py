@@ -4,10 +4,12 @@ events/ sample in-process (what `sam local invoke -e` would do with Docker)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,3 +288,116 @@ def test_one_standard_state_machine_runs_every_flow_from_its_asl_file() -> None:
     assert inbound["FLOW_STATE_MACHINE_ARN"] == {"Ref": "FlowStateMachine"}
     assert tpl.functions()["FlowRunnerFunction"].environment["FLOW_TIME_SCALE"] == {"Ref": "FlowTimeScale"}
     assert tpl.parameter_defaults()["FlowTimeScale"] == "1"
+
+
+def _dashboard() -> dict[str, Any]:
+    """The dashboard's body with every ${...} of its Fn::Sub kept as the name it stands for."""
+    body = tpl.resources()["ServiceDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return dict(json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body)))
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in tpl.resources().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """(Namespace, MetricName, Dimensions) of an alarm, single metric or metric math."""
+    if "MetricName" in alarm:
+        return [alarm]
+    return [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+
+
+def test_every_dead_letter_queue_has_an_alarm_and_is_on_the_dashboard() -> None:
+    resources = tpl.resources()
+    dlqs = {
+        r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+    }
+    queues = {name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert len(dlqs) == 3
+    assert dlqs <= queues
+    alarmed = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for alarm in _alarms().values()
+        for metric in _alarm_metrics(alarm)
+        if metric["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for dimension in metric["Dimensions"]
+    }
+    assert alarmed == dlqs
+    body = json.dumps(_dashboard())
+    for queue in queues:
+        assert f"{queue}.QueueName" in body, queue
+    shown_ages = {
+        row[3]
+        for widget in _dashboard()["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if row[:2] == ["AWS/SQS", "ApproximateAgeOfOldestMessage"]
+    }
+    assert shown_ages == {f"{q}.QueueName" for q in queues - dlqs}
+
+
+def test_every_function_shows_its_errors_throttles_and_p99_duration_on_the_dashboard() -> None:
+    rows = [row for widget in _dashboard()["widgets"] for row in widget["properties"].get("metrics", [])]
+    for function in tpl.functions():
+        for metric in ("Errors", "Throttles", "Duration"):
+            assert ["AWS/Lambda", metric, "FunctionName", function] in [row[:4] for row in rows], (function, metric)
+    for metric in ("ExecutionsStarted", "ExecutionsFailed", "ExecutionsTimedOut"):
+        assert ["AWS/States", metric, "StateMachineArn", "FlowStateMachine"] in [row[:4] for row in rows]
+
+
+def test_every_catalogue_metric_and_dimension_value_is_on_the_dashboard() -> None:
+    from mkt_whatsapp.core.metric_names import CATALOGUE
+
+    shown = {
+        (row[1], tuple(row[2:-1] if isinstance(row[-1], dict) else row[2:]))
+        for widget in _dashboard()["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if row[0] == "MktWhatsApp"
+    }
+    expected = set()
+    for metric in CATALOGUE.values():
+        if not metric.dimensions:
+            expected.add((metric.name, ("service", "mkt-whatsapp-service")))
+        for dimension in metric.dimensions:
+            for value in dimension.values:
+                expected.add((metric.name, (dimension.name, value, "service", "mkt-whatsapp-service")))
+    assert expected <= shown
+    assert {name for name, _ in shown} <= set(CATALOGUE)
+
+
+def test_every_alarm_notifies_the_alarm_topic_whose_email_is_optional() -> None:
+    for name, alarm in _alarms().items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], name
+    resources = tpl.resources()
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert tpl.parameter_defaults()["AlarmEmail"] == ""
+
+
+def test_the_alarms_cover_error_rate_throttles_queue_age_webhook_latency_and_flow_failures() -> None:
+    alarms = _alarms()
+    watched = {
+        (metric["MetricName"], str(dimension["Value"]))
+        for alarm in alarms.values()
+        for metric in _alarm_metrics(alarm)
+        for dimension in metric["Dimensions"]
+    }
+    for function in ("Webhooks", "InboundProcessor", "Sender", "AiResponder", "FlowRunner", "Conversations"):
+        ref = str({"Ref": f"{function}Function"})
+        assert {("Errors", ref), ("Invocations", ref), ("Throttles", ref)} <= watched, function
+        rate = alarms[f"{function}ErrorRateAlarm"]
+        assert [q["Expression"] for q in rate["Metrics"] if "Expression" in q] == [
+            "IF(invocations > 0, 100 * errors / invocations, 0)"
+        ]
+        assert (rate["Threshold"], rate["Metrics"][0]["MetricStat"]["Period"]) == (5, 300)
+    for queue in ("InboundQueue", "OutboundQueue", "AiQueue"):
+        age = alarms[f"{queue}AgeAlarm"]
+        assert (age["MetricName"], age["Threshold"]) == ("ApproximateAgeOfOldestMessage", 300)
+    latency = alarms["WebhookLatencyAlarm"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == ("Duration", "p99", 3000)
+    assert latency["Dimensions"][0]["Value"] == {"Ref": "WebhooksFunction"}
+    assert ("ExecutionsFailed", str({"Ref": "FlowStateMachine"})) in watched

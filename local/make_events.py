@@ -263,6 +263,29 @@ def events() -> dict[str, dict[str, Any]]:
                 "fresh": True,
             },
         },
+        # The table's stream delivering one new inbound message (template.yaml's filter keeps MSG# items).
+        "stats-records": stream_event(
+            [
+                {
+                    "PK": "MSG#00000000-0000-4000-8000-000000000004",
+                    "SK": "MESSAGE",
+                    "entity": "message",
+                    "GSI1PK": "CONV#00000000-0000-4000-8000-00000000c0de#MESSAGES",
+                    "GSI1SK": "2026-01-01T00:00:00.000Z#00000000-0000-4000-8000-000000000004",
+                    "id": "00000000-0000-4000-8000-000000000004",
+                    "shopId": SAMPLE_SHOP,
+                    "conversationId": "00000000-0000-4000-8000-00000000c0de",
+                    "customerKey": "84901234567",
+                    "direction": "inbound",
+                    "whatsAppMessageId": "wamid.HBgLODQ5MDEyMzQ1NjcVAgASGBQzQUZFMDAwMDAwMDAwMDAwMDAwNAA=",
+                    "content": {"type": "text", "text": {"body": "Xin chào"}},
+                    "status": "received",
+                    "statusRank": 10,
+                    "timestamp": "2026-01-01T00:00:00.000Z",
+                    "receivedAt": "2026-01-01T00:00:01.000Z",
+                }
+            ]
+        ),
         **corpus_events(),
     }
 
@@ -312,6 +335,42 @@ def sqs_event(bodies: list[str]) -> dict[str, Any]:
             for index, body in enumerate(bodies)
         ]
     }
+
+
+SAMPLE_STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:123456789012:table/mkt-whatsapp-service-Table/stream/2026-01-01T00:00:00.000"
+)
+
+
+def stream_event(new_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A DynamoDB stream event as Lambda's event source mapping delivers it: one INSERT per item, with the
+    table's view type (NEW_AND_OLD_IMAGES) and the attribute values in DynamoDB JSON."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    records = []
+    for index, item in enumerate(new_items):
+        image = {name: serializer.serialize(value) for name, value in item.items()}
+        size = len(json.dumps(image, separators=(",", ":")))
+        records.append(
+            {
+                "eventID": f"c81e728d9d4c2f636f067f89cc14862{index}",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1767225601,
+                    "Keys": {"PK": image["PK"], "SK": image["SK"]},
+                    "NewImage": image,
+                    "SequenceNumber": str(4000000000000000000000 + index),
+                    "SizeBytes": size,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": SAMPLE_STREAM_ARN,
+            }
+        )
+    return {"Records": records}
 
 
 def inbound_event() -> dict[str, Any]:

@@ -164,8 +164,8 @@ def deploy_state_machines(
 
 
 def create_table(session: Any, logical_id: str, table_name: str) -> None:
-    """Create another table like the template's ``logical_id`` (keys, indexes, billing, encryption, TTL)
-    in the emulator the ``session`` points at, through the DynamoDB API (faster than a stack)."""
+    """Create another table like the template's ``logical_id`` (keys, indexes, billing, encryption, TTL,
+    stream) in the emulator the ``session`` points at, through the DynamoDB API (faster than a stack)."""
     props = resources()[logical_id]["Properties"]
     definition: dict[str, Any] = {
         name: props[name]
@@ -174,6 +174,9 @@ def create_table(session: Any, logical_id: str, table_name: str) -> None:
     }
     if "SSESpecification" in props:
         definition["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+    if "StreamSpecification" in props:
+        view = props["StreamSpecification"]["StreamViewType"]
+        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
     dynamodb = session.client("dynamodb")
     dynamodb.create_table(TableName=table_name, **definition)
     ttl = props.get("TimeToLiveSpecification")

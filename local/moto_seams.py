@@ -12,6 +12,12 @@ a batch's records concurrently) can both pass ``#status = :queued`` and both cla
 twice that real DynamoDB's conditional writes exclude. :func:`install` runs moto's DynamoDB requests one
 at a time in this process.
 
+A third seam makes the table's stream hold what DynamoDB Streams holds: moto appends a record for every
+write, but DynamoDB writes none for a put or an update that leaves the item as it was (a ``MODIFY``
+with equal old and new images would be an event that never happened). Stream reads
+(``dynamodbstreams``) take the same lock as DynamoDB requests, so a reader never sees the records of a
+transaction that is cancelled a moment later (the transaction seam removes them again).
+
 This patches moto's internals. moto is pinned (``moto[server]==5.2.5`` in requirements-dev.txt), so that
 is acceptable; :func:`install` refuses any other version, so an upgrade re-checks the seam rather than
 silently keeping a stale copy.
@@ -36,19 +42,34 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 PINNED_MOTO = "5.2.5"
 
 _MOTO_TRANSACT_WRITE_ITEMS = DynamoDBBackend.transact_write_items
 _MOTO_DYNAMODB_CALL_ACTION = DynamoHandler.call_action
+_MOTO_STREAMS_CALL_ACTION = DynamoDBStreamsHandler.call_action
+_MOTO_STREAM_SHARD_ADD = StreamShard.add
 _DYNAMODB_REQUEST = threading.RLock()
 
 
 def _one_request_at_a_time(self: DynamoHandler) -> Any:
     with _DYNAMODB_REQUEST:
         return _MOTO_DYNAMODB_CALL_ACTION(self)
+
+
+def _one_stream_request_at_a_time(self: DynamoDBStreamsHandler) -> Any:
+    with _DYNAMODB_REQUEST:
+        return _MOTO_STREAMS_CALL_ACTION(self)
+
+
+def _add_a_change(self: StreamShard, old: Item | None, new: Item | None) -> None:
+    """moto's ``StreamShard.add``, except for a write that changed nothing: DynamoDB Streams records none."""
+    if old is not None and new is not None and old.to_json() == new.to_json():
+        return
+    _MOTO_STREAM_SHARD_ADD(self, old, new)
 
 
 @dataclass
@@ -179,7 +200,8 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 
 
 def install() -> None:
-    """Use the item-snapshot ``transact_write_items`` in this process's moto (idempotent)."""
+    """Use the item-snapshot ``transact_write_items``, one DynamoDB (and stream) request at a time and
+    streams without no-change records in this process's moto (idempotent)."""
     if moto.__version__ != PINNED_MOTO:
         raise RuntimeError(
             f"local.moto_seams copies moto {PINNED_MOTO}'s transact_write_items; moto is {moto.__version__}: "
@@ -187,9 +209,13 @@ def install() -> None:
         )
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     DynamoHandler.call_action = _one_request_at_a_time  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.call_action = _one_stream_request_at_a_time  # type: ignore[method-assign]
+    StreamShard.add = _add_a_change  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
-    """Put moto's own ``transact_write_items`` and request handling back (for comparing the two)."""
+    """Put moto's own ``transact_write_items``, request handling and stream records back (for comparing)."""
     DynamoDBBackend.transact_write_items = _MOTO_TRANSACT_WRITE_ITEMS  # type: ignore[method-assign]
     DynamoHandler.call_action = _MOTO_DYNAMODB_CALL_ACTION  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.call_action = _MOTO_STREAMS_CALL_ACTION  # type: ignore[method-assign]
+    StreamShard.add = _MOTO_STREAM_SHARD_ADD  # type: ignore[method-assign]

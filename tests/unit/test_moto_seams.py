@@ -48,8 +48,24 @@ def contents(dynamodb: Any, name: str) -> list[dict[str, Any]]:
     return sorted(dynamodb.scan(TableName=name)["Items"], key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
 
 
+def stream_changes(dynamodb: Any, name: str) -> list[tuple[str, Any, Any, Any]]:
+    """The table's stream: each record's event, keys and images, in order."""
+    import boto3
+
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    return [
+        (r["eventName"], r["dynamodb"]["Keys"], r["dynamodb"].get("OldImage"), r["dynamodb"].get("NewImage"))
+        for r in records
+    ]
+
+
 def run(make: Callable[[], tuple[Any, str]], items: Callable[[str], list[dict[str, Any]]], *, seam: bool) -> tuple:
-    """Run the transaction on a fresh seeded table; the table's items and the error (code, reasons) after."""
+    """Run the transaction on a fresh seeded table; the table's items, the error (code, reasons) and the
+    table's stream after."""
     if seam:
         moto_seams.install()
     else:
@@ -66,7 +82,7 @@ def run(make: Callable[[], tuple[Any, str]], items: Callable[[str], list[dict[st
         )
     finally:
         moto_seams.install()
-    return contents(dynamodb, name), error
+    return contents(dynamodb, name), error, stream_changes(dynamodb, name)
 
 
 def new_item(name: str) -> dict[str, Any]:
@@ -99,6 +115,8 @@ def claim_taken_phone(name: str, return_old: bool = False) -> dict[str, Any]:
         put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return {"Put": put}
 
+
+TRANSACTION_EVENTS = [("INSERT", "SHOP#b"), ("MODIFY", "SHOP#a"), ("REMOVE", "SHOP#a")]
 
 CASES: dict[str, Callable[[str], list[dict[str, Any]]]] = {
     "all succeed": lambda name: [new_item(name), update_count(name), delete_usage(name)],
@@ -152,13 +170,15 @@ def test_the_seam_ends_as_motos_own_transaction_does(table, case: str) -> None:
 def test_a_failed_transaction_leaves_every_touched_item_as_it_was(table, case: str) -> None:
     dynamodb, name = table()
     before = contents(dynamodb, name)
-    after, error = run(lambda: (dynamodb, name), CASES[case], seam=True)
+    stream_before = stream_changes(dynamodb, name)
+    after, error, stream_after = run(lambda: (dynamodb, name), CASES[case], seam=True)
     assert error is not None
     assert after == before  # no new item created, the deleted item restored, the updated one unchanged
+    assert stream_after == stream_before  # and no stream record of the writes undone
 
 
 def test_the_cancellation_reasons_name_each_item(table) -> None:
-    _, error = run(table, CASES["the last fails its condition"], seam=True)
+    _, error, _ = run(table, CASES["the last fails its condition"], seam=True)
     assert error is not None
     code, _, reasons = error
     assert code == "TransactionCanceledException"
@@ -166,8 +186,12 @@ def test_the_cancellation_reasons_name_each_item(table) -> None:
 
 
 def test_a_successful_transaction_applies_every_item(table) -> None:
-    after, error = run(table, CASES["all succeed"], seam=True)
+    after, error, stream = run(table, CASES["all succeed"], seam=True)
     assert error is None
+    # The table's stream has a record of each of the transaction's writes, after the seed's three.
+    assert [(event, keys["PK"]["S"]) for event, keys, _, _ in stream[len(SEED) :]] == [
+        (event, pk) for event, pk in TRANSACTION_EVENTS
+    ]
     assert {(item["PK"]["S"], item["SK"]["S"]) for item in after} == {
         ("PHONE#1", "PHONE"),
         ("SHOP#a", "ACCOUNT"),
@@ -197,6 +221,54 @@ def test_the_seam_copies_no_table(table, monkeypatch) -> None:
     assert copied == []
     run(table, CASES["the last fails its condition"], seam=False)
     assert copied  # the check sees moto's own copies
+
+
+def test_a_write_that_changes_nothing_leaves_no_stream_record(table) -> None:
+    """DynamoDB Streams records a change only; moto records every write (so without the seam, a counter
+    reading MODIFY records would see a change that never happened)."""
+    dynamodb, name = table()
+    before = stream_changes(dynamodb, name)
+    same = dict(SEED[0])
+    dynamodb.put_item(TableName=name, Item=same)
+    dynamodb.update_item(
+        TableName=name,
+        Key={"PK": same["PK"], "SK": same["SK"]},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": same["status"]},
+    )
+    dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": same}}])
+    assert stream_changes(dynamodb, name) == before
+    moto_seams.uninstall()
+    try:
+        dynamodb.put_item(TableName=name, Item=same)
+        assert len(stream_changes(dynamodb, name)) == len(before) + 1  # moto's own records it
+    finally:
+        moto_seams.install()
+
+
+def test_stream_reads_wait_for_a_dynamodb_request_in_progress(table) -> None:
+    """A transaction's records are in moto's stream while it runs and taken out if it is cancelled: a
+    reader must not see them in between (it would deliver changes that never happened)."""
+    import threading
+
+    import boto3
+
+    dynamodb, name = table()
+    arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    done = threading.Event()
+
+    def describe() -> None:
+        streams.describe_stream(StreamArn=arn)
+        done.set()
+
+    with moto_seams._DYNAMODB_REQUEST:  # a DynamoDB request in progress
+        reader = threading.Thread(target=describe)
+        reader.start()
+        assert not done.wait(0.5)
+    reader.join(5)
+    assert done.is_set()
 
 
 def test_install_refuses_another_moto_version(monkeypatch) -> None:

@@ -4,7 +4,8 @@
   template's table, queues, key and secrets created from template.yaml's own definitions;
 - SAM's own local API Gateway (HTTP API v2 events) on ``127.0.0.1:$PORT`` routing template.yaml's routes
   to the same Lambda handlers, run in this process;
-- workers that deliver SQS messages to the consumer functions the template wires to queues;
+- workers that deliver SQS messages to the consumer functions the template wires to queues, and the
+  table's stream to the function the template wires to it (local/stream_worker.py);
 - Step Functions Lambda tasks run by the in-process handlers;
 - a WhatsApp Graph API simulator, unless ``GRAPH_API_BASE_URL`` is set;
 - an OpenAI-compatible simulator for the AI agents, unless ``OPENAI_BASE_URL`` is set (then
@@ -30,6 +31,7 @@ from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner
 from local.sqs_worker import EventSourceMapping, SqsPoller
+from local.stream_worker import StreamPoller, stream_mapping
 
 REGION = "us-east-1"
 STACK_NAME = "mkt-whatsapp-local"
@@ -55,7 +57,7 @@ class LocalStack:
     graph_api_base_url: str = ""
     openai_base_url: str = ""
     components: list[Any] = field(default_factory=list)
-    pollers: list[SqsPoller] = field(default_factory=list)
+    pollers: list[SqsPoller | StreamPoller] = field(default_factory=list)
     physical: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -176,6 +178,9 @@ class LocalStack:
         arns = self._arns()
         for spec in self.lambdas.specs.values():
             for event in spec.events.values():
+                if event.get("Type") == "DynamoDB":
+                    self._start_stream_poller(spec.logical_id, event["Properties"])
+                    continue
                 if event.get("Type") != "SQS":
                     continue
                 props = event["Properties"]
@@ -189,6 +194,16 @@ class LocalStack:
                     report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
                 )
                 self.pollers.append(SqsPoller(self.lambdas, mapping, sqs, REGION).start())
+
+    def _start_stream_poller(self, function: str, properties: dict[str, Any]) -> None:
+        stream = properties["Stream"]
+        target = stream["Fn::GetAtt"] if isinstance(stream, dict) else str(stream).split(".")
+        logical_id = target[0] if isinstance(target, list) else str(target).split(".")[0]
+        mapping = stream_mapping(function, self.physical[logical_id], properties)
+        poller = StreamPoller(
+            self.lambdas, mapping, self.session.client("dynamodb"), self.session.client("dynamodbstreams"), REGION
+        )
+        self.pollers.append(poller.start())
 
     def _start_api(self) -> None:
         from samcli.lib.providers.api_provider import ApiProvider

@@ -23,6 +23,7 @@ from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
 from local.sqs_worker import EventSourceMapping, SqsPoller
+from local.stream_worker import StreamPoller, stream_mapping
 
 ensure_layer_on_path()
 
@@ -174,6 +175,8 @@ def fresh_table(stack: AwsStack) -> Iterator[AwsStack]:
         empty_queues(stack)
         reset_caches()
         stack.client("dynamodb").delete_table(TableName=name)
+        for key in [key for key in _STREAM_POLLERS if key[1] == name]:
+            del _STREAM_POLLERS[key]
 
 
 def empty_queues(stack: AwsStack) -> None:
@@ -243,6 +246,36 @@ def drain(stack: AwsStack, queue: str, function: str, *, batch_size: int) -> int
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     mapping = EventSourceMapping(function, url, arn, batch_size=batch_size, report_batch_item_failures=True)
     poller = SqsPoller(lambdas(), mapping, sqs, "us-east-1", wait_seconds=0)
+    delivered = 0
+    while received := poller.poll_once():
+        delivered += received
+    return delivered
+
+
+_STREAM_POLLERS: dict[tuple[int, str, str], StreamPoller] = {}
+
+
+def stream_poller(stack: AwsStack, function: str = "StatsFunction") -> StreamPoller:
+    """The poller that delivers the stack's table's stream to ``function`` as its template event says; one
+    per table, so each shard's position is remembered between drains."""
+    key = (id(stack.session), stack.table_name, function)
+    if key not in _STREAM_POLLERS:
+        [properties] = [
+            event["Properties"] for event in tpl.functions()[function].events.values() if event["Type"] == "DynamoDB"
+        ]
+        mapping = stream_mapping(function, stack.table_name, properties)
+        _STREAM_POLLERS[key] = StreamPoller(
+            lambdas(), mapping, stack.client("dynamodb"), stack.client("dynamodbstreams"), "us-east-1"
+        )
+    return _STREAM_POLLERS[key]
+
+
+def drain_stats(stack: AwsStack) -> int:
+    """Deliver every stream record of the table written since the last drain (the filter's survivors) to
+    StatsFunction, as Lambda's event source mapping would; returns how many records were delivered. A
+    batch the function fails raises :class:`local.lambdas.FunctionError` and is delivered again, as it
+    was, by the next drain."""
+    poller = stream_poller(stack)
     delivered = 0
     while received := poller.poll_once():
         delivered += received

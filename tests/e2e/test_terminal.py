@@ -1,5 +1,5 @@
 """``make dev``'s terminal, end to end: the real ``python -m local.stack`` prints one line per request and
-per worker job, and no EMF JSON (which stays as it is in AWS)."""
+per worker job (the table's stream's included), and no EMF JSON (which stays as it is in AWS)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ def test_make_dev_prints_one_line_per_request_and_job_and_no_emf() -> None:
         assert httpx.get(f"{stack.api}/health", timeout=30).status_code == 200
         stack.wait_for_line(rf"^GET /api/v1/whatsapp/health 200 {MS}$", timeout=30)
 
+        stack.connect("shop-1", "106540352242922")  # the webhook's number: its message is stored (and counted)
         raw = webhook_body()
         signature = sign(raw, LOCAL_DEFAULTS["META_APP_SECRET"])
         reply = httpx.post(f"{stack.api}/webhooks", content=raw, headers={"X-Hub-Signature-256": signature}, timeout=30)
         assert reply.json() == {"success": True}
         stack.wait_for_line(rf"^POST /api/v1/whatsapp/webhooks 200 {MS}$", timeout=30)
         stack.wait_for_line(rf"^InboundQueue → InboundProcessorFunction 1 ok 0 failed {MS}$", timeout=60)
+        # The table's stream (the message, its conversation) delivered to the stats aggregator.
+        stack.wait_for_line(rf"^Table → StatsFunction [1-9]\d* ok 0 failed {MS}$", timeout=60)
     finally:
         # Killed after 60 s if need be: how the stack stops is test_local_stack's to check (Ctrl-C,
         # SIGTERM), not this test's; on a loaded CI machine this stop once took over 20 s.

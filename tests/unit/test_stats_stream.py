@@ -255,3 +255,27 @@ def test_a_new_table_starts_its_stream_afresh(aws: AwsStack, delivered: list) ->
         assert keys(delivered[-1:]) == [("INSERT", "MSG#other", "ITEM")]
     finally:
         aws.client("dynamodb").delete_table(TableName=other)
+
+
+def test_the_local_stacks_poller_delivers_in_the_background_and_stops_at_once(aws: AwsStack, delivered: list) -> None:
+    """What ``make dev`` runs (local/stack.py starts one per DynamoDB event of the template)."""
+    from local.stream_worker import StreamPoller
+    from tests.support import lambdas
+
+    mapping = stream_poller(aws).mapping
+    poller = StreamPoller(
+        lambdas(), mapping, aws.client("dynamodb"), aws.client("dynamodbstreams"), "us-east-1", idle_seconds=0.05
+    ).start()
+    try:
+        put(aws, "MSG#bg")
+        put(aws, "SHOP#bg")
+        deadline = time.monotonic() + 10
+        while not delivered and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keys(delivered) == [("INSERT", "MSG#bg", "ITEM")]
+    finally:
+        started = time.monotonic()
+        poller.request_stop()
+        poller.join(5)
+    assert time.monotonic() - started < 1
+    assert poller.batches_delivered == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -134,6 +135,18 @@ def test_batch_item_failures_are_read_as_lambda_reads_them(result, failed) -> No
     assert failed_message_ids(result, ["a", "b"]) == failed
 
 
+@pytest.fixture
+def keep_step_functions_routing() -> Iterator[None]:
+    """The worker's stack routes Lambda tasks to the template's handlers: put that back afterwards, or a
+    later flow test on this worker would run its tasks against this test's fixture functions."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    routing = lambda_eval_utils.boto_client_for
+    yield
+    lambda_eval_utils.boto_client_for = routing
+
+
+@pytest.mark.usefixtures("keep_step_functions_routing")
 def test_step_functions_run_lambda_tasks_in_process() -> None:
     lambdas = LocalLambdas({"Doubler": spec("Doubler", "consumer.double")})
     stepfunctions.install(lambdas, {"Doubler": "Doubler"})

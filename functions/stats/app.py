@@ -6,25 +6,21 @@ whole, in order, until it does (MaximumRetryAttempts -1)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mkt_whatsapp.analytics import counting
-from mkt_whatsapp.core.observability import logger
+from mkt_whatsapp.core import metric_names
+from mkt_whatsapp.core.observability import emit_now, log_metrics, logger
 
-
-def _metric(name: str, value: int) -> None:
-    """One metric, flushed at once (EMF): handlers run in one process locally share Powertools' metric set,
-    so this function keeps none of its own."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
-        metric.add_dimension(name="service", value=os.environ.get("POWERTOOLS_SERVICE_NAME", "mkt-whatsapp-service"))
+# The batch's count is a single EMF metric printed at once (Powertools' single_metric, through
+# observability.emit_now): no metric set is shared with the other in-process handlers of the local stack.
 
 
 @logger.inject_lambda_context
+@log_metrics
 @event_source(data_class=DynamoDBStreamEvent)
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> None:
     records: list[dict[str, Any]] = event.raw_event.get("Records") or []
@@ -39,4 +35,4 @@ def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> None:
             "lastSequenceNumber": sequence_numbers[-1] if sequence_numbers else None,
         },
     )
-    _metric("StatsStreamRecords", len(records))
+    emit_now(metric_names.STATS_RECORDS, len(records))

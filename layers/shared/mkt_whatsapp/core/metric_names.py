@@ -153,6 +153,12 @@ AI_HANDOFFS = MetricName(
     "ai.responder",
     (AI_HANDOFF_REASON,),
 )
+STATS_RECORDS = MetricName(
+    "StatsRecordsCounted",
+    MetricUnit.Count,
+    "Table changes (stream records past the filter) the stats aggregator counted, retried batches included",
+    "stats",
+)
 ACCOUNTS_CONNECTED = MetricName("AccountsConnected", MetricUnit.Count, "WhatsApp accounts connected", "accounts")
 FLOWS_CREATED = MetricName("FlowsCreated", MetricUnit.Count, "Flows created", "flows")
 AI_AGENTS_CREATED = MetricName("AiAgentsCreated", MetricUnit.Count, "AI agents created", "ai_agents")
@@ -176,6 +182,7 @@ CATALOGUE: dict[str, MetricName] = {
         AI_COMPLETION_TOKENS,
         AI_COST,
         AI_HANDOFFS,
+        STATS_RECORDS,
         ACCOUNTS_CONNECTED,
         FLOWS_CREATED,
         AI_AGENTS_CREATED,

@@ -56,7 +56,10 @@ def test_an_inbound_message_reaches_stats_in_lambdas_event_shape(
 
     assert drain_stats(aws) >= 2
     records = [record for batch in delivered for record in batch]
-    messages = [r for r in records if r["dynamodb"]["Keys"]["PK"]["S"].startswith("MSG#")]
+    # The message's INSERT (a MODIFY may follow: its automation settled, when flows or agents are registered).
+    messages = [
+        r for r in records if r["dynamodb"]["Keys"]["PK"]["S"].startswith("MSG#") and r["eventName"] == "INSERT"
+    ]
     conversations = [r for r in records if r["dynamodb"]["Keys"]["PK"]["S"].startswith("CONV#")]
     [message] = messages
     assert conversations

@@ -282,3 +282,34 @@ def test_the_local_stacks_poller_delivers_in_the_background_and_stops_at_once(aw
         poller.join(5)
     assert time.monotonic() - started < 1
     assert poller.batches_delivered == 1
+
+
+def test_a_message_is_counted_once_when_its_batch_fails_after_counting(
+    api: Any, aws: AwsStack, shop_ids: ShopIds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plumbing with the real counting: the invocation fails after its transaction was written (a
+    timeout), Lambda delivers the same batch again, and the batch's marker makes the second count a no-op."""
+    at = int(time.time())
+    connect_shop(api)
+    processor.process_change(inbound_text_change(shop_ids.phone_number_id, "84901234567", "wamid.STATS-ONCE", at=at))
+    real = counting.count_records
+    answers: list[dict[str, int]] = []
+
+    def count_then_time_out(records: list[dict[str, Any]]) -> dict[str, int]:
+        answers.append(real(records))
+        if len(answers) == 1:
+            raise TimeoutError("the invocation timed out after its write")
+        return answers[-1]
+
+    monkeypatch.setattr(counting, "count_records", count_then_time_out)
+    with pytest.raises(FunctionError, match="timed out"):
+        drain_stats(aws)
+    assert drain_stats(aws) >= 1
+    first, again = answers
+    assert first["counted"] >= 1
+    assert again["chunks"] >= 1
+    assert again["skipped"] == again["chunks"]
+    today = time.strftime("%Y-%m-%d", time.gmtime(at))  # the UTC day of the message's timestamp
+    reply = api.get("/analytics/messages", query={"shopId": shop_ids.shop_id, "startDate": today, "endDate": today})
+    assert reply.status == 200, reply.text
+    assert [(m["inboundCount"], m["outboundCount"]) for m in reply.data["metrics"]] == [(1, 0)]

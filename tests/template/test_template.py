@@ -159,6 +159,7 @@ def function_for(sample: str) -> str:
 SAMPLE_ANSWERS = {
     "webhooks-verify": 200,
     "webhooks-receive": 200,
+    "webhooks-url-receive": 200,
     "accounts-connect": 201,
     "accounts-get": 200,
     "conversations-list": 200,
@@ -405,3 +406,64 @@ def test_the_alarms_cover_error_rate_throttles_queue_age_webhook_latency_and_flo
     assert (latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == ("Duration", "p99", 3000)
     assert latency["Dimensions"][0]["Value"] == {"Ref": "WebhooksFunction"}
     assert ("ExecutionsFailed", str({"Ref": "FlowStateMachine"})) in watched
+
+
+def transformed_template() -> dict:
+    """template.yaml after the SAM transform (what CloudFormation deploys), code locations stubbed."""
+    import copy
+    import os
+    from unittest.mock import Mock
+
+    from samtranslator.translator.transform import transform
+
+    template = copy.deepcopy(tpl.load())
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+    loader = Mock()
+    loader.load.return_value = {}
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(template, {}, loader)
+
+
+def test_meta_calls_the_webhooks_function_url_at_the_webhook_path() -> None:
+    from local import function_urls
+    from mkt_whatsapp.core.settings import API_BASE_PATH
+
+    resources = transformed_template()["Resources"]
+    assert resources["WebhooksFunctionUrl"] == {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"TargetFunctionArn": {"Ref": "WebhooksFunction"}, "AuthType": "NONE", "InvokeMode": "BUFFERED"},
+    }
+    # Public, as AuthType NONE needs: both permissions (InvokeFunction only through the URL).
+    public = {
+        (
+            r["Properties"]["Action"],
+            r["Properties"].get("FunctionUrlAuthType"),
+            r["Properties"].get("InvokedViaFunctionUrl"),
+        )
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Ref": "WebhooksFunction"}
+        and r["Properties"]["Principal"] == "*"
+    }
+    assert public == {("lambda:InvokeFunctionUrl", "NONE", None), ("lambda:InvokeFunction", None, True)}
+    # No other function has a URL.
+    assert [k for k, r in resources.items() if r["Type"] == "AWS::Lambda::Url"] == ["WebhooksFunctionUrl"]
+
+    outputs = tpl.load()["Outputs"]
+    path = API_BASE_PATH + "/webhooks"
+    assert outputs["WebhookUrl"]["Value"] == {"Fn::Sub": "${WebhooksFunctionUrl.FunctionUrl}" + path.lstrip("/")}
+    assert outputs["ApiWebhookUrl"]["Value"]["Fn::Sub"].endswith("/" + path.lstrip("/"))
+    # The local stack serves the function URL at the same path, from the same output.
+    assert function_urls.mounts() == {path: "WebhooksFunction"}
+
+
+def test_webhook_concurrency_is_reserved_only_when_asked() -> None:
+    template = tpl.load()
+    assert template["Parameters"]["WebhookReservedConcurrency"]["Default"] == 0
+    reserved = template["Resources"]["WebhooksFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["ReserveWebhookConcurrency", {"Ref": "WebhookReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }

@@ -51,7 +51,7 @@ def _route_not_found(*_args: Any) -> Response:
     return _answer(not_found_or_wrong_method(request.path, request.method.upper()))
 
 
-def _function_failed(*_args: Any) -> Response:
+def function_failed(*_args: Any) -> Response:
     from mkt_whatsapp.core.errors import ApiError
 
     class FunctionFailed(ApiError):
@@ -65,5 +65,5 @@ def install() -> None:
     """Patch this process's SAM local API Gateway as the module says (idempotent; before ``create()``)."""
     local_apigw_service.construct_v2_event_http = _construct_v2_event_http
     ServiceErrorResponses.route_not_found = staticmethod(_route_not_found)  # type: ignore[method-assign]
-    ServiceErrorResponses.lambda_failure_response = staticmethod(_function_failed)  # type: ignore[method-assign]
-    ServiceErrorResponses.lambda_body_failure_response = staticmethod(_function_failed)  # type: ignore[method-assign]
+    ServiceErrorResponses.lambda_failure_response = staticmethod(function_failed)  # type: ignore[method-assign]
+    ServiceErrorResponses.lambda_body_failure_response = staticmethod(function_failed)  # type: ignore[method-assign]

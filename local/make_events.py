@@ -1,5 +1,6 @@
-"""Write events/: one API Gateway HTTP API v2 event per function (for ``sam local invoke -e``), plus the
-raw webhook body the README signs. Regenerate with ``python -m local.make_events``.
+"""Write events/: one API Gateway HTTP API v2 event per function (for ``sam local invoke -e``), a function-URL
+event for the webhooks (``webhooks-url-*``), plus the raw webhook body the README signs. Regenerate with
+``python -m local.make_events``.
 
 Authenticated samples carry a long-lived token signed with the local stack's *development* JWT secret
 (local/defaults.py); ``events/env.json`` gives ``sam local invoke --env-vars`` the same secrets.
@@ -13,11 +14,13 @@ import itertools
 import json
 import time
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
 from local import defaults
+from local.function_urls import function_url_event
 from local.lambdas import ensure_layer_on_path
 from local.template import ROOT
 
@@ -182,6 +185,21 @@ def events() -> dict[str, dict[str, Any]]:
                 "content-type": "application/json",
                 "x-hub-signature-256": sign(body, defaults.LOCAL_DEFAULTS["META_APP_SECRET"]),
             },
+        ),
+        # The same delivery as Meta sends it to the function URL (output WebhookUrl).
+        "webhooks-url-receive": function_url_event(
+            "WebhooksFunction",
+            "POST",
+            "/api/v1/whatsapp/webhooks",
+            body=body,
+            headers={
+                "content-type": "application/json",
+                "user-agent": "facebookexternalua",
+                "x-hub-signature-256": sign(body, defaults.LOCAL_DEFAULTS["META_APP_SECRET"]),
+            },
+            source_ip="173.252.127.1",
+            now=datetime(2026, 1, 1, tzinfo=UTC),
+            request_id="sample-request",
         ),
         "accounts-connect": http_event(
             "POST",

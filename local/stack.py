@@ -3,7 +3,8 @@
 - an AWS emulator: moto's server, in this process, with Step Functions execution switched on, and the
   template's table, queues, key and secrets created from template.yaml's own definitions;
 - SAM's own local API Gateway (HTTP API v2 events) on ``127.0.0.1:$PORT`` routing template.yaml's routes
-  to the same Lambda handlers, run in this process;
+  to the same Lambda handlers, run in this process; on the same port, the path of a function URL (Meta's
+  webhooks: output ``WebhookUrl``) gets the function-URL events Lambda builds (local/function_urls.py);
 - workers that deliver SQS messages to the consumer functions the template wires to queues, and the
   table's stream to the function the template wires to it (local/stream_worker.py);
 - Step Functions Lambda tasks run by the in-process handlers;
@@ -26,7 +27,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from local import apigw_seams, defaults, stepfunctions, terminal
+from local import apigw_seams, defaults, function_urls, stepfunctions, terminal
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner
@@ -216,6 +217,7 @@ class LocalStack:
         api = ApiProvider(stacks).api
         service = LocalApigwService(api, SamRunner(self.lambdas), port=self.port, host=self.host)
         service.create()
+        function_urls.install(service._app, self.lambdas)
         self.http = make_server(self.host, self.port, service._app, threaded=True, fd=self._api_socket.fileno())
         self.port = self.http.port
         threading.Thread(target=self.http.serve_forever, name="api-gateway", daemon=True).start()

@@ -18,7 +18,7 @@ import boto3
 import jwt
 from moto import mock_aws
 
-from local import apigw_seams, moto_seams, stepfunctions
+from local import apigw_seams, function_urls, moto_seams, stepfunctions
 from local import template as tpl
 from local.graph_simulator import GraphSimulator
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
@@ -356,8 +356,9 @@ def lambdas() -> LocalLambdas:
     return _LAMBDAS
 
 
-def local_api() -> Any:
-    """SAM's LocalApigwService Flask app over the in-process handlers."""
+def local_api(*, with_function_urls: bool = False) -> Any:
+    """SAM's LocalApigwService Flask app over the in-process handlers (HTTP API events); with
+    ``with_function_urls``, a function URL's path gets function-URL events instead, as in the local stack."""
     from samcli.lib.providers.api_provider import ApiProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
     from samcli.local.apigw.local_apigw_service import LocalApigwService
@@ -366,6 +367,8 @@ def local_api() -> Any:
     stacks, _ = SamLocalStackProvider.get_stacks(str(tpl.TEMPLATE))
     service = LocalApigwService(ApiProvider(stacks).api, SamRunner(lambdas()), port=0, host="127.0.0.1")
     service.create()
+    if with_function_urls:
+        function_urls.install(service._app, lambdas())
     return service._app
 
 

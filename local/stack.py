@@ -72,6 +72,12 @@ class LocalStack:
     def api_url(self) -> str:
         return f"{self.url}/api/v1/whatsapp"
 
+    @property
+    def webhook_url(self) -> str:
+        """Where Meta's webhooks go: the webhooks function's URL (output WebhookUrl), on this port."""
+        [path] = [path for path, function in function_urls.mounts().items() if function == "WebhooksFunction"]
+        return f"{self.url}{path}"
+
     # --- start ------------------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
@@ -284,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     terminal.install(log_level=handler_log_level)
     print(
         f"mkt-whatsapp-service ready: {stack.api_url}  (health: {stack.api_url}/health)\n"
+        f"  Meta webhooks (the function URL, as output WebhookUrl): {stack.webhook_url}\n"
         f"  Graph API: {stack.graph_api_base_url}   OpenAI: {stack.openai_base_url}\n"
         f"  AWS emulator: {stack.aws_endpoint}\n"
         f"  dev token: make token SHOP=<shopId>   sign a webhook body: make sign BODY=<file.json>\n"

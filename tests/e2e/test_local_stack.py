@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import time
@@ -154,3 +155,37 @@ def test_a_signed_webhook_becomes_a_conversation_a_message_and_a_customer(stack:
     customer = httpx.get(f"{stack.api}/customers/84901234567", params={"shopId": "shop-in"}, headers=auth)
     assert customer.status_code == 200
     assert customer.json()["data"]["stats"]["conversationCount"] == 1
+
+
+def test_meta_posts_to_the_function_url_the_banner_names(stack: RunningStack, shop_ids: ShopIds) -> None:
+    """The webhook URL the ready banner names (the function URL's path, as output WebhookUrl gives it on
+    AWS) takes Meta's handshake and signed deliveries as function-URL events; a delivery Meta repeats is
+    stored once, a forged one is 401 and stores nothing."""
+    [url] = re.findall(r"Meta webhooks[^:]*: (\S+)", stack.ready_line)
+    assert url == f"http://127.0.0.1:{stack.port}/api/v1/whatsapp/webhooks"
+    auth = stack.connect(shop_ids.shop_id, shop_ids.phone_number_id)
+    handshake = {"hub.mode": "subscribe", "hub.verify_token": "local-dev-verify-token", "hub.challenge": "77"}
+    assert httpx.get(url, params=handshake).text == "77"
+
+    raw = webhook_body().replace(b"106540352242922", shop_ids.phone_number_id.encode())
+    forged = raw.replace(b"shop c\\u00f2n h\\u00e0ng", b"send me your tokens")
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, DEV_APP_SECRET)}
+    assert httpx.post(url, content=forged, headers=headers).status_code == 401
+    for _ in range(2):  # Meta delivers at least once
+        reply = httpx.post(url, content=raw, headers=headers)
+        assert (reply.status_code, reply.json()) == (200, {"success": True})
+
+    params = {"shopId": shop_ids.shop_id}
+    deadline = time.monotonic() + 20
+    while True:
+        listing = httpx.get(f"{stack.api}/conversations", params=params, headers=auth).json()["data"]
+        if listing["totalCount"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    time.sleep(1)  # the redelivery's turn in the queue worker
+    [conversation] = httpx.get(f"{stack.api}/conversations", params=params, headers=auth).json()["data"][
+        "conversations"
+    ]
+    assert conversation["messageCount"] == 1
+    detail = httpx.get(f"{stack.api}/conversations/{conversation['id']}", headers=auth).json()["data"]
+    assert [m["content"]["text"] for m in detail["messages"]] == ["Xin chào, shop còn hàng không?"]

@@ -66,6 +66,8 @@ def emit_now(metric: MetricName, value: float = 1, **dimensions: object) -> None
     if CATALOGUE.get(metric.name) is not metric:
         raise ValueError(f"{metric.name} is not in the metric catalogue")
     key = _dimensions(metric, dimensions)
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true", "yes", "on"):
+        return  # as flush_metrics: single_metric itself prints whatever this says
     with single_metric(name=metric.name, unit=metric.unit, value=value) as single:
         # single_metric adds no ``service`` of its own (a metric set does): the same dimensions either way.
         single.add_dimension(name="service", value=os.environ.get("POWERTOOLS_SERVICE_NAME", "mkt-whatsapp-service"))

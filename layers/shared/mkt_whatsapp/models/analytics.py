@@ -1,13 +1,14 @@
 """The analytics endpoints' queries and answers (api-v1.txt "Analytics"; docs/analytics.md).
 
-Dates: ``startDate``/``endDate`` are ISO 8601 dates (``2026-01-18``) or date-times (``2026-01-18T09:00:00Z``,
-an offset given or UTC); a range holds both ends' days and spans at most 366 days. A start after the end,
+Dates: ``startDate``/``endDate`` are ISO 8601 dates (``2026-01-18``) or date-times (``2026-01-18T09:00:00+07:00``:
+the day as written, its offset aside — the caller's calendar day); a range holds both ends' days and spans
+at most 366 days. A start after the end,
 an unreadable date or a longer range is 400 naming the field.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
@@ -28,9 +29,7 @@ def _day(value: Any) -> date:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise PydanticCustomError("invalid_date", "must be an ISO 8601 date or date-time") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date()
+    return moment.date()  # the day as written, in the caller's own calendar (its offset aside)
 
 
 Day = Annotated[date, BeforeValidator(_day)]

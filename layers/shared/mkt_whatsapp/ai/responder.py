@@ -138,7 +138,16 @@ def respond(job: Job, *, deadline: float | None, pinned: bool = False) -> str:
     if agent is not None and agent.get("shopId") != job.shop_id:
         agent = None
     if agent is None:
-        ai_replies.settle_turn(table, job.conversation_id, job.turn_at, ai_replies.SUPERSEDED, {"why": "no agent"})
+        ai_replies.settle_turn(
+            table,
+            job.conversation_id,
+            job.turn_at,
+            ai_replies.SUPERSEDED,
+            {"why": "no agent"},
+            shop_id=job.shop_id,
+            agent_id=None,
+            at=now_iso(),
+        )
         return "skipped"
     return _answer(job, conversation, agent, turn or {}, deadline)
 
@@ -216,7 +225,14 @@ def _answer(job: Job, conversation: Item, agent: Item, turn: Item, deadline: flo
         return hand_off(job, conversation, agent, "send_failed", str(sent.get("errors") or ""), deadline)
     ai_replies.count_ai_reply(table, job.conversation_id, job.turn_at)
     ai_replies.settle_turn(
-        table, job.conversation_id, job.turn_at, ai_replies.ANSWERED, {"messageId": sent.get("messageId")}
+        table,
+        job.conversation_id,
+        job.turn_at,
+        ai_replies.ANSWERED,
+        {"messageId": sent.get("messageId")},
+        shop_id=job.shop_id,
+        agent_id=str(agent["agentId"]),
+        at=now_iso(),
     )
     return "answered"
 
@@ -259,7 +275,14 @@ def hand_off(job: Job, conversation: Item, agent: Item, reason: str, detail: str
     ai_replies.hand_off(table, job.conversation_id, reason, detail, now_iso(), str(agent["agentId"]))
     record_metric(metric_names.AI_HANDOFFS, reason=reason)
     ai_replies.settle_turn(
-        table, job.conversation_id, job.turn_at, ai_replies.HANDED_OFF, {"reason": reason, "message": sent}
+        table,
+        job.conversation_id,
+        job.turn_at,
+        ai_replies.HANDED_OFF,
+        {"reason": reason, "message": sent},
+        shop_id=job.shop_id,
+        agent_id=str(agent["agentId"]),
+        at=now_iso(),
     )
     logger.info(
         "AI handed the conversation to a human", extra={"reason": reason, "conversationId": job.conversation_id}

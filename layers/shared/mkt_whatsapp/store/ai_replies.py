@@ -3,8 +3,9 @@ the shop's monthly AI spend (docs/data-model.md).
 
 - ``AIREPLY#<conversation>`` / ``TURN#<lastInboundAt>``: the turn's claim and, once the provider has
   answered, the completion itself — so a retried job neither pays the provider twice nor sends twice
-  (the send is idempotent on the turn too). Messages of one burst share the turn (their conversation's
-  ``lastInboundAt`` when the job was made): one answer for all of them.
+  (the send is idempotent on the turn too); settled with ``status``, ``outcome``, ``shopId``, ``agentId``
+  and ``settledAt`` (counted by analytics/counting.py when it settles). Messages of one burst share the
+  turn (their conversation's ``lastInboundAt`` when the job was made): one answer for all of them.
 - The conversation: ``aiTurns`` (AI replies so far), ``aiStopped``/``needsHuman``/``handoff`` after a
   handoff.
 - ``SHOP#<shop>`` / ``AI#SPEND#<yyyy-mm>``: ``costUsd``, ``promptTokens``, ``completionTokens``,
@@ -64,14 +65,25 @@ def keep_completion(table: Table, conversation_id: str, turn_at: str, completion
     )
 
 
-def settle_turn(table: Table, conversation_id: str, turn_at: str, outcome: str, detail: dict[str, Any]) -> None:
-    table.update(
-        keys.ai_reply_pk(conversation_id),
-        turn_sk(turn_at),
-        "SET #status = :outcome, outcome = :detail",
-        {":outcome": outcome, ":detail": detail},
-        names={"#status": "status"},
-    )
+def settle_turn(
+    table: Table,
+    conversation_id: str,
+    turn_at: str,
+    outcome: str,
+    detail: dict[str, Any],
+    *,
+    shop_id: str,
+    agent_id: str | None,
+    at: str,
+) -> None:
+    """Settle the turn with its outcome. ``shopId``, ``agentId`` and ``settledAt`` are what the analytics
+    counters read from the table's stream (analytics/counting.py: a turn counts when it settles)."""
+    values: dict[str, Any] = {":outcome": outcome, ":detail": detail, ":shop": shop_id, ":at": at}
+    expression = "SET #status = :outcome, outcome = :detail, shopId = :shop, settledAt = :at"
+    if agent_id:
+        expression += ", agentId = :agent"
+        values[":agent"] = agent_id
+    table.update(keys.ai_reply_pk(conversation_id), turn_sk(turn_at), expression, values, names={"#status": "status"})
 
 
 def count_ai_reply(table: Table, conversation_id: str, turn_at: str) -> None:

@@ -21,6 +21,13 @@ What counts (the facts, as the table records them):
   its status rank crossing ``sent`` (statuses only move forward, so once), on the hour it was sent.
 - ``failed``: an outbound message becoming ``failed`` (once: failed is final), on the hour it failed. A
   message Meta accepted and then failed to deliver is in both.
+- AI turns (``AIREPLY#`` items, ai/responder.py), when a turn settles — its status moving from unsettled
+  (``claimed``) to ``answered`` or ``handed_off``; a settled turn is never settled again into a counted
+  status, and a re-settle from one settled status to another counts nothing — on the hour of its
+  ``settledAt``: ``aiReplies`` (answered), ``aiHandoffs`` and ``aiHandoffs#<reason>`` (handed off), and
+  from the provider's completion kept on the turn (if it was asked: a keyword handoff never is)
+  ``aiPromptTokens``, ``aiCompletionTokens`` and ``aiCostMicros`` (the estimated cost in millionths of a
+  USD, rounded: counters are exact integers). Each also per agent, as ``agent#<agentId>#<counter>``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -42,6 +50,9 @@ _deserializer = TypeDeserializer()
 CHUNK = 99
 
 Counts = dict[tuple[str, str], dict[str, int]]  # (shop, UTC hour yyyy-mm-ddTHH) -> counter -> n
+Count = tuple[str, str, str, int]  # (shop, UTC hour, counter, amount)
+
+AI_SETTLED = ("answered", "handed_off")
 
 
 def _image(record: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -58,16 +69,23 @@ def _hour(at: Any) -> str | None:
         return None
 
 
-def counts_of(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """What one change of the table counts: ``(shop, hour, counter)`` triples (usually none)."""
+def counts_of(record: Mapping[str, Any]) -> list[Count]:
+    """What one change of the table counts: ``(shop, hour, counter, amount)`` (usually none)."""
     event = record.get("eventName")
     if event not in ("INSERT", "MODIFY"):
         return []
     new = _image(record, "NewImage")
-    if not str(new.get("PK", "")).startswith("MSG#") or not new.get("shopId"):
+    if not new.get("shopId"):
         return []
-    shop = str(new["shopId"])
     old = _image(record, "OldImage") if event == "MODIFY" else {}
+    if str(new.get("PK", "")).startswith("AIREPLY#"):
+        return _ai_counts(str(new["shopId"]), new, old)
+    if not str(new.get("PK", "")).startswith("MSG#"):
+        return []
+    return [(shop, hour, counter, 1) for shop, hour, counter in _message_counts(event, str(new["shopId"]), new, old)]
+
+
+def _message_counts(event: str, shop: str, new: dict[str, Any], old: dict[str, Any]) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     if new.get("direction") == "inbound":
         hour = _hour(new.get("timestamp"))
@@ -90,12 +108,56 @@ def counts_of(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
+def _micros(cost: Any) -> int:
+    if cost is None:
+        return 0
+    try:
+        return int((Decimal(str(cost)) * 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def _ai_counts(shop: str, new: dict[str, Any], old: dict[str, Any]) -> list[Count]:
+    """An AI turn settling (see the module): counted on the change that moves it into a settled status."""
+    status = new.get("status")
+    if status not in AI_SETTLED or old.get("status") in AI_SETTLED:
+        return []
+    hour = _hour(new.get("settledAt") or new.get("claimedAt"))
+    if not hour:
+        return []
+    counters: dict[str, int] = {}
+    if status == "answered":
+        counters["aiReplies"] = 1
+    else:
+        reason = str((new.get("outcome") or {}).get("reason") or "unknown")
+        counters["aiHandoffs"] = 1
+        counters[f"aiHandoffs#{reason}"] = 1
+    completion = new.get("completion") or {}
+    if completion:
+        counters["aiPromptTokens"] = int(completion.get("promptTokens") or 0)
+        counters["aiCompletionTokens"] = int(completion.get("completionTokens") or 0)
+        counters["aiCostMicros"] = _micros(completion.get("estimatedCost"))
+    agent = new.get("agentId")
+    found = [(shop, hour, name, amount) for name, amount in counters.items()]
+    if agent:
+        found += [(shop, hour, f"agent#{agent}#{name}", amount) for name, amount in counters.items()]
+    return found
+
+
 def tally(records: Sequence[Mapping[str, Any]]) -> Counts:
+    return _tally(records)[0]
+
+
+def _tally(records: Sequence[Mapping[str, Any]]) -> tuple[Counts, int]:
+    """The batch's counts, and how many of its changes counted something (the facts, for logs)."""
     counts: Counts = defaultdict(lambda: defaultdict(int))
+    facts = 0
     for record in records:
-        for shop, hour, counter in counts_of(record):
-            counts[(shop, hour)][counter] += 1
-    return counts
+        found = counts_of(record)
+        facts += bool(found)
+        for shop, hour, counter, amount in found:
+            counts[(shop, hour)][counter] += amount
+    return counts, facts
 
 
 def batch_id(records: Sequence[Mapping[str, Any]]) -> str:
@@ -109,7 +171,7 @@ def batch_id(records: Sequence[Mapping[str, Any]]) -> str:
 
 def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
     """Count a batch of the table's changes, once (see the module). Returns what was counted (for logs)."""
-    counts = tally(records)
+    counts, facts = _tally(records)
     if not counts:
         return {"records": len(records), "counted": 0, "chunks": 0, "skipped": 0}
     table = get_table()
@@ -130,5 +192,4 @@ def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
             table.transact_write(writes)
         except stats_store.AlreadyCounted:
             skipped += 1  # this chunk was counted by an earlier delivery of the batch
-    counted = sum(sum(counters.values()) for counters in counts.values())
-    return {"records": len(records), "counted": counted, "chunks": len(chunks), "skipped": skipped}
+    return {"records": len(records), "counted": facts, "chunks": len(chunks), "skipped": skipped}

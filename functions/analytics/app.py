@@ -44,6 +44,21 @@ def messages() -> Response[str]:
     return http.ok(message_stats.statistics(query.shop_id, start, end, query.group_by, query.timezone))
 
 
+@app.get("/analytics/ai")
+def ai() -> Response[str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mkt_whatsapp.analytics import ai as ai_stats
+    from mkt_whatsapp.analytics.messages import default_range
+    from mkt_whatsapp.models.analytics import AiQuery
+
+    query = http.parse_query(app, AiQuery)
+    today = datetime.now(ZoneInfo(query.timezone)).date()
+    start, end = default_range(query.start_date, query.end_date, "day", today)
+    return http.ok(ai_stats.statistics(query.shop_id, start, end, query.timezone))
+
+
 http.register_pending_routes(app, "analytics")
 
 lambda_handler = logger.inject_lambda_context(log_metrics(http.entrypoint(app)))

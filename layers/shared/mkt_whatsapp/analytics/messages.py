@@ -52,7 +52,9 @@ def default_range(start: date | None, end: date | None, group_by: str, today: da
     return start, end if end is not None else max(start, min(today, start + span))
 
 
-def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, Any]:
+def bucket_items(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, list[dict[str, Any]]]:
+    """The counter items of the range (see the module), by bucket: every bucket of the range, in order,
+    with the items (hours or UTC days) it is made of (an absent item is ``{}``)."""
     zone = ZoneInfo(timezone)
     start_utc = datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
     end_utc = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
@@ -63,22 +65,30 @@ def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: st
             code="UNSUPPORTED_TIMEZONE",
             field="timezone",
         )
-    buckets: dict[str, dict[str, int]] = {}
+    buckets: dict[str, list[dict[str, Any]]] = {}
     for hour in hours:
-        buckets.setdefault(_bucket(hour.astimezone(zone), group_by), dict.fromkeys(COUNTERS, 0))
+        buckets.setdefault(_bucket(hour.astimezone(zone), group_by), [])
     table = get_table()
     if timezone == "UTC" and group_by != "hour":
         days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
         items = stats_store.read(table, shop_id, [keys.stats_day_sk(day) for day in days])
         for day in days:
-            item = items.get(keys.stats_day_sk(day)) or {}
             local = datetime.fromisoformat(day).replace(tzinfo=UTC)
-            _add(buckets[_bucket(local, group_by)], item)
+            buckets[_bucket(local, group_by)].append(items.get(keys.stats_day_sk(day)) or {})
     else:
         items = stats_store.read(table, shop_id, [keys.stats_hour_sk(h.strftime("%Y-%m-%dT%H")) for h in hours])
         for hour in hours:
             item = items.get(keys.stats_hour_sk(hour.strftime("%Y-%m-%dT%H"))) or {}
-            _add(buckets[_bucket(hour.astimezone(zone), group_by)], item)
+            buckets[_bucket(hour.astimezone(zone), group_by)].append(item)
+    return buckets
+
+
+def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, Any]:
+    buckets: dict[str, dict[str, int]] = {}
+    for name, items in bucket_items(shop_id, start, end, group_by, timezone).items():
+        buckets[name] = dict.fromkeys(COUNTERS, 0)
+        for item in items:
+            _add(buckets[name], item)
     metrics = [
         {
             "date": name,

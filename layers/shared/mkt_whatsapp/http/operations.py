@@ -52,7 +52,14 @@ from mkt_whatsapp.models.ai_agents import (
     TestAgentRequest,
     UpdateAgentRequest,
 )
-from mkt_whatsapp.models.analytics import AutomationsAnswer, AutomationsQuery, MessagesQuery, MessageStatistics
+from mkt_whatsapp.models.analytics import (
+    AiQuery,
+    AiStatistics,
+    AutomationsAnswer,
+    AutomationsQuery,
+    MessagesQuery,
+    MessageStatistics,
+)
 from mkt_whatsapp.models.conversations import (
     AssignRequest,
     ConversationAssignment,
@@ -568,6 +575,16 @@ OPERATIONS: Mapping[str, Operation] = {
         "counters: one item a day of the range, however many executions.",
         query=AutomationsQuery,
         answers={200: Enveloped(AutomationsAnswer)},
+    ),
+    "GET /analytics/ai": Operation(
+        "getAiStatistics",
+        "AI statistics",
+        "The AI agents' replies, handoffs by reason, prompt/completion tokens and estimated cost per day in "
+        "`timezone` (IANA, default UTC), every day present; per agent and in total. The last 30 days unless "
+        "`startDate`/`endDate` say otherwise (at most 366 days). Read from counters (docs/analytics.md, AI).",
+        query=AiQuery,
+        answers={200: Enveloped(AiStatistics)},
+        errors=("UNSUPPORTED_TIMEZONE",),
     ),
 }
 

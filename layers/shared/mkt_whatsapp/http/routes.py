@@ -106,6 +106,7 @@ ROUTES: tuple[Route, ...] = (
     _R("GET", "/analytics/messages", "analytics", _QUERY),
     _R("GET", "/analytics/conversations", "analytics", _QUERY),
     _R("GET", "/analytics/automations", "analytics", _QUERY),
+    _R("GET", "/analytics/ai", "analytics", _QUERY),
 )
 
 # The catch-all route (API Gateway's `ANY /{proxy+}`), served by the system function: 404 or 405.

@@ -100,26 +100,17 @@ def _zone(value: Any) -> str:
     return name
 
 
-class MessagesQuery(WireModel):
+class ZonedRangeQuery(DateRangeQuery):
+    """A shop and an optional range of days in ``timezone`` (IANA, default UTC), both ends included."""
+
+    timezone: Annotated[str, BeforeValidator(_zone)] = "UTC"
+
+
+class MessagesQuery(ZonedRangeQuery):
     """``GET /analytics/messages``'s query: a range of days in ``timezone`` (both ends included; default the
     last 30 days), grouped by ``hour`` (at most 31 days), ``day`` or ``week`` (ISO weeks, from Monday)."""
 
-    shop_id: ShopIdField
-    start_date: Day | None = None
-    end_date: Day | None = None
     group_by: Literal["hour", "day", "week"] = "day"
-    timezone: Annotated[str, BeforeValidator(_zone)] = "UTC"
-
-    @field_validator("end_date")
-    @classmethod
-    def _ordered(cls, end: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("start_date")
-        if end is not None and start is not None:
-            if start > end:
-                raise PydanticCustomError("date_order", "endDate is before startDate")
-            if (end - start).days + 1 > MAX_RANGE_DAYS:
-                raise PydanticCustomError("range_too_long", f"the range spans more than {MAX_RANGE_DAYS} days")
-        return end
 
     @field_validator("group_by")
     @classmethod
@@ -151,4 +142,42 @@ class MessageStatistics(ApiModel):
     start_date: date
     end_date: date
     group_by: str
+    timezone: str
+
+
+class AiQuery(ZonedRangeQuery):
+    """``GET /analytics/ai``'s query: a range of days in ``timezone`` (default the last 30 days)."""
+
+
+class AiHandoffs(ApiModel):
+    total: int
+    by_reason: dict[str, int] = Field(
+        description="Handoffs by reason: keyword, max_turns, budget, unsupported_message, provider_error, "
+        "model, outbound_refused, send_failed (docs/ai-agents.md)"
+    )
+
+
+class AiTotals(ApiModel):
+    replies: int = Field(description="Turns the AI answered (its reply accepted for sending)")
+    handoffs: AiHandoffs
+    prompt_tokens: int
+    completion_tokens: int
+    estimated_cost_usd: float = Field(description="The provider's estimated cost, summed in millionths of a USD")
+
+
+class AiDay(AiTotals):
+    date: str = Field(description="The day in `timezone` (`2026-01-18`)")
+
+
+class AiAgentTotals(AiTotals):
+    agent_id: str
+    name: str | None = Field(default=None, description="The agent's name; none once it is deleted")
+
+
+class AiStatistics(ApiModel):
+    metrics: list[AiDay] = Field(description="Every day of the range, zeros included")
+    agents: list[AiAgentTotals] = Field(description="Each agent that answered or handed off in the range")
+    summary: AiTotals
+    start_date: date
+    end_date: date
     timezone: str

@@ -222,7 +222,8 @@ def test_every_bad_parameter_is_400_naming_it(shop: dict[str, Any], query: dict[
 
 def test_a_missing_shop_is_400_and_another_shops_token_is_403(shop: dict[str, Any]) -> None:
     traffic(shop["shop_id"])
-    assert shop["api"].get("/analytics/ai").status in (400, 403)
+    missing = shop["api"].get("/analytics/ai")
+    assert (missing.status, missing.field) == (400, "shopId"), missing.text
     shop["api"].token = make_token(["another-shop"])
     refused = ai_stats(shop)
     assert refused.status == 403, refused.text

@@ -285,6 +285,7 @@ class InboundPlan:
                     last_inbound_at=last_inbound_at,
                     window_expires_at=window_expires_at,
                     customer_name=self.sender.name,
+                    awaiting_since=at if self._asks_for_answer() else None,
                 )
             )
         else:
@@ -304,6 +305,7 @@ class InboundPlan:
                         "windowExpiresAt": window_expires_at,
                         "messageCount": 1,
                         "tags": ["new-customer"] if self.customer is None else [],
+                        **({"awaitingSince": at} if self._asks_for_answer() else {}),
                     },
                 )
             )
@@ -315,6 +317,11 @@ class InboundPlan:
                 )
             )
         return operations
+
+    def _asks_for_answer(self) -> bool:
+        """Whether the message opens a wait for the shop's answer (docs/analytics.md, "Conversations"):
+        every customer message but a reaction and WhatsApp's own notices (``system``)."""
+        return self.content["type"] not in ("reaction", "system")
 
     def _changed_number(self) -> str | None:
         """The customer's new phone number, from a ``user_changed_number`` system message."""

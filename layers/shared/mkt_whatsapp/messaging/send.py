@@ -48,6 +48,7 @@ from mkt_whatsapp.store.table import Item, Write
 from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest, is_template, template_category, to_graph_body
 
 DAY = timedelta(hours=24)
+WAIT_ATTEMPTS = 5
 
 
 def _rule(message: str, code: str, field: str | None = None) -> BusinessRuleViolation:
@@ -95,34 +96,53 @@ def send(
 
     message_id = str(uuid.uuid4())
     business_initiated = template and (outside_window or closed)
-    message_writes = [
-        message_store.new_message_op(
-            table,
-            {
-                "id": message_id,
-                "shopId": shop_id,
-                "conversationId": conversation_id,
-                "customerKey": customer_key,
-                "direction": "outbound",
-                "content": request.content.to_wire(),
-                "replyTo": request.reply_to,
-                "status": "queued",
-                "statusRank": message_store.STATUS_RANK["queued"],
-                "statusTimestamps": {"queued": now},
-                "timestamp": now,
-                "sentBy": actor,
-                "businessInitiated": business_initiated,
-                **(annotations or {}),
-            },
-        ),
-        conversation_store.outbound_message_op(table, conversation_id, now),
-    ]
+    message = message_store.new_message_op(
+        table,
+        {
+            "id": message_id,
+            "shopId": shop_id,
+            "conversationId": conversation_id,
+            "customerKey": customer_key,
+            "direction": "outbound",
+            "content": request.content.to_wire(),
+            "replyTo": request.reply_to,
+            "status": "queued",
+            "statusRank": message_store.STATUS_RANK["queued"],
+            "statusTimestamps": {"queued": now},
+            "timestamp": now,
+            "sentBy": actor,
+            "businessInitiated": business_initiated,
+            **(annotations or {}),
+        },
+    )
     count_writes = _count_business_initiated(account, shop_id, customer_key, now) if business_initiated else []
-    try:
-        table.transact_write([*message_writes, *count_writes])
-    except account_store.AlreadyCounted:
-        # The customer's 24-hour period started meanwhile: they are already counted.
-        table.transact_write(message_writes)
+    responder = conversation_store.responder_of(actor)
+    awaiting = conversation.get("awaitingSince")
+    for attempt in range(WAIT_ATTEMPTS):
+        message_writes = [
+            message,
+            conversation_store.outbound_message_op(
+                table,
+                conversation_id,
+                now,
+                responder=responder,
+                awaiting_since=str(awaiting) if awaiting else None,
+            ),
+        ]
+        try:
+            try:
+                table.transact_write([*message_writes, *count_writes])
+            except account_store.AlreadyCounted:
+                # The customer's 24-hour period started meanwhile: they are already counted.
+                table.transact_write(message_writes)
+            break
+        except conversation_store.WaitChanged:
+            # A customer's message opened a wait, or another answer ended it, since the conversation was
+            # read: read it again (the message is not stored yet) and retry.
+            fresh = conversation_store.get(table, conversation_id)
+            if fresh is None or attempt == WAIT_ATTEMPTS - 1:
+                raise conversation_store.ConversationGone("condition failed: ConversationGone") from None
+            awaiting = fresh.get("awaitingSince")
 
     recipient = customer.get("waId") or customer.get("bsuid") or conversation.get("customerWaId")
     body = to_graph_body(request.content, str(recipient), reply_to=request.reply_to)

@@ -28,6 +28,8 @@ What counts (the facts, as the table records them):
   from the provider's completion kept on the turn (if it was asked: a keyword handoff never is)
   ``aiPromptTokens``, ``aiCompletionTokens`` and ``aiCostMicros`` (the estimated cost in millionths of a
   USD, rounded: counters are exact integers). Each also per agent, as ``agent#<agentId>#<counter>``.
+- ``conv…``: a conversation item's changes — opened, handed off, answered, resolved — with the seconds
+  they took (analytics/conversations.py, docs/analytics.md "Conversations").
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from mkt_whatsapp.analytics import conversations
 from mkt_whatsapp.core.clock import now_iso, parse_iso
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import stats as stats_store
@@ -154,6 +157,9 @@ def _tally(records: Sequence[Mapping[str, Any]]) -> tuple[Counts, int]:
     facts = 0
     for record in records:
         found = counts_of(record)
+        if record.get("eventName") in ("INSERT", "MODIFY"):
+            new, old = _image(record, "NewImage"), _image(record, "OldImage")
+            found += conversations.counts_of(str(record["eventName"]), new, old)
         facts += bool(found)
         for shop, hour, counter, amount in found:
             counts[(shop, hour)][counter] += amount

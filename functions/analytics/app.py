@@ -1,6 +1,6 @@
 """analytics: a shop's statistics, read from counters kept as events are processed (docs/analytics.md), so
 a request reads a bounded number of items whatever the shop's volume. Guarded like every route (JWT, shop,
-the analytics rate limit). Conversation metrics land with the rest of issue 13 (501 until then)."""
+the analytics rate limit)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,21 @@ def ai() -> Response[str]:
     today = datetime.now(ZoneInfo(query.timezone)).date()
     start, end = default_range(query.start_date, query.end_date, "day", today)
     return http.ok(ai_stats.statistics(query.shop_id, start, end, query.timezone))
+
+
+@app.get("/analytics/conversations")
+def conversations() -> Response[str]:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from mkt_whatsapp.analytics import conversations as conversation_stats
+    from mkt_whatsapp.analytics import messages as message_stats
+    from mkt_whatsapp.models.analytics import ConversationsQuery
+
+    query = http.parse_query(app, ConversationsQuery)
+    today = datetime.now(ZoneInfo(query.timezone)).date()
+    start, end = message_stats.default_range(query.start_date, query.end_date, "day", today)
+    return http.ok(conversation_stats.metrics(query.shop_id, start, end, query.timezone))
 
 
 http.register_pending_routes(app, "analytics")

@@ -181,7 +181,12 @@ def fuzz_config(stack: RunningStack, conversation: str) -> schemathesis.Config:
                     # Rules across parameters that JSON Schema cannot say: a range of at most 366 days (31 by
                     # hour), an IANA time zone a whole number of hours from UTC — 400 naming the field, as
                     # issue 13 asks, for a schema-valid request too.
-                    "include-operation-id": ["getMessageStatistics", "getAutomationPerformance", "getAiStatistics"],
+                    "include-operation-id": [
+                        "getMessageStatistics",
+                        "getAutomationPerformance",
+                        "getConversationMetrics",
+                        "getAiStatistics",
+                    ],
                     "checks": {
                         "positive_data_acceptance": {
                             "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]

@@ -57,6 +57,8 @@ from mkt_whatsapp.models.analytics import (
     AiStatistics,
     AutomationsAnswer,
     AutomationsQuery,
+    ConversationMetrics,
+    ConversationsQuery,
     MessagesQuery,
     MessageStatistics,
 )
@@ -565,7 +567,17 @@ OPERATIONS: Mapping[str, Operation] = {
         answers={200: Enveloped(MessageStatistics)},
         errors=("UNSUPPORTED_TIMEZONE",),
     ),
-    "GET /analytics/conversations": Operation("getConversationMetrics", "Conversation metrics"),
+    "GET /analytics/conversations": Operation(
+        "getConversationMetrics",
+        "Conversation metrics",
+        "Average response and resolution times (`2m 30s`, and in seconds), automation and AI resolution "
+        "rates and the human handoff rate, with the counts they come from, over the days "
+        "`startDate`..`endDate` in `timezone` (IANA, default UTC; the last 30 days unless said, at most "
+        "366). Definitions: docs/analytics.md, Conversations. Read from counters.",
+        query=ConversationsQuery,
+        answers={200: Enveloped(ConversationMetrics)},
+        errors=("UNSUPPORTED_TIMEZONE",),
+    ),
     "GET /analytics/automations": Operation(
         "getAutomationPerformance",
         "Automation performance",

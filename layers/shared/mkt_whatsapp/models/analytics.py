@@ -145,6 +145,54 @@ class MessageStatistics(ApiModel):
     timezone: str
 
 
+class ConversationsQuery(ZonedRangeQuery):
+    """``GET /analytics/conversations``'s query: a range of days in ``timezone`` (default the last 30 days)."""
+
+
+class ResponderTimes(ApiModel):
+    responses: int
+    average_response_time: str | None
+    average_response_seconds: float | None
+
+
+class ResponseTimesByResponder(ApiModel):
+    human: ResponderTimes
+    flow: ResponderTimes
+    ai: ResponderTimes
+
+
+class ConversationCounts(ApiModel):
+    """The counts the metrics are computed from (docs/analytics.md, "Conversations")."""
+
+    responses: int = Field(description="Waits the shop answered in the range")
+    response_seconds: int = Field(description="Their seconds, summed")
+    resolved: int = Field(description="Conversations closed in the range")
+    resolution_seconds: int = Field(description="Their seconds from opened to closed, summed")
+    resolved_by_automation: int = Field(description="Closed ones no human took part in (no handoff either)")
+    resolved_with_ai: int = Field(description="Closed ones an AI agent replied in")
+    resolved_by_ai: int = Field(description="Closed ones an AI agent replied in and no human took part in")
+    opened: int = Field(description="Conversations opened in the range")
+    handed_off: int = Field(description="Of those, the ones handed to a human (so far)")
+
+
+class ConversationMetrics(ApiModel):
+    """``GET /analytics/conversations`` (api-v1.txt's five metrics, their seconds and their counts); a rate
+    or an average over nothing is null."""
+
+    average_response_time: str | None = Field(description="`2m 30s`: responseSeconds / responses")
+    average_response_seconds: float | None
+    average_resolution_time: str | None = Field(description="`15m 45s`: resolutionSeconds / resolved")
+    average_resolution_seconds: float | None
+    automation_resolution_rate: float | None = Field(description="resolvedByAutomation / resolved")
+    ai_resolution_rate: float | None = Field(description="resolvedByAi / resolvedWithAi")
+    human_handoff_rate: float | None = Field(description="handedOff / opened")
+    response_time_by_responder: ResponseTimesByResponder
+    counts: ConversationCounts
+    start_date: date
+    end_date: date
+    timezone: str
+
+
 class AiQuery(ZonedRangeQuery):
     """``GET /analytics/ai``'s query: a range of days in ``timezone`` (default the last 30 days)."""
 

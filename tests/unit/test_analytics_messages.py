@@ -226,7 +226,13 @@ def test_every_bad_parameter_is_400_naming_it(shop: dict[str, Any], query: dict[
 
 
 def test_another_shops_token_sees_nothing_and_the_rate_limit_holds(shop: dict[str, Any]) -> None:
+    import time
+
+    from mkt_whatsapp.http.ratelimit import WINDOW_SECONDS
+
     traffic(shop["shop_id"])
+    if time.time() % WINDOW_SECONDS > WINDOW_SECONDS - 15:  # the twelve requests fall in one fixed window
+        time.sleep(WINDOW_SECONDS - time.time() % WINDOW_SECONDS + 0.1)
     shop["api"].token = make_token(["another-shop"])
     assert stats(shop).status == 403
     shop["api"].token = make_token([shop["shop_id"]])

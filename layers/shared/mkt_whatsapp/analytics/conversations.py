@@ -22,14 +22,11 @@ whatever the volume: the same rules of range and time zone as ``GET /analytics/m
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from mkt_whatsapp.core.clock import parse_iso
-from mkt_whatsapp.core.errors import BadRequest
-from mkt_whatsapp.store import get_table, keys
-from mkt_whatsapp.store import stats as stats_store
+from mkt_whatsapp.core.clock import parse_iso, utc_hour
+from mkt_whatsapp.store import keys
 from mkt_whatsapp.store.conversations import CLOSED, OPEN, RESPONDERS
 
 COUNTERS = (
@@ -45,15 +42,6 @@ COUNTERS = (
     "convResolvedWithAi",
     "convResolvedByAi",
 )
-
-
-def _hour(at: Any) -> str | None:
-    if not at:
-        return None
-    try:
-        return parse_iso(str(at)).strftime("%Y-%m-%dT%H")
-    except ValueError:
-        return None
 
 
 def _seconds(start: Any, end: Any) -> int:
@@ -72,7 +60,7 @@ def counts_of(event: str, new: dict[str, Any], old: dict[str, Any]) -> list[tupl
     if not shop or event not in ("INSERT", "MODIFY"):
         return []
     found: list[tuple[str, str, str, int]] = []
-    created = _hour(new.get("createdAt"))
+    created = utc_hour(new.get("createdAt"))
     if event == "INSERT":
         if created:
             found.append((shop, created, "convOpened", 1))
@@ -82,7 +70,7 @@ def counts_of(event: str, new: dict[str, Any], old: dict[str, Any]) -> list[tupl
     response = new.get("lastResponse")
     previous = old.get("lastResponse") or {}
     if isinstance(response, dict) and response.get("at") and response.get("at") != previous.get("at"):
-        hour, seconds, by = _hour(response["at"]), int(response.get("seconds", 0)), str(response.get("by"))
+        hour, seconds, by = utc_hour(response["at"]), int(response.get("seconds", 0)), str(response.get("by"))
         if hour and by in RESPONDERS:
             found += [
                 (shop, hour, "convResponses", 1),
@@ -90,7 +78,7 @@ def counts_of(event: str, new: dict[str, Any], old: dict[str, Any]) -> list[tupl
                 (shop, hour, f"convResponses#{by}", 1),
                 (shop, hour, f"convResponseSeconds#{by}", seconds),
             ]
-    closed = _hour(new.get("closedAt"))
+    closed = utc_hour(new.get("closedAt"))
     if old.get("status") == OPEN and new.get("status") == CLOSED and closed and new.get("createdAt"):
         human = bool(new.get("humanTouched")) or _handed_off(new)
         ai = bool(new.get("aiReplied"))
@@ -128,35 +116,15 @@ def _average(total: int, count: int) -> float | None:
     return round(total / count, 2) if count else None
 
 
-def _zone_hours(start: date, end: date, timezone: str) -> list[datetime]:
-    zone = ZoneInfo(timezone)
-    at = datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
-    end_utc = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
-    hours = []
-    while at < end_utc:
-        hours.append(at)
-        at += timedelta(hours=1)
-    if not hours or hours[0].minute or hours[0].second or any(hour.astimezone(zone).minute for hour in hours):
-        raise BadRequest(
-            f"{timezone} is not a whole number of hours from UTC over this range",
-            code="UNSUPPORTED_TIMEZONE",
-            field="timezone",
-        )
-    return hours
-
-
 def totals(shop_id: str, start: date, end: date, timezone: str) -> dict[str, int]:
-    """The counters summed over the range's days in ``timezone``."""
-    hours = _zone_hours(start, end, timezone)
-    if timezone == "UTC":
-        sort_keys = [keys.stats_day_sk((start + timedelta(days=n)).isoformat()) for n in range((end - start).days + 1)]
-    else:
-        sort_keys = [keys.stats_hour_sk(hour.strftime("%Y-%m-%dT%H")) for hour in hours]
-    items = stats_store.read(get_table(), shop_id, sort_keys)
+    """The counters summed over the range's days in ``timezone`` (the items analytics/messages.py reads)."""
+    from mkt_whatsapp.analytics.messages import bucket_items
+
     summed = dict.fromkeys(COUNTERS, 0)
-    for item in items.values():
-        for name in COUNTERS:
-            summed[name] += int(item.get(name, 0))
+    for items in bucket_items(shop_id, start, end, "day", timezone).values():
+        for item in items:
+            for name in COUNTERS:
+                summed[name] += int(item.get(name, 0))
     return summed
 
 

@@ -43,7 +43,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from mkt_whatsapp.analytics import conversations
-from mkt_whatsapp.core.clock import now_iso, parse_iso
+from mkt_whatsapp.core.clock import now_iso, parse_iso, utc_hour
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import stats as stats_store
 from mkt_whatsapp.store.messages import STATUS_RANK
@@ -61,15 +61,6 @@ AI_SETTLED = ("answered", "handed_off")
 def _image(record: Mapping[str, Any], name: str) -> dict[str, Any]:
     raw = (record.get("dynamodb") or {}).get(name) or {}
     return {key: _deserializer.deserialize(value) for key, value in raw.items()}
-
-
-def _hour(at: Any) -> str | None:
-    if not at:
-        return None
-    try:
-        return parse_iso(str(at)).strftime("%Y-%m-%dT%H")
-    except ValueError:
-        return None
 
 
 def counts_of(record: Mapping[str, Any]) -> list[Count]:
@@ -91,7 +82,7 @@ def counts_of(record: Mapping[str, Any]) -> list[Count]:
 def _message_counts(event: str, shop: str, new: dict[str, Any], old: dict[str, Any]) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     if new.get("direction") == "inbound":
-        hour = _hour(new.get("timestamp"))
+        hour = utc_hour(new.get("timestamp"))
         if event == "INSERT" and hour:
             found.append((shop, hour, "inbound"))
         return found
@@ -101,11 +92,11 @@ def _message_counts(event: str, shop: str, new: dict[str, Any], old: dict[str, A
     sent = STATUS_RANK["sent"]
     new_rank, old_rank = int(new.get("statusRank", 0)), int(old.get("statusRank", -1)) if old else -1
     if new.get("status") != "failed" and new_rank >= sent and (event == "INSERT" or old_rank < sent):
-        hour = _hour(stamps.get("sent") or new.get("statusUpdatedAt") or new.get("timestamp"))
+        hour = utc_hour(stamps.get("sent") or new.get("statusUpdatedAt") or new.get("timestamp"))
         if hour:
             found.append((shop, hour, "outbound"))
     if new.get("status") == "failed" and old.get("status") != "failed":
-        hour = _hour(stamps.get("failed") or new.get("statusUpdatedAt") or new.get("timestamp"))
+        hour = utc_hour(stamps.get("failed") or new.get("statusUpdatedAt") or new.get("timestamp"))
         if hour:
             found.append((shop, hour, "failed"))
     return found
@@ -125,7 +116,7 @@ def _ai_counts(shop: str, new: dict[str, Any], old: dict[str, Any]) -> list[Coun
     status = new.get("status")
     if status not in AI_SETTLED or old.get("status") in AI_SETTLED:
         return []
-    hour = _hour(new.get("settledAt") or new.get("claimedAt"))
+    hour = utc_hour(new.get("settledAt") or new.get("claimedAt"))
     if not hour:
         return []
     counters: dict[str, int] = {}

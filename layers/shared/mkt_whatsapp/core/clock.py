@@ -23,3 +23,13 @@ def meta_time(epoch_seconds: str | int) -> datetime:
 
 def now_iso() -> str:
     return iso(datetime.now(UTC))
+
+
+def utc_hour(at: object) -> str | None:
+    """The UTC hour (``yyyy-mm-ddTHH``) of an ISO 8601 time, or None for a missing or unreadable one."""
+    if not at:
+        return None
+    try:
+        return parse_iso(str(at)).strftime("%Y-%m-%dT%H")
+    except ValueError:
+        return None

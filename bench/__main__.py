@@ -4,7 +4,9 @@
 reply) and updates their section of
 bench/results/latest.json, leaving the others as they were last measured; ``python -m bench flows`` does
 the same for the automation flows' figures (bench/flows.py: state transitions, runner invocations and AWS
-calls per execution, the time from a webhook to a flow's first message)."""
+calls per execution, the time from a webhook to a flow's first message); ``python -m bench analytics``
+for the analytics counters' (bench/analytics.py: the reads of GET /analytics/messages at 1,000 and
+1,000,000 messages, the write units per message)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ai, ai_reply, aws_calls, bulk, coldstart, flows, inbound, sender
+from bench import ai, ai_reply, analytics, aws_calls, bulk, coldstart, flows, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -30,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
             main_ai_only()
         elif only == ["flows"]:
             main_flows_only()
+        elif only == ["analytics"]:
+            main_analytics_only()
         else:
-            raise SystemExit(f"usage: python -m bench [ai|flows] (unknown: {' '.join(only)})")
+            raise SystemExit(f"usage: python -m bench [ai|flows|analytics] (unknown: {' '.join(only)})")
         return
     started = time.time()
     cold = coldstart.measure()
@@ -42,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     ai_replies = ai_reply.measure_apart()
     bulk_deliveries = bulk.measure()
     flow_figures = flows.measure_apart()
+    analytics_figures = analytics.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         "ai_replies": ai_replies,
         "bulk_deliveries": bulk_deliveries,
         "flows": flow_figures,
+        "analytics": analytics_figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     ai_reply.report(ai_replies)
     print_bulk(bulk_deliveries)
     flows.report(flow_figures)
+    analytics.report(analytics_figures)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
@@ -153,6 +160,22 @@ def main_flows_only() -> None:
     latest.write_text(json.dumps(report, indent=2) + "\n")
     flows.report(figures)
     print(f"\nwritten to {latest} (section flows)")
+
+
+def main_analytics_only() -> None:
+    started = time.time()
+    figures = analytics.measure()
+    latest = RESULTS / "latest.json"
+    report = json.loads(latest.read_text()) if latest.is_file() else {}
+    report["analytics"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    latest.write_text(json.dumps(report, indent=2) + "\n")
+    analytics.report(figures)
+    print(f"\nwritten to {latest} (section analytics)")
 
 
 def print_bulk(figures: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ SAM_PYTHONS ?= 3.12.1:3.11.7
 FUZZ_EXAMPLES ?= 10
 FUZZ_SEED ?= 20261126
 
-.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench token sign say press flow validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench cost token sign say press flow validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ fuzz: $(STAMP)
 ## bench: cold-start, AWS-call and flow benchmarks (figures, not pass/fail timings); one part: make bench BENCH=flows (or ai, analytics)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH)
+
+## cost: the AWS cost per 1,000,000 inbound and sent messages, per 1,000 flow executions and AI replies, and idle per month, from make bench's counts and bench/prices.py
+cost: $(STAMP)
+	@$(BIN)/python -m bench.cost
 
 ## token: mint a dev JWT for the local stack, e.g. make token SHOP=shop-1
 token: $(STAMP)

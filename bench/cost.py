@@ -324,6 +324,21 @@ def inbound(results: dict[str, Any], facts: Facts, count: int = MILLION) -> Tabl
         f"target ≤ {usd(TARGET_INBOUND_PER_MILLION)} per million inbound with the analytics counters: "
         f"{'MET' if met else 'NOT MET'} ({usd(table.total * MILLION / count)} per million)"
     )
+    if not met:
+        gap = table.total * MILLION / count - TARGET_INBOUND_PER_MILLION
+        table.notes.append(
+            f"to meet it: {usd(gap)} less per million = {n(round(gap / p.DYNAMODB_PER_MILLION_WRU, 2))} WRU fewer per "
+            "message if it all came from DynamoDB writes (the largest line)"
+        )
+    stored = ingestion.get("write_units_per_inbound_message", {})
+    if "by_target" in stored and "items_written" in stored:
+        items = int(stored["items_written"])
+        table.notes.append(
+            f"what the message's write units buy (webhook_ingestion): {stored['by_target']} for {items} items; "
+            f"the transaction bills the table's {items} items twice: {items} WRU = "
+            f"{usd(count * items * p.DYNAMODB_PER_MILLION_WRU / MILLION)} per {n(count)} buy exactly-once storage "
+            "(docs/inbound.md), the GSI1 writes the newest-first conversation list"
+        )
     if facts.webhook_function_url:
         with_api = table.total + count * p.HTTP_API_PER_MILLION_REQUESTS / MILLION
         table.notes.append(
@@ -564,8 +579,8 @@ def flow_tables(results: dict[str, Any], facts: Facts, count: int = 1000) -> lis
         shape = flow_shape(path)
         table = Table(
             f"Flow {name}: AWS cost per {n(count)} executions (COMPUTED from docs/cost-model.md's per-wait formula; "
-            f"{shape.steps} steps, {shape.customer_waits} customer waits, {shape.delays} delays, "
-            f"{shape.ai_turns} AI turns)"
+            f"{shape.steps} steps, {shape.customer_waits} customer waits, {shape.delays} delay(s), "
+            f"{shape.ai_turns} AI turns; every step counted as run)"
         )
         table.add(
             "Step Functions transitions",

@@ -20,7 +20,6 @@ from a million stream records), and the write units the counters add per inbound
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -35,6 +34,7 @@ from typing import Any
 import boto3
 
 from bench import dynamo_cost
+from local import stream_events
 
 DAYS = 90
 START = date(2026, 8, 1)  # 90 days: 2026-08-01 .. 2026-10-29
@@ -46,7 +46,6 @@ STREAM_PREFIXES = ("MSG#", "CONV#", "AIREPLY#")  # template.yaml's FilterCriteri
 
 # A Vietnamese shop's day (UTC+7): quiet at night, busy at lunch and in the evening (by local hour).
 _LOCAL_HOUR_WEIGHTS = [1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 10, 12, 14, 12, 10, 9, 9, 10, 12, 16, 18, 16, 10, 4]
-_IDS = itertools.count(1)
 
 
 # --- counters written directly ------------------------------------------------------------------------
@@ -196,63 +195,13 @@ def measure_reads(stack: Any, shops: dict[str, int] = SHOPS) -> dict[str, Any]:
 # --- write units of the counters ---------------------------------------------------------------------
 
 
-def change(event: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A change of the table as its stream (and Lambda) delivers it."""
-    from mkt_whatsapp.store.table import serialize
-
-    record: dict[str, Any] = {
-        "eventID": f"bench-event-{next(_IDS)}",
-        "eventName": event,
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {"Keys": serialize({"PK": new["PK"], "SK": new["SK"]}), "NewImage": serialize(new)},
-    }
-    if old is not None:
-        record["dynamodb"]["OldImage"] = serialize(old)
-    return record
-
-
 def inbound_changes(shop: str, at: str) -> list[dict[str, Any]]:
-    message_id = f"bench-in-{next(_IDS)}"
-    item = {
-        "PK": f"MSG#{message_id}",
-        "SK": "MESSAGE",
-        "id": message_id,
-        "shopId": shop,
-        "direction": "inbound",
-        "status": "received",
-        "statusRank": 10,
-        "timestamp": at,
-    }
-    return [change("INSERT", item)]
+    return [stream_events.inbound(shop, at)]
 
 
 def sent_changes(shop: str, at: str) -> list[dict[str, Any]]:
     """An outbound message's changes: inserted ``queued``, then ``sent``, ``delivered``, ``read``."""
-    message_id = f"bench-out-{next(_IDS)}"
-    ranks = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
-    item: dict[str, Any] = {
-        "PK": f"MSG#{message_id}",
-        "SK": "MESSAGE",
-        "id": message_id,
-        "shopId": shop,
-        "direction": "outbound",
-        "status": "queued",
-        "statusRank": 0,
-        "timestamp": at,
-        "statusTimestamps": {"queued": at},
-    }
-    records = [change("INSERT", item)]
-    for status in ("sent", "delivered", "read"):
-        new = {
-            **item,
-            "status": status,
-            "statusRank": ranks[status],
-            "statusUpdatedAt": at,
-            "statusTimestamps": {**item["statusTimestamps"], status: at},
-        }
-        records.append(change("MODIFY", new, item))
-        item = new
-    return records
+    return stream_events.outbound(shop, at, [("sent", at), ("delivered", at), ("read", at)])
 
 
 def _at(hour: int, second: int) -> str:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from local.stream_events import change
 from mkt_whatsapp.analytics import counting
 from mkt_whatsapp.store import get_table, keys
 from tests.support import ApiClient, make_token
-from tests.unit.test_analytics_messages import change
 
 _IDS = itertools.count(1)
 

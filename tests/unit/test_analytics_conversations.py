@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from local.stream_events import change
 from mkt_whatsapp.analytics import counting
 from mkt_whatsapp.analytics.conversations import duration
 from mkt_whatsapp.core.clock import parse_iso
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import get_table
 from tests.support import ApiClient, AwsStack, deliver, drain_stats, make_token, whatsapp_delivery
-from tests.unit.test_analytics_messages import change
 
 _IDS = itertools.count(1)
 

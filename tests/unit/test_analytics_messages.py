@@ -5,74 +5,14 @@ parameter 400 naming it; another shop's token refused; the analytics rate limit.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 
+from local.stream_events import change, inbound, outbound
 from mkt_whatsapp.analytics import counting
 from mkt_whatsapp.store import get_table, keys
-from mkt_whatsapp.store.table import serialize
 from tests.support import ApiClient, make_token
-
-_IDS = itertools.count(1)
-
-
-def change(event: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A change of the table as its stream (and Lambda) delivers it."""
-    record: dict[str, Any] = {
-        "eventID": f"event-{next(_IDS)}",
-        "eventName": event,
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {"Keys": serialize({"PK": new["PK"], "SK": new["SK"]}), "NewImage": serialize(new)},
-    }
-    if old is not None:
-        record["dynamodb"]["OldImage"] = serialize(old)
-    return record
-
-
-def inbound(shop: str, at: str) -> dict[str, Any]:
-    message_id = f"in-{next(_IDS)}"
-    item = {
-        "PK": f"MSG#{message_id}",
-        "SK": "MESSAGE",
-        "id": message_id,
-        "shopId": shop,
-        "direction": "inbound",
-        "status": "received",
-        "statusRank": 10,
-        "timestamp": at,
-    }
-    return change("INSERT", item)
-
-
-def outbound(shop: str, queued_at: str, moves: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """An outbound message inserted ``queued``, then moved through ``moves`` ((status, at), ...)."""
-    message_id = f"out-{next(_IDS)}"
-    ranks = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 9}
-    item: dict[str, Any] = {
-        "PK": f"MSG#{message_id}",
-        "SK": "MESSAGE",
-        "id": message_id,
-        "shopId": shop,
-        "direction": "outbound",
-        "status": "queued",
-        "statusRank": 0,
-        "timestamp": queued_at,
-        "statusTimestamps": {"queued": queued_at},
-    }
-    records = [change("INSERT", item)]
-    for status, at in moves:
-        new = {
-            **item,
-            "status": status,
-            "statusRank": ranks[status],
-            "statusUpdatedAt": at,
-            "statusTimestamps": {**item["statusTimestamps"], status: at},
-        }
-        records.append(change("MODIFY", new, item))
-        item = new
-    return records
 
 
 def counters(shop: str, sk: str) -> dict[str, Any]:

@@ -622,13 +622,14 @@ def park(state: dict[str, Any], token: str, *, deadline: float | None) -> dict[s
             if flow_runs.take_wait(table, conversation_id, token, str(pending["messageId"])):
                 waits.resume(token, pending)
         return {"parked": True}
-    conversation = table.get(keys.conversation_pk(str(state["conversationId"])), keys.CONVERSATION_SK, consistent=True)
     flow = definition(str(state["flowId"]), int(state["version"]))
     step = next(s for s in flow["steps"] if s["id"] == waiting.get("step"))
     content = step["content"]
     if int(waiting.get("attempt", 0)) > 0 and step.get("retryContent"):
         content = step["retryContent"]
-    execution = _Execution(state=dict(state), flow=flow, conversation=conversation or {}, deadline=deadline)
+    # The conversation as set_wait found it (read consistently by that very write): the send reads its
+    # shop, status, window and customer, which the wait does not change.
+    execution = _Execution(state=dict(state), flow=flow, conversation=before, deadline=deadline)
     refused = _send(execution, content, step_id=str(step["id"]), wait_seq=seq)
     if refused is not None:
         waits.question_failed(str(state["conversationId"]), str(state["execution"]), seq, refused)

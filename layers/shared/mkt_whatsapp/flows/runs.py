@@ -128,10 +128,8 @@ def offer(
 def _resume_or_keep(conversation: Item, run: dict[str, Any], message_id: str, content: dict[str, Any]) -> str | None:
     table = get_table()
     conversation_id = str(conversation["id"])
-    wait = run.get("wait") or {}
     replied = run.get("replied") or {}
-    if wait.get("token") and flow_runs.take_wait(table, conversation_id, str(wait["token"]), message_id):
-        _complete(str(wait["token"]), reply_of(message_id, content))
+    if _take_wait(conversation_id, run, message_id, content):
         return RESUMED
     if replied.get("messageId") == message_id:  # a redelivered reply: resume again (refused if done)
         _complete(str(replied["token"]), reply_of(message_id, content))
@@ -141,9 +139,7 @@ def _resume_or_keep(conversation: Item, run: dict[str, Any], message_id: str, co
         # settled by the park, which reads what this writes.
         if not flow_runs.keep_pending(table, conversation_id, str(run["execution"]), reply_of(message_id, content)):
             fresh = table.get(keys.conversation_pk(conversation_id), keys.CONVERSATION_SK, consistent=True) or {}
-            wait = (fresh.get("flowRun") or {}).get("wait") or {}
-            if wait.get("token") and flow_runs.take_wait(table, conversation_id, str(wait["token"]), message_id):
-                _complete(str(wait["token"]), reply_of(message_id, content))
+            if _take_wait(conversation_id, fresh.get("flowRun") or {}, message_id, content):
                 return RESUMED
         return RUNNING
     logger.warning("a flow execution ended without recording its end", extra={"execution": run.get("execution")})
@@ -160,6 +156,16 @@ def _resume_or_keep(conversation: Item, run: dict[str, Any], message_id: str, co
     )
     flow_runs.release(table, conversation_id, str(run["execution"]))
     return None
+
+
+def _take_wait(conversation_id: str, run: dict[str, Any], message_id: str, content: dict[str, Any]) -> bool:
+    """The message answers the wait ``run`` holds, if it still does: taken (a conditional write), then the
+    execution resumed with it."""
+    token = (run.get("wait") or {}).get("token")
+    if not token or not flow_runs.take_wait(get_table(), conversation_id, str(token), message_id):
+        return False
+    _complete(str(token), reply_of(message_id, content))
+    return True
 
 
 def _still_running(arn: str) -> bool:

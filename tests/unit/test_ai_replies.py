@@ -6,6 +6,7 @@ the Graph simulator over real HTTP."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,8 +36,8 @@ PRODUCTS = [
 HANDOFF_TEXT = "Mình chuyển bạn sang nhân viên nhé."
 
 
-@pytest.fixture
-def shop(api: ApiClient, aws: AwsStack, graph, openai: OpenAISimulator, monkeypatch, shop_ids) -> dict[str, Any]:
+def open_shop(api: ApiClient, aws: AwsStack, graph, openai: OpenAISimulator, monkeypatch, shop_ids) -> dict[str, Any]:
+    """A connected shop whose agent Lan is active, its AI queue answered at once, the OpenAI simulator."""
     from mkt_whatsapp.ai import provider
 
     monkeypatch.setenv("AI_QUEUE_URL", aws.physical["AiQueue"])
@@ -71,7 +72,16 @@ def shop(api: ApiClient, aws: AwsStack, graph, openai: OpenAISimulator, monkeypa
     agent_id = created.data["agentId"]
     assert api.post(f"/ai-agents/{agent_id}/activate").status == 200
     graph.state.requests.clear()
-    yield {"api": api, "aws": aws, "graph": graph, "openai": openai, "agentId": agent_id, **vars(shop_ids)}
+    return {"api": api, "aws": aws, "graph": graph, "openai": openai, "agentId": agent_id, **vars(shop_ids)}
+
+
+@pytest.fixture
+def shop(
+    api: ApiClient, aws: AwsStack, graph, openai: OpenAISimulator, monkeypatch, shop_ids
+) -> Iterator[dict[str, Any]]:
+    from mkt_whatsapp.ai import provider
+
+    yield open_shop(api, aws, graph, openai, monkeypatch, shop_ids)
     provider.reset()
 
 

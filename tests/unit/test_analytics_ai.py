@@ -240,33 +240,9 @@ def live(
 ) -> Iterator[dict[str, Any]]:
     """The shop of tests/unit/test_ai_replies.py: connected, its agent Lan active, the OpenAI simulator."""
     from mkt_whatsapp.ai import provider
-    from tests.support import connect_shop, reset_caches
-    from tests.unit.test_ai_replies import FAQ, HANDOFF_TEXT
+    from tests.unit.test_ai_replies import open_shop
 
-    monkeypatch.setenv("AI_QUEUE_URL", aws.physical["AiQueue"])
-    monkeypatch.setenv("AI_DEBOUNCE_SECONDS", "0")
-    monkeypatch.setenv("OPENAI_BASE_URL", openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-local")
-    monkeypatch.setenv("AI_TIMEOUT_SECONDS", "15")
-    reset_caches()
-    provider.reset()
-    openai.reset()
-    connect_shop(api)
-    created = api.post(
-        "/ai-agents",
-        json_body={
-            "shopId": shop_ids.shop_id,
-            "name": "Lan",
-            "model": "gpt-4o-mini",
-            "language": "vi",
-            "knowledgeBase": FAQ,
-            "handoff": {"keywords": ["nhân viên"], "message": {"type": "text", "text": HANDOFF_TEXT}},
-        },
-    )
-    assert created.status == 201, created.text
-    agent_id = created.data["agentId"]
-    assert api.post(f"/ai-agents/{agent_id}/activate").status == 200
-    yield {"api": api, "aws": aws, "graph": graph, "openai": openai, "agentId": agent_id, **vars(shop_ids)}
+    yield open_shop(api, aws, graph, openai, monkeypatch, shop_ids)
     provider.reset()
 
 

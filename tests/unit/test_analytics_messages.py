@@ -49,6 +49,9 @@ def test_each_fact_is_counted_once_and_a_batch_delivered_again_changes_nothing(a
     day = counters("shop-a", "D#2026-01-18")
     assert (day["inbound"], day["outbound"], day["failed"]) == (2, 3, 2)
     assert counters("shop-b", "D#2026-01-18")["outbound"] == 1
+    # each hour's share of the message counters is on the day item too (a local day reads two day items)
+    assert (day["i@16"], day["i@17"], day["o@17"], day["f@17"]) == (1, 1, 3, 2)
+    assert {name for name in day if "@" in name} == {"i@16", "i@17", "o@17", "f@17"}
 
 
 def test_a_batch_of_many_items_is_written_in_chunks_and_a_retry_skips_the_counted_ones(aws: Any, monkeypatch) -> None:
@@ -144,6 +147,47 @@ def test_a_utc_range_of_days_reads_one_item_a_day(shop: dict[str, Any]) -> None:
     assert reply.status == 200, reply.text
     assert len(reply.data["metrics"]) == 90
     assert calls["dynamodb:BatchGetItem"] == 1  # 90 keys: one request (the guard's rate-limit write aside)
+
+
+def test_a_range_in_another_time_zone_reads_its_utc_day_items_not_its_hours(shop: dict[str, Any], monkeypatch) -> None:
+    from mkt_whatsapp.store.table import Table
+
+    traffic(shop["shop_id"])
+    asked: list[list[str]] = []
+    real = Table.batch_get
+
+    def recorded(self: Table, keys: Any) -> Any:
+        asked.append([sk for _, sk in keys])
+        return real(self, keys)
+
+    monkeypatch.setattr(Table, "batch_get", recorded)
+    days = stats(shop, startDate="2025-10-21", endDate="2026-01-18", timezone="Asia/Ho_Chi_Minh")  # 90 days
+    assert days.status == 200, days.text
+    assert [sum(map(len, asked)), {sk[:2] for request in asked for sk in request}] == [91, {"D#"}]
+    assert days.data["summary"]["totalInbound"] == 1  # 16:30 UTC on the 18th; the rest is the 19th there
+    asked.clear()
+    hours = stats(
+        shop, startDate="2026-01-01", endDate="2026-01-31", groupBy="hour", timezone="Asia/Ho_Chi_Minh"
+    )  # 31 days of hours: 744 buckets from 32 day items
+    assert hours.status == 200, hours.text
+    assert (len(hours.data["metrics"]), sum(map(len, asked))) == (744, 32)
+    assert hours.data["summary"] == {"totalInbound": 4, "totalOutbound": 1, "totalFailed": 1, "averagePerDay": 0.16}
+
+
+def test_a_day_item_counted_before_it_kept_its_hours_is_read_from_its_hour_items(shop: dict[str, Any]) -> None:
+    shop_id = shop["shop_id"]
+    table = get_table()
+    # as the counters were written before the day item kept its hours: hour items and bare day totals
+    table.put({"PK": keys.stats_pk(shop_id), "SK": "H#2026-01-18T16", "inbound": 2})
+    table.put({"PK": keys.stats_pk(shop_id), "SK": "H#2026-01-18T17", "inbound": 5, "outbound": 1})
+    table.put({"PK": keys.stats_pk(shop_id), "SK": "D#2026-01-18", "inbound": 7, "outbound": 1})
+    counting.count_records([inbound(shop_id, "2026-01-19T03:00:00Z")])  # a day counted today: its hours kept
+    reply = stats(shop, startDate="2026-01-18", endDate="2026-01-19", timezone="Asia/Ho_Chi_Minh")
+    assert reply.status == 200, reply.text
+    assert [(m["date"], m["inboundCount"], m["outboundCount"]) for m in reply.data["metrics"]] == [
+        ("2026-01-18", 2, 0),
+        ("2026-01-19", 6, 1),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,12 @@
 The stats function receives the table's changes in batches (functions/stats, fed by the stream through
 an event-source mapping that never skips a batch and keeps a shard's batches in order). Each change is
 turned into counts (:func:`counts_of`), the counts of the batch are summed per shop and UTC hour (and
-rolled up per UTC day), and written in **one transaction together with a marker of the batch**: the
-marker is put only if it is not there, so a batch delivered again — a Lambda retry, a timeout after the
-write — cancels its own transaction and changes nothing. A batch touching more counter items than a
-transaction holds is written in chunks, each with its own marker (``<batch>#<chunk>``), chunked the same
-way every time (the same records, sorted), so a retry after some chunks skips exactly those.
+rolled up per UTC day, the message counters with each hour's share: store/stats.py), and written in
+**one transaction together with a marker of the batch**: the marker is put only if it is not there, so a
+batch delivered again — a Lambda retry, a timeout after the write — cancels its own transaction and
+changes nothing. A batch touching more counter items than a transaction holds is written in chunks, each
+with its own marker (``<batch>#<chunk>``), chunked the same way every time (the same records, sorted),
+so a retry after some chunks skips exactly those.
 
 Why not a counter in each message's own write: one shop at 1,000 messages a second would then update one
 hour's item 1,000 times a second (a hot item: DynamoDB's 1,000 writes a second per partition, and every
@@ -44,7 +45,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from mkt_whatsapp.analytics import conversations
 from mkt_whatsapp.core.clock import now_iso, parse_iso, utc_hour
-from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import get_table, keys
 from mkt_whatsapp.store import stats as stats_store
 from mkt_whatsapp.store.messages import STATUS_RANK
 
@@ -175,8 +176,11 @@ def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
     writes_by_item: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (shop, hour), counters in sorted(counts.items()):
         for name, value in counters.items():
-            writes_by_item[(shop, f"H#{hour}")][name] += value
-            writes_by_item[(shop, f"D#{hour[:10]}")][name] += value
+            writes_by_item[(shop, keys.stats_hour_sk(hour))][name] += value
+            day = writes_by_item[(shop, keys.stats_day_sk(hour[:10]))]
+            day[name] += value
+            if name in stats_store.HOURLY_IN_DAY:  # the hour's share, kept on the day item (store/stats.py)
+                day[stats_store.hour_counter(name, hour[11:13])] += value
     items = sorted(writes_by_item.items())
     batch = batch_id(records)
     expires = int(parse_iso(now_iso()).timestamp()) + stats_store.MARKER_SECONDS

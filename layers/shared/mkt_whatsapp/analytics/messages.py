@@ -4,9 +4,11 @@ counters (analytics/counting.py), never from the messages themselves.
 - Every bucket of the range is present, zeros included. A day is the time zone's calendar day (a
   Vietnamese shop's day starts at 17:00 UTC); a week starts on Monday (ISO) and is named by its Monday,
   which may fall before the range's first day (the range's days only are counted).
-- Reads: in UTC, a range of days reads the day items (one a day: 90 days are 90 items, at 1,000 messages
-  or 1,000,000); in another time zone the hour items of the range (24 a day), since a local day is
-  made of two UTC days' hours. Either way bounded by the range, not by the volume.
+- Reads: the UTC day items the range's hours fall in, each with its hours' message counters
+  (store/stats.py): 90 days are 90 items in UTC and 91 in Asia/Ho_Chi_Minh (a local day is made of two
+  UTC days' hours), 31 days by hour 32 items — at 1,000 messages or 1,000,000. A day item counted before
+  its hours were kept on it (its hours do not add up to its totals) has its hours read from the hour
+  items instead.
 - The counters are by UTC hour, so a time zone must be a whole number of hours from UTC over the range
   (Asia/Ho_Chi_Minh, Europe/Paris with its summer time): one that is not (Asia/Kolkata, +05:30) is 400.
 - ``averagePerDay``: (inbound + outbound) / the range's days.
@@ -52,9 +54,9 @@ def default_range(start: date | None, end: date | None, group_by: str, today: da
     return start, end if end is not None else max(start, min(today, start + span))
 
 
-def bucket_items(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, list[dict[str, Any]]]:
-    """The counter items of the range (see the module), by bucket: every bucket of the range, in order,
-    with the items (hours or UTC days) it is made of (an absent item is ``{}``)."""
+def range_hours(start: date, end: date, timezone: str) -> list[datetime]:
+    """The UTC hours of ``start``..``end`` (both included) as days in ``timezone``; 400 for a time zone
+    that is not a whole number of hours from UTC over the range (the counters are by UTC hour)."""
     zone = ZoneInfo(timezone)
     start_utc = datetime.combine(start, datetime.min.time(), zone).astimezone(UTC)
     end_utc = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
@@ -65,6 +67,15 @@ def bucket_items(shop_id: str, start: date, end: date, group_by: str, timezone: 
             code="UNSUPPORTED_TIMEZONE",
             field="timezone",
         )
+    return hours
+
+
+def bucket_items(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, list[dict[str, Any]]]:
+    """Every counter's items of the range (the conversations' and AI analytics read them), by bucket:
+    every bucket of the range, in order, with the items (hours, or UTC days in UTC) it is made of (an
+    absent item is ``{}``). Only the message counters have their hours on the day items."""
+    zone = ZoneInfo(timezone)
+    hours = range_hours(start, end, timezone)
     buckets: dict[str, list[dict[str, Any]]] = {}
     for hour in hours:
         buckets.setdefault(_bucket(hour.astimezone(zone), group_by), [])
@@ -76,19 +87,57 @@ def bucket_items(shop_id: str, start: date, end: date, group_by: str, timezone: 
             local = datetime.fromisoformat(day).replace(tzinfo=UTC)
             buckets[_bucket(local, group_by)].append(items.get(keys.stats_day_sk(day)) or {})
     else:
-        items = stats_store.read(table, shop_id, [keys.stats_hour_sk(h.strftime("%Y-%m-%dT%H")) for h in hours])
+        items = stats_store.read(table, shop_id, [keys.stats_hour_sk(_hour_key(h)) for h in hours])
         for hour in hours:
-            item = items.get(keys.stats_hour_sk(hour.strftime("%Y-%m-%dT%H"))) or {}
+            item = items.get(keys.stats_hour_sk(_hour_key(hour))) or {}
             buckets[_bucket(hour.astimezone(zone), group_by)].append(item)
     return buckets
 
 
+def _hour_key(hour: datetime) -> str:
+    return hour.strftime("%Y-%m-%dT%H")
+
+
+def _has_its_hours(day: dict[str, Any]) -> bool:
+    """Whether a day item's hour counters add up to its totals (an item counted before they were kept
+    on it does not: its hours are read from the hour items instead)."""
+    return all(
+        sum(int(day.get(stats_store.hour_counter(name, f"{h:02d}"), 0)) for h in range(24)) == int(day.get(name, 0))
+        for name in COUNTERS
+    )
+
+
+def hour_counts(shop_id: str, hours: list[datetime]) -> dict[datetime, dict[str, int]]:
+    """The message counters of each UTC hour of ``hours``, from the UTC day items they fall in (a range
+    of N local days: N + 1 items at most, one BatchGetItem per 100), whatever the shop's volume."""
+    table = get_table()
+    days = sorted({hour.date().isoformat() for hour in hours})
+    items = stats_store.read(table, shop_id, [keys.stats_day_sk(day) for day in days])
+    day_items = {day: items.get(keys.stats_day_sk(day)) or {} for day in days}
+    older = {day for day, item in day_items.items() if not _has_its_hours(item)}
+    hour_items: dict[str, Any] = {}
+    if older:
+        wanted = [keys.stats_hour_sk(_hour_key(h)) for h in hours if h.date().isoformat() in older]
+        hour_items = stats_store.read(table, shop_id, wanted)
+    counts: dict[datetime, dict[str, int]] = {}
+    for hour in hours:
+        day = hour.date().isoformat()
+        if day in older:
+            item = hour_items.get(keys.stats_hour_sk(_hour_key(hour))) or {}
+            counts[hour] = {name: int(item.get(name, 0)) for name in COUNTERS}
+        else:
+            hh = f"{hour.hour:02d}"
+            counts[hour] = {name: int(day_items[day].get(stats_store.hour_counter(name, hh), 0)) for name in COUNTERS}
+    return counts
+
+
 def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: str) -> dict[str, Any]:
+    zone = ZoneInfo(timezone)
     buckets: dict[str, dict[str, int]] = {}
-    for name, items in bucket_items(shop_id, start, end, group_by, timezone).items():
-        buckets[name] = dict.fromkeys(COUNTERS, 0)
-        for item in items:
-            _add(buckets[name], item)
+    for hour, counts in hour_counts(shop_id, range_hours(start, end, timezone)).items():
+        bucket = buckets.setdefault(_bucket(hour.astimezone(zone), group_by), dict.fromkeys(COUNTERS, 0))
+        for name in COUNTERS:
+            bucket[name] += counts[name]
     metrics = [
         {
             "date": name,
@@ -115,8 +164,3 @@ def statistics(shop_id: str, start: date, end: date, group_by: str, timezone: st
         "groupBy": group_by,
         "timezone": timezone,
     }
-
-
-def _add(bucket: dict[str, int], item: dict[str, Any]) -> None:
-    for name in COUNTERS:
-        bucket[name] += int(item.get(name, 0))

@@ -2,7 +2,11 @@
 
 - ``STATS#<shop>`` / ``H#<yyyy-mm-ddTHH>``: one UTC hour's counts (``inbound``, ``outbound``, ``failed``…).
 - ``STATS#<shop>`` / ``D#<yyyy-mm-dd>``: the same counts for one UTC day (the hours' roll-up), so a
-  range of days in UTC reads one item a day.
+  range of days in UTC reads one item a day; and the message counters' share of each hour of it
+  (``i@HH``, ``o@HH``, ``f@HH``: inbound, outbound, failed in UTC hour HH), so a day in any time zone a
+  whole number of hours from UTC is made of two UTC day items (90 local days: 91 items, not 2,160 hours).
+  Short names because the item's size is what a write of it costs (72 hour counters ≈ 600 bytes: the
+  day item stays within the 1 KB of one write unit).
 - ``STATSBATCH#<id>`` / ``BATCH``: a counted batch of table changes (kept two days, longer than the
   table's stream keeps a change): put in the same transaction as the batch's counts, on the condition
   that it is not there, so a batch delivered again is not counted again.
@@ -17,6 +21,15 @@ from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
 BATCH_SK = "BATCH"
 MARKER_SECONDS = 2 * 86400
+
+
+# The counters whose hours are kept on the day item too, and the short name of each.
+HOURLY_IN_DAY = {"inbound": "i", "outbound": "o", "failed": "f"}
+
+
+def hour_counter(counter: str, hour: str) -> str:
+    """The day item's attribute for ``counter`` in UTC hour ``hour`` (``"07"``): ``inbound`` → ``i@07``."""
+    return f"{HOURLY_IN_DAY[counter]}@{hour}"
 
 
 class AlreadyCounted(ConditionFailed):

@@ -65,15 +65,17 @@ token: $(STAMP)
 sign: $(STAMP)
 	@$(BIN)/python -m local.devtools sign "$(BODY)"
 
-## say: post a customer's text message now, signed as Meta sends it, e.g. make say TEXT="Có giao hàng không?" (from an ad: REFERRAL=<its source id>)
+## say: post a customer's text message now, signed as Meta sends it, e.g. make say TEXT="Có giao hàng không?" (from an ad: REFERRAL=<its source id>; another customer: CUSTOMER=<wa_id> NAME=<name>)
 say: $(STAMP)
 	@$(BIN)/python -m local.devtools say "$(TEXT)" --api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" \
-		--phone-number-id "$(or $(PHONE),106540352242922)" --referral "$(REFERRAL)"
+		--phone-number-id "$(or $(PHONE),106540352242922)" --referral "$(REFERRAL)" \
+		--customer "$(or $(CUSTOMER),84901234567)" --name "$(or $(NAME),Nguyễn Văn A)"
 
 ## press: post a customer's reply-button press now, signed as Meta sends it, e.g. make press ID=menu_buy [TITLE="Mua hàng"]
 press: $(STAMP)
 	@$(BIN)/python -m local.devtools press --id "$(ID)" --title "$(TITLE)" \
-		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" --phone-number-id "$(or $(PHONE),106540352242922)"
+		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" --phone-number-id "$(or $(PHONE),106540352242922)" \
+		--customer "$(or $(CUSTOMER),84901234567)" --name "$(or $(NAME),Nguyễn Văn A)"
 
 ## flow: create a flow file for a shop (its shopId replaced; shop-1 unless SHOP=) and activate it, e.g. make flow FILE=docs/flows/welcome-menu.json (placeholders: SET="AI_AGENT_ID=<id> NAME=VALUE …")
 flow: $(STAMP)

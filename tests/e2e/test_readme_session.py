@@ -104,3 +104,29 @@ def test_the_readme_flow_session_works_as_written(stack: RunningStack) -> None:
     )
     assert '"tags":["interested"]' in customer
     assert stats == "{'executionCount': 1, 'completionRate': 1.0, 'averageSteps': 5.0, 'fallbackRate': 0.0}"
+
+
+def analytics_session_script() -> str:
+    section = README.read_text().split("## Analytics in make dev", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_analytics_session_reports_the_traffic_exactly(stack: RunningStack) -> None:
+    """make dev, issue 13's "done when": a new shop's traffic through webhooks, a flow, an agent's reply and
+    the AI agent, then the four analytics endpoints report it exactly (counted from the table's stream)."""
+    script = analytics_session_script()
+    lines = run_as_written(stack, script)
+    connected, flow, said_hi, pressed, said_thanks, replied, closed_a, activated, said_b, closed_b, *reports = lines
+    assert (connected, flow, activated) == ("201", '{"success":true', "200")
+    assert said_hi == pressed == said_thanks == said_b == '{"success":true}'
+    assert (replied, closed_a, closed_b) == ("sent", "closed", "closed")
+    messages, conversations, automations, ai = reports
+    # in: hi, the press, the thanks, B's question; out: greeting, menu, catalog link, the agent's reply, the AI's
+    assert messages == "{'totalInbound': 4, 'totalOutbound': 5, 'totalFailed': 0, 'averagePerDay': 0.3}"
+    # A: resolved with a human (the agent replied); B: resolved by the AI alone; nobody handed off
+    assert conversations == (
+        "[0.5, 1.0, 0.0] {'responses': 4, 'resolved': 2, 'resolvedByAutomation': 1, 'resolvedWithAi': 1, "
+        "'resolvedByAi': 1, 'opened': 2, 'handedOff': 0} {'human': 1, 'flow': 2, 'ai': 1}"
+    )
+    assert automations == "Welcome and menu 1 1.0"
+    assert ai == "1 0 True True"

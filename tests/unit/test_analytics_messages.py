@@ -76,6 +76,36 @@ def test_a_batch_of_many_items_is_written_in_chunks_and_a_retry_skips_the_counte
     assert all(counters(f"shop-{n}", "H#2026-01-18T10")["inbound"] == 1 for n in range(120))
 
 
+def test_a_transaction_another_shard_cancelled_is_retried_in_the_function(aws: Any, monkeypatch) -> None:
+    from mkt_whatsapp.store.table import Table, TransactionConflict
+
+    real = Table.transact_write
+    tries: list[int] = []
+
+    def conflicting(self: Table, writes: Any) -> None:
+        tries.append(len(writes))
+        if len(tries) <= 2:  # another shard's batch wrote the day item at the same moment, twice
+            raise TransactionConflict("TransactionConflict")
+        real(self, writes)
+
+    monkeypatch.setattr(Table, "transact_write", conflicting)
+    monkeypatch.setattr(counting.time, "sleep", lambda seconds: None)
+    batch = [inbound("shop-a", "2026-01-18T10:00:00Z"), inbound("shop-a", "2026-01-18T10:30:00Z")]
+    assert counting.count_records(batch)["skipped"] == 0
+    assert len(tries) == 3
+    assert counters("shop-a", "D#2026-01-18")["inbound"] == 2
+    tries.clear()
+
+    def always(self: Table, writes: Any) -> None:
+        tries.append(len(writes))
+        raise TransactionConflict("TransactionConflict")
+
+    monkeypatch.setattr(Table, "transact_write", always)
+    with pytest.raises(TransactionConflict):  # the batch fails; Lambda retries it, the marker keeps it exact
+        counting.count_records([inbound("shop-a", "2026-01-18T11:00:00Z")])
+    assert len(tries) == counting.CONFLICT_ATTEMPTS
+
+
 # --- the endpoint --------------------------------------------------------------------------------------
 
 

@@ -36,6 +36,8 @@ What counts (the facts, as the table records them):
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -48,10 +50,14 @@ from mkt_whatsapp.core.clock import now_iso, parse_iso, utc_hour
 from mkt_whatsapp.store import get_table, keys
 from mkt_whatsapp.store import stats as stats_store
 from mkt_whatsapp.store.messages import STATUS_RANK
+from mkt_whatsapp.store.table import TransactionConflict
 
 _deserializer = TypeDeserializer()
 # Items one transaction may hold (DynamoDB: 100), the batch's marker being one of them.
 CHUNK = 99
+# Tries of a chunk whose transaction another shard's cancelled (TransactionConflict).
+CONFLICT_ATTEMPTS = 5
+_JITTER = random.SystemRandom()
 
 Counts = dict[tuple[str, str], dict[str, int]]  # (shop, UTC hour yyyy-mm-ddTHH) -> counter -> n
 Count = tuple[str, str, str, int]  # (shop, UTC hour, counter, amount)
@@ -189,8 +195,24 @@ def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
     for index, chunk in enumerate(chunks):
         writes = [stats_store.marker_op(table, f"{batch}#{index}", expires, len(records))]
         writes += [stats_store.add_op(table, shop, sk, counters) for (shop, sk), counters in chunk]
-        try:
-            table.transact_write(writes)
-        except stats_store.AlreadyCounted:
+        if not _write_chunk(table, writes):
             skipped += 1  # this chunk was counted by an earlier delivery of the batch
     return {"records": len(records), "counted": facts, "chunks": len(chunks), "skipped": skipped}
+
+
+def _write_chunk(table: Any, writes: list[Any]) -> bool:
+    """Write one chunk with its marker; False if an earlier delivery counted it. Two shards' batches may
+    update a shop's day item at the same moment (one shard per table partition, each with its own
+    invocation): DynamoDB cancels one of the two transactions, which is retried here after a short,
+    random pause rather than failing the whole batch (the marker keeps the retry exact either way)."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            table.transact_write(writes)
+            return True
+        except stats_store.AlreadyCounted:
+            return False
+        except TransactionConflict:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            time.sleep(_JITTER.uniform(0.02, 0.1) * attempt)
+    raise AssertionError("unreachable")

@@ -195,7 +195,7 @@ def measure() -> dict[str, Any]:
             "messages": len(bodies),
             "seconds": round(elapsed, 2),
             "messages_per_second": round(len(bodies) / elapsed, 1),
-            "note": "moto in-process: its transactions copy the table, so this is a floor",
+            "note": "moto in-process, one DynamoDB request at a time (local/moto_seams), so this is a floor",
         },
     }
 

@@ -235,3 +235,11 @@ def stats_day_sk(day: str) -> str:
 def stats_batch_pk(batch: str) -> str:
     """The marker of a counted batch of table changes (so a retried batch is counted once)."""
     return f"STATSBATCH#{batch}"
+
+
+def campaign_stats_pk(campaign_id: str) -> str:
+    """A campaign's funnel counters (analytics/campaigns.py): their own partition, one item."""
+    return f"CAMPAIGNSTATS#{campaign_id}"
+
+
+CAMPAIGN_STATS_SK = "FUNNEL"

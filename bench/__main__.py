@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
     only = sys.argv[1:] if argv is None else argv
     if only:
-        if only == ["ai"]:
-            main_ai_only()
-        elif only == ["flows"]:
-            main_flows_only()
-        elif only == ["analytics"]:
-            main_analytics_only()
-        elif only == ["inbound"]:
-            main_inbound_only()
-        else:
-            raise SystemExit(f"usage: python -m bench [ai|flows|analytics|inbound] (unknown: {' '.join(only)})")
+        if len(only) != 1 or only[0] not in SECTIONS:
+            raise SystemExit(f"usage: python -m bench [{'|'.join(SECTIONS)}] (unknown: {' '.join(only)})")
+        refresh(only[0])
         return
     started = time.time()
     cold = coldstart.measure()
@@ -105,40 +99,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
-def main_ai_only() -> None:
-    started = time.time()
-    figures = ai.measure()
-    figures["live_replies"] = ai_reply.measure()
-    latest = RESULTS / "latest.json"
-    report = json.loads(latest.read_text()) if latest.is_file() else {}
-    report["ai_agents"] = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
-        **figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    latest.write_text(json.dumps(report, indent=2) + "\n")
-    ai.report(figures)
-    ai_reply.report(figures["live_replies"])
-    print(f"\nwritten to {latest} (section ai_agents)")
-
-
-def main_flows_only() -> None:
-    started = time.time()
-    figures = flows.measure_apart()
-    latest = RESULTS / "latest.json"
-    report = json.loads(latest.read_text()) if latest.is_file() else {}
-    report["flows"] = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
-        **figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    latest.write_text(json.dumps(report, indent=2) + "\n")
-    flows.report(figures)
-    print(f"\nwritten to {latest} (section flows)")
-
-
 def measure_analytics() -> dict[str, Any]:
     figures = analytics.measure()
     figures["hot_counter"] = hot_counter.measure_apart()
@@ -150,36 +110,42 @@ def report_analytics(figures: dict[str, Any]) -> None:
     hot_counter.report(figures["hot_counter"])
 
 
-def main_analytics_only() -> None:
+def measure_ai() -> dict[str, Any]:
+    figures = ai.measure()
+    figures["live_replies"] = ai_reply.measure()
+    return figures
+
+
+def report_ai(figures: dict[str, Any]) -> None:
+    ai.report(figures)
+    ai_reply.report(figures["live_replies"])
+
+
+# ``python -m bench <name>``: one section of bench/results/latest.json measured again, the others left as
+# they were last measured: name -> (the section's key, measure, report).
+SECTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = {
+    "ai": ("ai_agents", measure_ai, report_ai),
+    "flows": ("flows", flows.measure_apart, flows.report),
+    "analytics": ("analytics", measure_analytics, report_analytics),
+    "inbound": ("webhook_ingestion", inbound.measure, inbound.report),
+}
+
+
+def refresh(name: str) -> None:
+    key, measure, report_section = SECTIONS[name]
     started = time.time()
-    figures = measure_analytics()
+    figures = measure()
     latest = RESULTS / "latest.json"
     report = json.loads(latest.read_text()) if latest.is_file() else {}
-    report["analytics"] = {
+    report[key] = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
         **figures,
     }
     RESULTS.mkdir(exist_ok=True)
     latest.write_text(json.dumps(report, indent=2) + "\n")
-    report_analytics(figures)
-    print(f"\nwritten to {latest} (section analytics)")
-
-
-def main_inbound_only() -> None:
-    started = time.time()
-    figures = inbound.measure()
-    latest = RESULTS / "latest.json"
-    report = json.loads(latest.read_text()) if latest.is_file() else {}
-    report["webhook_ingestion"] = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
-        **figures,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    latest.write_text(json.dumps(report, indent=2) + "\n")
-    inbound.report(figures)
-    print(f"\nwritten to {latest} (section webhook_ingestion)")
+    report_section(figures)
+    print(f"\nwritten to {latest} (section {key})")
 
 
 def print_bulk(figures: dict[str, Any]) -> None:

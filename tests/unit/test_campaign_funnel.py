@@ -16,7 +16,7 @@ from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from tests.support import ApiClient, AwsStack, connect_shop, deliver
-from tests.unit.test_inbound_rules import SHOP, WA_ID, corpus, text_message
+from tests.unit.test_inbound_rules import SHOP, WA_ID, corpus, store_sent_message, text_message
 
 BILLED = {"pricing": {"billable": True, "pricingModel": "PMP", "category": "marketing", "type": "regular"}}
 
@@ -97,24 +97,14 @@ def campaign_message(api: ApiClient, aws: AwsStack) -> ApiClient:
     table = get_table()
     customer = customer_store.find(table, SHOP, [WA_ID])
     assert customer is not None
-    conversation = customer["activeConversation"]["id"]
-    message = {
-        "id": "campaign-msg-1",
-        "shopId": SHOP,
-        "conversationId": conversation,
-        "customerKey": customer_store.key_of(customer),
-        "campaignId": "camp-spring",
-        "sentBy": "campaign:camp-spring",
-        "direction": "outbound",
-        "content": {"type": "template", "template": {"name": "spring_sale", "language": "vi"}},
-        "status": "sent",
-        "statusRank": 1,
-        "statusTimestamps": {},
-        "timestamp": iso(meta_time(1767225650)),
-        "whatsAppMessageId": "wamid.OUTBOUND-STATUS-1",
-    }
-    table.transact_write([message_store.new_message_op(table, message)])
-    message_store.link_wamid(table, "campaign-msg-1", SHOP, "wamid.OUTBOUND-STATUS-1")
+    store_sent_message(
+        "campaign-msg-1",
+        customer["activeConversation"]["id"],
+        customerKey=customer_store.key_of(customer),
+        campaignId="camp-spring",
+        sentBy="campaign:camp-spring",
+        content={"type": "template", "template": {"name": "spring_sale", "language": "vi"}},
+    )
     return shop
 
 

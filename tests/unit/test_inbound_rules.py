@@ -136,22 +136,28 @@ def outbound(shop: ApiClient, aws: AwsStack) -> dict:
     """An outbound message Meta accepted as wamid.OUTBOUND-STATUS-1 (what the outbound feature stores)."""
     deliver(shop, aws, text_message("wamid.IN-1", "hello", 1767225600))
     [conversation] = conversations(shop)["conversations"]
+    store_sent_message("out-1", conversation["id"], content={"type": "text", "text": "Chào bạn"})
+    return conversation
+
+
+def store_sent_message(message_id: str, conversation_id: str, **fields: object) -> None:
+    """An outbound message Meta accepted as wamid.OUTBOUND-STATUS-1 (the fixtures' statuses name it), as
+    the outbound feature stores it; ``fields``: its content and anything else it carries."""
     table = get_table()
     message = {
-        "id": "out-1",
+        "id": message_id,
         "shopId": SHOP,
-        "conversationId": conversation["id"],
+        "conversationId": conversation_id,
         "direction": "outbound",
-        "content": {"type": "text", "text": "Chào bạn"},
         "status": "sent",
         "statusRank": 1,
         "statusTimestamps": {},
         "timestamp": iso(meta_time(1767225650)),
         "whatsAppMessageId": "wamid.OUTBOUND-STATUS-1",
+        **fields,
     }
     table.transact_write([message_store.new_message_op(table, message)])
-    message_store.link_wamid(table, "out-1", SHOP, "wamid.OUTBOUND-STATUS-1")
-    return conversation
+    message_store.link_wamid(table, message_id, SHOP, "wamid.OUTBOUND-STATUS-1")
 
 
 def outbound_message(api: ApiClient, conversation: dict) -> dict:

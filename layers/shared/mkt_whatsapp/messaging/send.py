@@ -26,17 +26,14 @@ limits) leaves it ``queued`` on the outbound queue for the sender, and the answe
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
-from mkt_whatsapp.core import aws
+from mkt_whatsapp.core import idempotency
 from mkt_whatsapp.core.clock import iso, now_iso, parse_iso
-from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound
-from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.core.errors import BusinessRuleViolation, NotFound
 from mkt_whatsapp.messaging import delivery, standing
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import accounts as account_store
@@ -149,40 +146,6 @@ def send(
     return delivery.deliver(account, message_id, body, deadline=deadline)
 
 
-IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-@cache
-def _idempotency(table_name: str) -> tuple[Any, Any]:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="PK",
-        sort_key_attr="SK",
-        static_pk_value="IDEMPOTENCY#send-message",
-        expiry_attr="expiresAt",
-        boto3_client=aws.dynamodb(),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[conversationId, idempotencyKey]",
-        payload_validation_jmespath="request",
-        expires_after_seconds=IDEMPOTENCY_SECONDS,
-    )
-    return persistence, config
-
-
-class _Deadline:
-    """What Powertools' idempotency reads of a Lambda context: an in-progress record expires when the
-    invocation that made it ends."""
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.time()) * 1000))
-
-
 def send_once(
     shop_id: str,
     conversation: Item,
@@ -194,47 +157,16 @@ def send_once(
     annotations: Mapping[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """``send`` behind an ``Idempotency-Key``: a retried request (same key, same conversation) gets the
-    first answer for 24 hours instead of a second send (Powertools idempotency on the table). The same key
-    with a different body is refused."""
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyValidationError,
-    )
+    first answer for 24 hours instead of a second send (core/idempotency.py). The same key with a different
+    body is refused."""
 
-    if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 printable characters", code="INVALID_FORMAT", field="Idempotency-Key"
-        )
-    persistence, config = _idempotency(get_settings().table_name)
-    if deadline is not None:
-        config.register_lambda_context(_Deadline(deadline))  # in-progress records expire with the invocation
-
-    @idempotent_function(data_keyword_argument="attempt", persistence_store=persistence, config=config)  # type: ignore[untyped-decorator]
-    def once(attempt: dict[str, Any]) -> dict[str, Any]:
+    def first() -> dict[str, Any]:
         status, data = send(shop_id, conversation, request, actor=actor, deadline=deadline, annotations=annotations)
         return {"status": status, "data": data}
 
-    try:
-        result = once(
-            attempt={
-                "conversationId": conversation["id"],
-                "idempotencyKey": idempotency_key,
-                "request": request.to_wire(),
-            }
-        )
-    except IdempotencyValidationError as error:
-        raise Conflict(
-            "This Idempotency-Key was used with a different request",
-            code="IDEMPOTENCY_KEY_REUSED",
-            field="Idempotency-Key",
-        ) from error
-    except IdempotencyAlreadyInProgressError as error:
-        raise Conflict(
-            "A request with this Idempotency-Key is in progress",
-            code="IDEMPOTENCY_IN_PROGRESS",
-            field="Idempotency-Key",
-        ) from error
+    result = idempotency.once(
+        "send-message", str(conversation["id"]), idempotency_key, request.to_wire(), first, deadline=deadline
+    )
     return int(result["status"]), dict(result["data"])
 
 

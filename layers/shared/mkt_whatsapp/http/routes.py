@@ -103,6 +103,9 @@ ROUTES: tuple[Route, ...] = (
     _R("POST", "/ai-agents/{agentId}/activate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/deactivate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/test", "ai_agents", _RES, "agentId"),
+    _R("GET", "/templates", "templates", _QUERY),
+    _R("POST", "/templates/sync", "templates", _BODY),
+    _R("GET", "/templates/{name}", "templates", _QUERY),
     _R("GET", "/analytics/messages", "analytics", _QUERY),
     _R("GET", "/analytics/conversations", "analytics", _QUERY),
     _R("GET", "/analytics/automations", "analytics", _QUERY),
@@ -120,6 +123,7 @@ _MISSING = {
     "waId": ("Customer not found", "CUSTOMER_NOT_FOUND"),
     "flowId": ("Flow not found", "FLOW_NOT_FOUND"),
     "agentId": ("AI agent not found", "AGENT_NOT_FOUND"),
+    "name": ("Template not found", "TEMPLATE_NOT_FOUND"),
 }
 
 

@@ -28,11 +28,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
 from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.store import business_accounts, get_table
 from mkt_whatsapp.store import templates as template_store
 from mkt_whatsapp.whatsapp import templates
+from mkt_whatsapp.whatsapp.webhook_models import TemplateChangeValue
 
 logger = Logger(child=True)
 
@@ -51,25 +53,28 @@ def apply_change(unit: Mapping[str, Any]) -> int:
     """Apply one template change (a unit of the inbound queue) to every shop of its WhatsApp Business
     Account; returns how many shops' templates it changed (0: unknown account, a redelivery, an older
     event, or a change that says nothing we keep)."""
-    field, value, waba_id = unit.get("field"), unit.get("value"), unit.get("entryId")
-    if not isinstance(value, Mapping) or not isinstance(waba_id, str) or not waba_id.isdigit():
-        logger.warning("template change without an account or a value; skipped", extra={"field": field})
+    field, waba_id = unit.get("field"), unit.get("entryId")
+    if not isinstance(waba_id, str) or not waba_id.isdigit():
+        logger.warning("template change without its account (entry.id); skipped", extra={"field": field})
         return 0
-    name, language = value.get("message_template_name"), value.get("message_template_language")
-    if not isinstance(name, str) or not name or not isinstance(language, str) or not language:
+    try:
+        value = TemplateChangeValue.model_validate(unit.get("value"))
+    except ValidationError as error:
         logger.warning("template change names no template; skipped", extra={"field": field, "wabaId": waba_id})
+        logger.debug("template change's errors", extra={"errors": error.error_count()})
         return 0
+    name, language = value.message_template_name, value.message_template_language
     change = _change(str(field), value)
     if change is None:
-        logger.info("template change that changes nothing kept; skipped", extra={"field": field, "value": dict(value)})
+        logger.info("template change that changes nothing kept; skipped", extra={"field": field, "event": value.event})
         return 0
     aspect, event, fields = change
     # Meta states when (entry[].time); a change without one is ordered by its arrival.
     at = _meta_time(unit.get("time")) or int(time.time())
-    template_id = value.get("message_template_id")
+    template_id = value.message_template_id
     fill: dict[str, Any] = {"metaTemplateId": str(template_id) if template_id is not None else None}
     if field == templates.STATUS_UPDATE:
-        fill["category"] = templates.upper_or_none(value.get("message_template_category"))
+        fill["category"] = templates.upper_or_none(value.message_template_category)
     table = get_table()
     shops = business_accounts.shops_of(table, waba_id)
     if not shops:
@@ -87,21 +92,21 @@ def apply_change(unit: Mapping[str, Any]) -> int:
     return applied
 
 
-def _change(field: str, value: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+def _change(field: str, value: TemplateChangeValue) -> tuple[str, str, dict[str, Any]] | None:
     """``(aspect, event, fields)`` of a template change: what it sets, and the event that identifies it
     within its second."""
     if field == templates.STATUS_UPDATE:
-        event = templates.upper_or_none(value.get("event"))
+        event = templates.upper_or_none(value.event)
         status = templates.status_of_event(event)
         if event is None or status is None:
             return None
-        reason = value.get("reason")
-        rejected = reason if status == "REJECTED" and isinstance(reason, str) and reason != "NONE" else None
+        reason = value.reason
+        rejected = reason if status == "REJECTED" and reason and reason != "NONE" else None
         return template_store.STATUS, event, {"status": status, "rejectedReason": rejected}
     if field == templates.QUALITY_UPDATE:
-        score = templates.quality_of(value.get("new_quality_score"))
+        score = templates.quality_of(value.new_quality_score)
         return (template_store.QUALITY, score, {"qualityScore": score}) if score else None
     if field == templates.CATEGORY_UPDATE:
-        category = templates.upper_or_none(value.get("new_category"))
+        category = templates.upper_or_none(value.new_category)
         return (template_store.CATEGORY, category, {"category": category}) if category else None
     return None

@@ -510,3 +510,18 @@ def test_what_metas_webhooks_say_decides_the_next_send(shop: dict[str, Any], con
     deliver(shop["api"], aws, recategorised)
     refused = send(shop, conversation, {"name": "sale", "category": "utility"})
     assert (refused.status, refused.code) == (422, "CUSTOMER_OPTED_OUT")
+
+
+def test_the_sync_path_is_the_syncs_not_a_template_named_sync(shop: dict[str, Any]) -> None:
+    """``/templates/sync`` matches ``GET /templates/{name}`` too (API Gateway routes it there): the concrete
+    path names the sync, as the OpenAPI document matches paths, so GET there is 405 listing POST."""
+    from mkt_whatsapp.http.routes import methods_allowed_for
+
+    assert methods_allowed_for("/api/v1/whatsapp/templates/sync") == ["POST"]
+    assert methods_allowed_for("/api/v1/whatsapp/templates/order_update") == ["GET", "HEAD"]
+    for method in ("GET", "HEAD"):
+        reply = shop["api"].request(method, "/templates/sync", query={"shopId": shop["shop_id"], "language": "vi"})
+        assert (reply.status, reply.headers["Allow"]) == (405, "POST"), reply.text
+    assert shop["api"].get("/templates/sync").code == "METHOD_NOT_ALLOWED"
+    options = shop["api"].request("OPTIONS", "/templates/sync")
+    assert (options.status, options.headers["Allow"]) == (405, "POST")

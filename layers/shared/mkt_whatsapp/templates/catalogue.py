@@ -136,7 +136,8 @@ def sync(shop_id: str, *, deadline: float | None) -> TemplateSync:
                 deleted += template_store.mark_deleted(table, shop_id, *key, at=started, now=now)
     logger.info(
         "templates synced",
-        extra={"shopId": shop_id, "templates": len(seen), "created": created, "changed": changed, "deleted": deleted},
+        # (not "created": a log record's own attribute)
+        extra={"shopId": shop_id, "templates": len(seen), "new": created, "changed": changed, "deleted": deleted},
     )
     return TemplateSync.model_validate(
         {

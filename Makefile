@@ -9,7 +9,7 @@ SAM_PYTHONS ?= 3.12.1:3.11.7
 FUZZ_EXAMPLES ?= 10
 FUZZ_SEED ?= 20261126
 
-.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench cost token sign say press flow validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench cost token sign say press template-event flow validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ press: $(STAMP)
 	@$(BIN)/python -m local.devtools press --id "$(ID)" --title "$(TITLE)" \
 		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)" --phone-number-id "$(or $(PHONE),106540352242922)" \
 		--customer "$(or $(CUSTOMER),84901234567)" --name "$(or $(NAME),Nguyễn Văn A)"
+
+## template-event: post Meta's webhook for a change of a message template now, signed, e.g. make template-event NAME=order_update STATUS=PAUSED (or QUALITY=RED, CATEGORY=MARKETING; LANGUAGE=vi; WABA=<account>, the README's by default)
+template-event: $(STAMP)
+	@$(BIN)/python -m local.devtools template-event --name "$(NAME)" --language "$(or $(LANGUAGE),vi)" \
+		--waba "$(or $(WABA),419561257915477)" --status "$(STATUS)" --quality "$(QUALITY)" --category "$(CATEGORY)" \
+		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)"
 
 ## flow: create a flow file for a shop (its shopId replaced; shop-1 unless SHOP=) and activate it, e.g. make flow FILE=docs/flows/welcome-menu.json (placeholders: SET="AI_AGENT_ID=<id> NAME=VALUE …")
 flow: $(STAMP)

@@ -1,6 +1,7 @@
 """Developer helpers for the local stack: mint a dev JWT, sign a webhook body like Meta does, post a
 customer's text message (``say``, optionally as written from a click-to-WhatsApp ad) or reply-button press
-(``press``) now, signed, as Meta would deliver it, and create and activate a flow file for a shop, its
+(``press``) now, signed, as Meta would deliver it, post Meta's webhooks for a change of a message template
+(``template-event``: its status, quality or category), and create and activate a flow file for a shop, its
 placeholders substituted (``flow``)."""
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from local.lambdas import ensure_layer_on_path
 # unless told otherwise).
 DEV_SHOP = "shop-1"
 DEV_PHONE_NUMBER_ID = "106540352242922"
+# The WhatsApp Business Account the README's sample webhook names (events/webhook-body-text.json, entry.id):
+# the first session's shop learns it from that webhook.
+DEV_WABA_ID = "419561257915477"
 DEFAULT_API = "http://127.0.0.1:3000/api/v1/whatsapp"
 
 
@@ -122,6 +126,25 @@ def post_button_press(
     return post_signed(api, button_press_delivery(button_id, title, phone_number_id, customer, name), secret)
 
 
+def template_event_deliveries(
+    waba_id: str, name: str, language: str, *, status: str = "", quality: str = "", category: str = ""
+) -> list[bytes]:
+    """Meta's webhooks for a change of the template ``name`` in ``language`` of the account ``waba_id``, sent
+    now: one per aspect given (``status``: the status event, e.g. ``PAUSED``; ``quality``: the new quality
+    score; ``category``: the new category), in Meta's shapes (local/graph_simulator.template_webhook)."""
+    from local.graph_simulator import CATEGORY_UPDATE, QUALITY_UPDATE, STATUS_UPDATE, template_webhook
+
+    template = {"name": name, "language": language}
+    bodies = []
+    if status:
+        bodies.append(template_webhook(waba_id, STATUS_UPDATE, template, event=status.upper()))
+    if quality:
+        bodies.append(template_webhook(waba_id, QUALITY_UPDATE, template, new_quality_score=quality.upper()))
+    if category:
+        bodies.append(template_webhook(waba_id, CATEGORY_UPDATE, template, new_category=category.upper()))
+    return [json.dumps(body).encode() for body in bodies]
+
+
 def substituted(text: str, settings: dict[str, str]) -> str:
     """``text`` with each placeholder of ``settings`` (``AI_AGENT_ID`` and the like) replaced by its value;
     a placeholder the text does not hold is an error (a mistyped name would leave the flow unchanged). The
@@ -179,6 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     press = commands.add_parser("press", help="post a customer's reply-button press now, as a signed Meta webhook")
     press.add_argument("--id", required=True, help="the button's id (what a flow's question expects)")
     press.add_argument("--title", default="", help="the button's title as the customer saw it (default: the id)")
+    template_event = commands.add_parser(
+        "template-event", help="post Meta's webhooks for a change of a message template now, signed"
+    )
+    template_event.add_argument("--name", required=True, help="the template's name")
+    template_event.add_argument("--language", default="vi")
+    template_event.add_argument("--waba", default=DEV_WABA_ID, help="the WhatsApp Business Account (entry.id)")
+    template_event.add_argument("--status", default="", help="a status event: APPROVED, PAUSED, REJECTED…")
+    template_event.add_argument("--quality", default="", help="the new quality score: GREEN, YELLOW, RED")
+    template_event.add_argument("--category", default="", help="the new category: MARKETING, UTILITY…")
     flow = commands.add_parser("flow", help="create a flow from a JSON file for a shop and activate it")
     flow.add_argument("file", type=Path)
     flow.add_argument("--shop", default=DEV_SHOP, help=f"the shop whose flow it is (default {DEV_SHOP})")
@@ -189,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="replace the placeholder NAME in the file with VALUE, e.g. AI_AGENT_ID=... (repeatable)",
     )
-    for command in (say, press, flow):
+    for command in (say, press, flow, template_event):
         command.add_argument("--api", default=DEFAULT_API)
     for command in (say, press):
         command.add_argument("--phone-number-id", default=DEV_PHONE_NUMBER_ID)
@@ -203,6 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "press":
         print(post_button_press(args.api, args.id, args.title, args.phone_number_id, args.customer, args.name))
+        return 0
+    if args.command == "template-event":
+        bodies = template_event_deliveries(
+            args.waba, args.name, args.language, status=args.status, quality=args.quality, category=args.category
+        )
+        if not bodies:
+            print("template-event needs --status, --quality or --category", file=sys.stderr)
+            return 2
+        for body in bodies:
+            print(post_signed(args.api, body))
         return 0
     if args.command == "flow":
         try:

@@ -4,11 +4,20 @@ Routes (any version segment, e.g. ``/v23.0``):
 - ``GET /{version}/{phone-number-id}``: the number's details; needs a token that looks like Meta's
   (``EAA…``), else Meta's OAuth error 190. Non-numeric ids get Meta's error 100 (object does not exist).
 - ``POST /{version}/{phone-number-id}/messages``: accepts a send, answers with a fresh ``wamid``.
+- ``GET /{version}/{waba-id}/message_templates``: the WhatsApp Business Account's templates in Meta's shape,
+  paged (``limit``, ``after``; at most ``template_page_size``, 3, a page, so a sync always pages), only the
+  ``fields`` asked for. Every account starts with :data:`DEFAULT_TEMPLATES` (every template the README, the
+  tests and the flow examples send, approved, and a few that are not).
 - ``GET /_simulator/requests``: what it has received (``DELETE`` clears it).
 - ``PUT /_simulator/phone-numbers/{id}``: set a number's details (``messagingLimit``, ``verifiedName``, …).
 - ``POST /_simulator/faults``: the next ``count`` requests whose path contains ``match`` get ``status``/``body``
   (after ``delaySeconds``, to play a timeout).
 - ``PUT /_simulator/latency``: answer every send ``seconds`` late, like Meta's round trip.
+- ``POST /_simulator/templates/{waba-id}``: change one of the account's templates as Meta's review would
+  (``name``, ``language`` and any of ``status``, ``qualityScore``, ``category``; a template it does not have
+  is added, with ``components``) and post the webhooks Meta sends for it (:func:`template_webhook`), signed,
+  to the webhook target (``PUT /_simulator/webhook-target`` ``{"url", "appSecret"}``; the local stack sets
+  its own). Answers the webhook bodies.
 
 On its own: ``python -m local.graph_simulator --port 8002`` (the local stack and the tests start it in
 process; the sender benchmark runs it as its own process, as Meta is).
@@ -17,11 +26,16 @@ process; the sender benchmark runs it as its own process, as Meta is).
 from __future__ import annotations
 
 import base64
+import copy
+import hashlib
+import hmac
 import json
 import re
 import threading
 import time
+import urllib.request
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +44,182 @@ from werkzeug.wrappers import Request, Response
 
 _NUMBER = re.compile(r"^/(v\d+\.\d+)/([^/]+)$")
 _MESSAGES = re.compile(r"^/(v\d+\.\d+)/([^/]+)/messages$")
+_TEMPLATES = re.compile(r"^/(v\d+\.\d+)/([^/]+)/message_templates$")
+
+STATUS_UPDATE = "message_template_status_update"
+QUALITY_UPDATE = "message_template_quality_update"
+CATEGORY_UPDATE = "template_category_update"
+
+
+def _template(
+    name: str,
+    language: str,
+    category: str,
+    components: list[dict[str, Any]],
+    status: str = "APPROVED",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "language": language,
+        "status": status,
+        "category": category,
+        "components": components,
+        "parameter_format": extra.pop("parameter_format", "POSITIONAL"),
+        "quality_score": {"score": extra.pop("quality", "GREEN" if status == "APPROVED" else "UNKNOWN")},
+        **extra,
+    }
+
+
+def _body(text: str, *examples: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "BODY", "text": text}
+    if examples:
+        body["example"] = {"body_text": [list(examples)]}
+    return body
+
+
+# What every WhatsApp Business Account of the simulator starts with, in Meta's shape. The approved templates
+# without parameters are the ones the README, the tests and the examples send (order_update, flash_sale,
+# promo, sale, welcome_offer); the others take parameters of every kind, or are not approved.
+DEFAULT_TEMPLATES: tuple[dict[str, Any], ...] = (
+    _template(
+        "order_update",
+        "vi",
+        "UTILITY",
+        [_body("Đơn hàng của bạn đã được cập nhật. Cảm ơn bạn đã mua sắm tại shop!")],
+    ),
+    _template(
+        "order_update",
+        "en_US",
+        "UTILITY",
+        [_body("Your order has been updated. Thank you for shopping with us!")],
+    ),
+    _template(
+        "flash_sale",
+        "vi",
+        "MARKETING",
+        [_body("Flash sale hôm nay: giảm đến 50% toàn bộ cửa hàng!"), {"type": "FOOTER", "text": "Nhắn STOP để hủy"}],
+    ),
+    _template("promo", "vi", "MARKETING", [_body("Ưu đãi mới đang chờ bạn tại shop!")]),
+    _template("sale", "vi", "UTILITY", [_body("Đơn hàng giảm giá của bạn đã được xác nhận.")]),
+    _template("welcome_offer", "vi", "MARKETING", [_body("Chào mừng bạn! Tặng bạn mã giảm giá 10% cho đơn đầu.")]),
+    _template(
+        "order_shipped",
+        "vi",
+        "UTILITY",
+        [
+            {"type": "HEADER", "format": "TEXT", "text": "Đơn {{1}}", "example": {"header_text": ["#1042"]}},
+            _body("Chào {{1}}, đơn {{2}} đã được giao cho {{3}}.", "An", "#1042", "GHN"),
+            {"type": "FOOTER", "text": "Cảm ơn bạn đã mua sắm"},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Theo dõi đơn",
+                        "url": "https://shop.example/track/{{1}}",
+                        "example": ["https://shop.example/track/1042"],
+                    },
+                    {"type": "PHONE_NUMBER", "text": "Gọi shop", "phone_number": "+84901234567"},
+                ],
+            },
+        ],
+    ),
+    _template(
+        "spring_sale",
+        "vi",
+        "MARKETING",
+        [
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["4::aW1hZ2U="]}},
+            _body("{{1}} ơi, mùa xuân giảm {{2}} cho mọi đơn hàng!", "An", "20%"),
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Xem ưu đãi"},
+                    {"type": "QUICK_REPLY", "text": "Dừng khuyến mãi"},
+                ],
+            },
+        ],
+    ),
+    _template(
+        "order_confirmation",
+        "en_US",
+        "UTILITY",
+        [
+            {
+                "type": "BODY",
+                "text": "Hi {{first_name}}, your order {{order_id}} is confirmed.",
+                "example": {
+                    "body_text_named_params": [
+                        {"param_name": "first_name", "example": "An"},
+                        {"param_name": "order_id", "example": "#1042"},
+                    ]
+                },
+            }
+        ],
+        parameter_format="NAMED",
+    ),
+    _template(
+        "login_code",
+        "en_US",
+        "AUTHENTICATION",
+        [
+            _body("*{{1}}* is your verification code.", "123456"),
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy code"}],
+            },
+        ],
+    ),
+    _template("summer_promo", "vi", "MARKETING", [_body("Hè rực rỡ, ưu đãi ngập tràn!")], status="PENDING"),
+    _template(
+        "old_offer",
+        "vi",
+        "MARKETING",
+        [_body("Ưu đãi cũ.")],
+        status="REJECTED",
+        rejected_reason="PROMOTIONAL",
+    ),
+)
+
+
+def template_id(waba_id: str, name: str, language: str) -> str:
+    """A stable id for a template of an account (Meta's are 15–16 digits)."""
+    return str(1_000_000_000_000_000 + zlib.crc32(f"{waba_id}:{name}:{language}".encode()))
+
+
+def template_webhook(
+    waba_id: str, field: str, template: dict[str, Any], *, at: int | None = None, **change: Any
+) -> dict[str, Any]:
+    """The webhook Meta posts when a template changes, in Meta's shape: ``field`` is
+    ``message_template_status_update`` (``change``: ``event``, ``reason``), ``message_template_quality_update``
+    (``previous_quality_score``, ``new_quality_score``) or ``template_category_update`` (``previous_category``,
+    ``new_category``); ``template`` names it (``name``, ``language``, ``id``, ``category``). ``at``: the entry's
+    ``time`` (now)."""
+    named = {
+        "message_template_id": int(template.get("id") or template_id(waba_id, template["name"], template["language"])),
+        "message_template_name": template["name"],
+        "message_template_language": template["language"],
+    }
+    if field == STATUS_UPDATE:
+        value = {
+            "event": change.get("event", template.get("status")),
+            **named,
+            "reason": change.get("reason", "NONE"),
+            "message_template_category": template.get("category"),
+        }
+    else:
+        value = {**named, **change}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": waba_id,
+                "time": int(time.time()) if at is None else at,
+                "changes": [{"field": field, "value": value}],
+            }
+        ],
+    }
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -64,7 +254,20 @@ class SimulatorState:
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     latency_seconds: float = 0.0  # every send answered this late, as Meta's round trip would be
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by WhatsApp Business Account id
+    template_page_size: int = 3
+    webhook_url: str = ""  # where template changes are posted (the local stack's webhooks), signed with:
+    app_secret: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def templates_of(self, waba_id: str) -> list[dict[str, Any]]:
+        """The account's templates (the defaults, each with its id, until changed); call with the lock held."""
+        if waba_id not in self.templates:
+            self.templates[waba_id] = [
+                {**copy.deepcopy(entry), "id": template_id(waba_id, entry["name"], entry["language"])}
+                for entry in DEFAULT_TEMPLATES
+            ]
+        return self.templates[waba_id]
 
 
 class GraphSimulator:
@@ -121,6 +324,8 @@ class GraphSimulator:
             if self.state.latency_seconds:
                 time.sleep(self.state.latency_seconds)
             return self._send(match.group(2), body_text)
+        if (match := _TEMPLATES.match(path)) and request.method == "GET":
+            return self._message_templates(match.group(2), request)
         if (match := _NUMBER.match(path)) and request.method == "GET":
             return self._phone_number(match.group(2))
         return meta_error(400, 100, f"Unknown path components: {path}", "GraphMethodException", 33)
@@ -148,6 +353,80 @@ class GraphSimulator:
                 "whatsapp_business_manager_messaging_limit": custom.get("messagingLimit", "TIER_2K"),
             },
         )
+
+    def _message_templates(self, waba_id: str, request: Request) -> Response:
+        if not waba_id.isdigit():
+            return meta_error(
+                400,
+                100,
+                f"Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be loaded due to "
+                "missing permissions, or does not support this operation.",
+                "GraphMethodException",
+                33,
+            )
+        try:
+            limit = int(request.args.get("limit", "25"))
+            start = int(base64.b64decode(request.args.get("after", "")).decode() or 0)
+        except ValueError:
+            return meta_error(400, 100, "(#100) Invalid parameter")
+        wanted = [name for name in request.args.get("fields", "").split(",") if name]
+        with self.state.lock:
+            templates = copy.deepcopy(self.state.templates_of(waba_id))
+            size = max(1, min(limit, self.state.template_page_size))
+        page = templates[start : start + size]
+        data = [{k: v for k, v in entry.items() if not wanted or k in wanted or k == "id"} for entry in page]
+        cursor = base64.b64encode(str(start + len(page)).encode()).decode()
+        paging: dict[str, Any] = {
+            "cursors": {"before": base64.b64encode(str(start).encode()).decode(), "after": cursor}
+        }
+        if start + size < len(templates):
+            paging["next"] = f"{request.base_url}?limit={size}&after={cursor}"
+        return _json(200, {"data": data, "paging": paging})
+
+    def change_template(self, waba_id: str, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """Change (or add) one of the account's templates as Meta's review would, and post the webhooks Meta
+        sends for what changed to the webhook target (when set): returns their bodies."""
+        name, language = str(spec["name"]), str(spec["language"])
+        with self.state.lock:
+            templates = self.state.templates_of(waba_id)
+            found = next((t for t in templates if t["name"] == name and t["language"] == language), None)
+            if found is None:
+                found = _template(name, language, str(spec.get("category", "MARKETING")), spec.get("components", []))
+                found.update(status="PENDING", id=template_id(waba_id, name, language))
+                templates.append(found)
+            bodies = []
+            if spec.get("status"):
+                found["status"] = str(spec["status"])
+                bodies.append(
+                    template_webhook(
+                        waba_id, STATUS_UPDATE, found, event=found["status"], reason=spec.get("reason", "NONE")
+                    )
+                )
+            if spec.get("qualityScore"):
+                previous = (found.get("quality_score") or {}).get("score", "UNKNOWN")
+                found["quality_score"] = {"score": str(spec["qualityScore"])}
+                bodies.append(
+                    template_webhook(
+                        waba_id,
+                        QUALITY_UPDATE,
+                        found,
+                        previous_quality_score=previous,
+                        new_quality_score=found["quality_score"]["score"],
+                    )
+                )
+            if spec.get("category"):
+                previous = found.get("category")
+                found["category"] = str(spec["category"])
+                bodies.append(
+                    template_webhook(
+                        waba_id, CATEGORY_UPDATE, found, previous_category=previous, new_category=found["category"]
+                    )
+                )
+            target, secret = self.state.webhook_url, self.state.app_secret
+        if target:
+            for body in bodies:
+                post_signed_webhook(target, body, secret)
+        return bodies
 
     def _send(self, phone_number_id: str, body_text: str) -> Response:
         try:
@@ -199,7 +478,29 @@ class GraphSimulator:
             if action == "faults" and request.method == "DELETE":
                 self.state.faults.clear()
                 return _json(200, {"cleared": True})
+            if action == "webhook-target" and request.method == "PUT":
+                spec = request.get_json(force=True) or {}
+                self.state.webhook_url = str(spec.get("url", ""))
+                self.state.app_secret = str(spec.get("appSecret", ""))
+                return _json(200, {"url": self.state.webhook_url})
+        if action.startswith("templates/") and request.method == "POST":
+            spec = request.get_json(force=True) or {}
+            if not spec.get("name") or not spec.get("language"):
+                return _json(400, {"error": "name and language are required"})
+            return _json(200, {"webhooks": self.change_template(action.removeprefix("templates/"), spec)})
         return _json(404, {"error": f"unknown simulator action {action}"})
+
+
+def post_signed_webhook(url: str, body: dict[str, Any], app_secret: str) -> int:
+    """POST a webhook body to ``url`` as Meta does: its raw bytes signed with the app secret
+    (``X-Hub-Signature-256``); the answer's status."""
+    raw = json.dumps(body, ensure_ascii=True).encode()
+    signature = "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        url, data=raw, method="POST", headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return int(answer.status)
 
 
 def main(argv: list[str] | None = None) -> int:

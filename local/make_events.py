@@ -221,6 +221,7 @@ def events() -> dict[str, dict[str, Any]]:
         "conversations-list": http_event("GET", "/conversations", "/conversations", headers=auth, query=shop),
         "customers-list": http_event("GET", "/customers", "/customers", headers=auth, query=shop),
         "flows-list": http_event("GET", "/flows", "/flows", headers=auth, query=shop),
+        "templates-list": http_event("GET", "/templates", "/templates", headers=auth, query=shop),
         "ai_agents-list": http_event("GET", "/ai-agents", "/ai-agents", headers=auth, query=shop),
         "analytics-messages": http_event(
             "GET", "/analytics/messages", "/analytics/messages", headers=auth, query={**shop, "groupBy": "day"}

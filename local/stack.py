@@ -150,6 +150,10 @@ class LocalStack:
     def _configure_functions(self) -> None:
         if not self.graph_api_base_url:
             simulator = GraphSimulator(host="127.0.0.1").start()
+            # Template changes made on the simulator (POST /_simulator/templates/{waba}) reach this stack's
+            # webhooks as Meta's would, signed with its app secret.
+            simulator.state.webhook_url = self.webhook_url
+            simulator.state.app_secret = defaults.value("META_APP_SECRET")
             self.components.append(simulator)
             self.graph_api_base_url = simulator.url
         if not self.openai_base_url:

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from local import apigw_seams, function_urls, moto_seams, stepfunctions
 from local import template as tpl
-from local.graph_simulator import GraphSimulator
+from local.graph_simulator import DEFAULT_TEMPLATES, GraphSimulator, template_id
 from local.lambdas import LocalLambdas, SamRunner, ensure_layer_on_path, forget_container_state
 from local.sqs_worker import EventSourceMapping, SqsPoller
 from local.stream_worker import StreamPoller, stream_mapping
@@ -217,19 +217,36 @@ def use_shop_ids(ids: ShopIds | None) -> None:
     _current_shop = ids
 
 
-def connect_shop(api: ApiClient, shop_id: str | None = None, phone_number_id: str | None = None) -> ApiClient:
-    """Give ``api`` a token for the shop and connect the shop's WhatsApp number (through the Graph simulator).
-    Without a shop, the test's own (the ``shop_ids`` fixture's) shop and number."""
+def connect_shop(
+    api: ApiClient, shop_id: str | None = None, phone_number_id: str | None = None, *, waba_id: str | None = None
+) -> ApiClient:
+    """Give ``api`` a token for the shop and connect the shop's WhatsApp number (through the Graph simulator),
+    with its WhatsApp Business Account when ``waba_id`` is given. Without a shop, the test's own (the
+    ``shop_ids`` fixture's) shop and number."""
     if shop_id is None:
         ids = _current_shop or new_shop_ids()
         shop_id, phone_number_id = ids.shop_id, phone_number_id or ids.phone_number_id
     phone_number_id = phone_number_id or "106540352242922"
     api.token = make_token([shop_id])
-    reply = api.post(
-        "/accounts", json_body={"shopId": shop_id, "phoneNumberId": phone_number_id, "accessToken": "EAAtest-token"}
-    )
+    body = {"shopId": shop_id, "phoneNumberId": phone_number_id, "accessToken": "EAAtest-token"}
+    reply = api.post("/accounts", json_body={**body, **({"wabaId": waba_id} if waba_id else {})})
     assert reply.status == 201, reply.text
     return api
+
+
+def seed_templates(shop_id: str, *templates: dict[str, Any]) -> None:
+    """Store ``templates`` (Meta's shape; the Graph simulator's :data:`DEFAULT_TEMPLATES` without any) for the
+    shop as a sync from Meta would: what a template send needs, for a shop connected without its WhatsApp
+    Business Account (``POST /templates/sync`` reads them through the simulator otherwise)."""
+    from mkt_whatsapp.core.clock import now_iso
+    from mkt_whatsapp.store import get_table
+    from mkt_whatsapp.store import templates as template_store
+    from mkt_whatsapp.whatsapp.templates import definition_of
+
+    for entry in templates or DEFAULT_TEMPLATES:
+        definition = definition_of({"id": template_id("seeded", entry["name"], entry["language"]), **entry})
+        assert definition is not None, entry
+        template_store.put_synced(get_table(), shop_id, definition, at=int(time.time()), now=now_iso())
 
 
 def drain_inbound(stack: AwsStack) -> int:

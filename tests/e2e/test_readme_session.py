@@ -38,7 +38,21 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     script = first_session_script()
     assert "make -s token" in script
     lines = run_as_written(stack, script)
-    health, connected, account, challenge, signed, forged, listing, conversation, customer, refused, template = lines
+    (
+        health,
+        connected,
+        account,
+        challenge,
+        signed,
+        forged,
+        listing,
+        conversation,
+        customer,
+        refused,
+        synced,
+        approved,
+        template,
+    ) = lines
     assert '"status":"ok"' in health
     assert '"status":"active"' in connected
     assert '"messageTier":"tier_1"' in connected
@@ -50,6 +64,11 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
     assert '"text":"Xin chào, shop còn hàng không?"' in conversation
     assert '"name":"Nguyễn Văn A"' in customer
     assert '"code":"OUTSIDE_CUSTOMER_SERVICE_WINDOW"' in refused
+    # The webhook's entry.id told the shop its WhatsApp Business Account: the sync read the simulator's templates.
+    assert '"wabaId":"419561257915477","templates":12,' in synced
+    assert '"complete":true' in synced
+    assert "'order_update'" in approved
+    assert "'summer_promo'" not in approved  # pending at Meta
     assert '"status":"sent"' in template
 
 

@@ -165,6 +165,7 @@ SAMPLE_ANSWERS = {
     "conversations-list": 200,
     "customers-list": 200,
     "flows-list": 200,
+    "templates-list": 200,
     "ai_agents-list": 200,
     "analytics-messages": 200,
     "system-health": 200,

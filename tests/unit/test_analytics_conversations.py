@@ -17,7 +17,7 @@ from mkt_whatsapp.analytics.conversations import duration
 from mkt_whatsapp.core.clock import parse_iso
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import get_table
-from tests.support import ApiClient, AwsStack, deliver, drain_stats, make_token, whatsapp_delivery
+from tests.support import ApiClient, AwsStack, deliver, drain_stats, make_token, seed_templates, whatsapp_delivery
 
 _IDS = itertools.count(1)
 
@@ -272,8 +272,12 @@ def test_a_send_with_a_stale_read_of_the_wait_reads_again_and_answers_it(
     # A campaign's template answers nothing and leaves a wait open.
     deliver(api, aws, _webhook(shop_ids.phone_number_id, "84907770002", f"wamid.stale.{asked + 5}", asked + 5))
     template = {"content": {"type": "template", "template": {"name": "sale", "language": "vi", "category": "utility"}}}
+    seed_templates(shop_ids.shop_id)  # the simulator's approved "sale", as a sync keeps it
     fresh = conversation_store.get(get_table(), listed["id"]) or {}
-    send.send(shop_ids.shop_id, fresh, SendMessageRequest.model_validate(template), actor="campaign:c-1", deadline=None)
+    status, _ = send.send(
+        shop_ids.shop_id, fresh, SendMessageRequest.model_validate(template), actor="campaign:c-1", deadline=None
+    )
+    assert status == 201
     after = conversation_store.get(get_table(), listed["id"]) or {}
     assert after["awaitingSince"] == fresh["awaitingSince"]
     assert after["lastResponse"] == item["lastResponse"]

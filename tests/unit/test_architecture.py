@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "shared" / "mkt_whatsapp"
 
-FEATURES = ("accounts", "inbound", "conversations", "customers", "ai", "flows", "system", "analytics")
+FEATURES = ("accounts", "inbound", "conversations", "customers", "ai", "flows", "system", "analytics", "templates")
 DOMAIN = {"messaging", "store", "whatsapp", "models", "core"}
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},

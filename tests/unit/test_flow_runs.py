@@ -433,6 +433,57 @@ def test_triggers_match_in_the_guides_order_and_inactive_flows_start_nothing(sho
     assert stats(api, shop["shop_id"], anything)["executionCount"] == 1
 
 
+def test_a_templates_quick_reply_starts_a_button_reply_flow(shop: dict[str, Any]) -> None:
+    """Issue 14, item 5: a campaign's template carries quick-reply buttons with payloads; the customer's
+    press comes back as a ``button`` message (``button.payload``, ``button.text``), and a ``button_reply``
+    trigger holding the payload starts its flow, as an interactive reply's id does: the campaign opens an
+    automated conversation."""
+    from tests.support import seed_templates
+    from tests.unit.flow_helpers import customer_message
+
+    api = shop["api"]
+    seed_templates(shop["shop_id"])  # the simulator's approved spring_sale: image header, 2 variables, 2 quick replies
+    flow_id = create_flow(
+        api,
+        flow(
+            shop,
+            [{"id": "offer", "type": "send_message", "content": text("Ưu đãi mùa xuân dành cho bạn!"), "next": None}],
+            {"type": "button_reply", "buttonIds": ["spring_view"]},
+            flowName="Spring offer",
+        ),
+    )
+    says(shop, "chào shop")  # opens the conversation; no flow answers it
+    conversation = conversation_of(shop)["id"]
+    image = {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://shop.example/xuan.jpg"}}]}
+    body = {"type": "body", "parameters": [{"type": "text", "text": "Hoa"}, {"type": "text", "text": "20%"}]}
+    buttons = [
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": str(index),
+            "parameters": [{"type": "payload", "payload": p}],
+        }
+        for index, p in enumerate(("spring_view", "spring_stop"))
+    ]
+    template = {"name": "spring_sale", "language": "vi", "components": [image, body, *buttons]}
+    sent = api.post(
+        f"/conversations/{conversation}/messages", json_body={"content": {"type": "template", "template": template}}
+    )
+    assert (sent.status, sent.data["status"]) == (201, "sent"), sent.text
+
+    press = {"type": "button", "button": {"payload": "spring_view", "text": "Xem ưu đãi"}}
+    customer_message(shop, {**press, "context": {"from": "15550783881", "id": sent.data["whatsAppMessageId"]}})
+
+    assert texts_reach(shop, 2) == ["template:spring_sale", "Ưu đãi mùa xuân dành cho bạn!"]
+    [run] = ended(flow_id)
+    assert run["outcome"] == "completed"
+    # The other button's payload is no trigger of it: the press is stored and nothing starts.
+    customer_message(shop, {"type": "button", "button": {"payload": "spring_stop", "text": "Dừng khuyến mãi"}})
+    time.sleep(0.5)
+    assert len(sent_texts(shop)) == 2
+    assert len(runs_of(flow_id)) == 1
+
+
 def test_a_human_assigned_conversation_starts_nothing(shop: dict[str, Any]) -> None:
     flow_id = create_flow(
         shop["api"],

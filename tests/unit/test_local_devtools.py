@@ -1,5 +1,6 @@
-"""The developer commands behind `make say`, `make press` and `make flow` (local/devtools.py): what they post,
-read as the service reads Meta's deliveries, and signed as Meta signs them."""
+"""The developer commands behind `make say`, `make press`, `make template-event` and `make flow`
+(local/devtools.py): what they post, read as the service reads Meta's deliveries, and signed as Meta signs
+them."""
 
 from __future__ import annotations
 
@@ -194,3 +195,31 @@ def test_flow_set_refuses_a_placeholder_it_cannot_apply(
     assert devtools.main(["flow", str(AD_OFFER), "--set", pair, "--api", API]) == 2
     assert capsys.readouterr().err.strip()
     assert posted.calls == []  # nothing created
+
+
+def test_template_event_posts_metas_signed_webhooks_for_each_change(
+    posted: Posted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["template-event", "--name", "order_update", "--status", "paused", "--quality", "RED", "--api", API]
+    assert devtools.main(argv) == 0
+    assert capsys.readouterr().out == '{"success":true}\n{"success":true}\n'
+    status, quality = posted.calls
+    for call in posted.calls:
+        assert call["url"] == f"{API}/webhooks"
+        assert is_valid(call["content"], call["headers"]["X-Hub-Signature-256"], LOCAL_DEFAULTS["META_APP_SECRET"])
+    [entry] = WebhookDelivery.model_validate_json(status["content"]).entry
+    assert entry.id == devtools.DEV_WABA_ID
+    [change] = entry.changes
+    assert change.field == "message_template_status_update"
+    assert (change.value.message_template_name, change.value.message_template_language, change.value.event) == (
+        "order_update",
+        "vi",
+        "PAUSED",
+    )
+    [change] = WebhookDelivery.model_validate_json(quality["content"]).entry[0].changes
+    assert (change.field, change.value.new_quality_score) == ("message_template_quality_update", "RED")
+
+
+def test_template_event_needs_a_change(posted: Posted) -> None:
+    assert devtools.main(["template-event", "--name", "order_update", "--api", API]) == 2
+    assert posted.calls == []

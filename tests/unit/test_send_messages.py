@@ -19,6 +19,7 @@ from tests.support import (
     inbound_text_change,
     make_token,
     queue_depth,
+    seed_templates,
     whatsapp_delivery,
 )
 
@@ -40,6 +41,7 @@ def open_conversation(api: ApiClient, at: int) -> str:
 @pytest.fixture
 def shop(api: ApiClient, graph) -> ApiClient:
     connect_shop(api, SHOP, PHONE_NUMBER_ID)
+    seed_templates(SHOP)  # the Graph simulator's approved order_update, flash_sale, promo… as a sync keeps them
     graph.state.requests.clear()
     graph.state.faults.clear()
     return api

@@ -60,6 +60,10 @@ def connect(request: ConnectAccountRequest) -> ConnectedAccount:
         raise UpstreamError("WhatsApp Graph API is unavailable; try again", code="GRAPH_API_UNAVAILABLE") from error
 
     tier = tier_for(number.messaging_limit)
+    # The number's WhatsApp Business Account: as given, else as known for the same number before (a
+    # reconnect with a new token), else learnt from the number's first webhook (docs/campaigns.md).
+    same_number = existing is not None and existing.phone_number_id == request.phone_number_id
+    waba_id = request.waba_id or (existing.waba_id if same_number and existing is not None else None)
     record = AccountRecord(
         account_id=str(uuid.uuid4()),
         shop_id=request.shop_id,
@@ -72,6 +76,7 @@ def connect(request: ConnectAccountRequest) -> ConnectedAccount:
         verified_name=number.verified_name,
         quality_rating=number.quality_rating,
         webhook_url=request.webhook_url,
+        waba_id=waba_id,
         connected_at=_now(),
         encrypted_access_token=token_vault.encrypt_access_token(
             token, shop_id=request.shop_id, phone_number_id=request.phone_number_id

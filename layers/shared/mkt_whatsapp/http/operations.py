@@ -82,6 +82,15 @@ from mkt_whatsapp.models.customers import (
     UpdateTagsRequest,
 )
 from mkt_whatsapp.models.system import Health
+from mkt_whatsapp.models.templates import (
+    ListTemplatesQuery,
+    SyncTemplatesRequest,
+    TemplateName,
+    TemplatePage,
+    TemplateQuery,
+    TemplateSync,
+    TemplateView,
+)
 from mkt_whatsapp.models.webhooks import SubscriptionQuery, WebhookAcknowledgement
 from mkt_whatsapp.whatsapp.flow_models import (
     CreateFlowRequest,
@@ -133,6 +142,7 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "AGENT_NOT_FOUND": (404, "No AI agent of the caller's shops has this id"),
     "NOT_FOUND": (404, "No resource of the caller's shops has this id"),
     "FLOW_NOT_FOUND": (404, "No automation flow of the caller's shops has this id"),
+    "TEMPLATE_NOT_FOUND": (404, "The shop has no template of this name in this language (a sync reads Meta's)"),
     "METHOD_NOT_ALLOWED": (405, "The path is served, not with this method (`Allow` lists the methods)"),
     "ACCOUNT_ALREADY_CONNECTED": (409, "The shop already has a connected account"),
     "PHONE_NUMBER_IN_USE": (409, "The phone number is connected to another shop"),
@@ -143,6 +153,10 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "FLOW_NAME_TAKEN": (409, "Another flow of the shop has this name (case and accents aside)"),
     "TRIGGER_CLAIMED": (409, "Another active flow claims one of this flow's keywords or button ids (named)"),
     "CONCURRENT_UPDATE": (409, "Another request changed the same items at that moment; nothing was written: retry"),
+    "WABA_ID_UNKNOWN": (
+        409,
+        "The shop's WhatsApp Business Account id is not known yet: connect with `wabaId`, or wait for a webhook",
+    ),
     "NESTING_TOO_DEEP": (400, "The body's JSON nests deeper than the parser reads (200 levels are read)"),
     "UNSUPPORTED_TIMEZONE": (400, "The time zone is not a whole number of hours from UTC over the range"),
     "DUPLICATE_PARAMETER": (400, "A query parameter is given more than once"),
@@ -154,6 +168,13 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "INVALID_ACCESS_TOKEN": (422, "Meta refused the access token"),
     "PHONE_NUMBER_NOT_FOUND": (422, "Meta knows no such phone number for this token"),
     "GRAPH_API_ERROR": (422, "Meta refused the account for another reason (its code is in the message)"),
+    "WABA_NOT_FOUND": (422, "Meta knows no such WhatsApp Business Account for this token"),
+    "UNKNOWN_TEMPLATE": (422, "The shop has no template of this name and language (`POST /templates/sync`)"),
+    "TEMPLATE_NOT_APPROVED": (422, "The template's status at Meta is not `APPROVED` (the message says which)"),
+    "TEMPLATE_PARAMETERS_MISMATCH": (
+        422,
+        "The parameters do not fit the template's components (the field and the message name the component)",
+    ),
     "CONVERSATION_CLOSED": (422, "The conversation is closed (only a template can be sent on it)"),
     "OUTSIDE_CUSTOMER_SERVICE_WINDOW": (422, "24 hours since the customer's last message: only a template"),
     "CUSTOMER_OPTED_OUT": (422, "No marketing template to a customer who opted out"),
@@ -253,6 +274,7 @@ PATH_PARAMETERS: Mapping[str, tuple[Any, str]] = {
     "waId": (WaId, "The customer's phone number (digits, WhatsApp's `wa_id`) or business-scoped user id"),
     "flowId": (ResourceId, "An automation flow's id"),
     "agentId": (ResourceId, "An AI agent's id"),
+    "name": (TemplateName, "A message template's name, as Meta keeps it"),
 }
 
 TAGS: Mapping[str, str] = {
@@ -262,6 +284,7 @@ TAGS: Mapping[str, str] = {
     "conversations": "Conversations",
     "customers": "Customers",
     "flows": "Automation flows",
+    "templates": "Message templates",
     "ai_agents": "AI agents",
     "analytics": "Analytics",
 }
@@ -288,6 +311,9 @@ HUB_SIGNATURE = Header(
 )
 
 _MESSAGE_RULES = (
+    "UNKNOWN_TEMPLATE",
+    "TEMPLATE_NOT_APPROVED",
+    "TEMPLATE_PARAMETERS_MISMATCH",
     "CONVERSATION_CLOSED",
     "OUTSIDE_CUSTOMER_SERVICE_WINDOW",
     "CUSTOMER_OPTED_OUT",
@@ -324,7 +350,8 @@ OPERATIONS: Mapping[str, Operation] = {
         "receiveWebhook",
         "Receive events",
         "Meta's signed deliveries. The signature is checked over the raw body bytes; each `messages` change "
-        "is queued and stored exactly once (a duplicate delivery changes nothing). Any signed body is "
+        "and each template change (status, quality, category) is queued and applied exactly once (a duplicate "
+        "delivery changes nothing). Any signed body is "
         "acknowledged with 200 — one that is not JSON or not in Meta's shape is logged and not processed — "
         "because Meta retries anything else for days.",
         body=WebhookDelivery,
@@ -337,8 +364,9 @@ OPERATIONS: Mapping[str, Operation] = {
         "connectAccount",
         "Connect account",
         "Connect the shop's WhatsApp Business number: the number and token are checked with Meta, the token "
-        "is encrypted at rest and never returned. A shop whose account Meta stopped (`action_required`) "
-        "reconnects here.",
+        "is encrypted at rest and never returned. `wabaId` (optional) is the number's WhatsApp Business "
+        "Account, whose message templates the shop sends; without it the first webhook for the number tells "
+        "it. A shop whose account Meta stopped (`action_required`) reconnects here.",
         body=ConnectAccountRequest,
         answers={201: Enveloped(ConnectedAccount)},
         errors=(
@@ -384,7 +412,8 @@ OPERATIONS: Mapping[str, Operation] = {
     "POST /conversations/{conversationId}/messages": Operation(
         "sendMessage",
         "Send message",
-        "Checked against WhatsApp's limits and the rules (24-hour window, consent, daily limit), stored, then "
+        "Checked against WhatsApp's limits and the rules (a template is one of the shop's, `APPROVED`, with "
+        "as many parameters as its components take; 24-hour window, consent, daily limit), stored, then "
         "sent: 201 sent (or failed, with Meta's reason), 202 queued for a retry, 200 an earlier attempt's "
         "answer.",
         body=SendMessageRequest,
@@ -556,6 +585,39 @@ OPERATIONS: Mapping[str, Operation] = {
         body=TestAgentRequest,
         answers={200: Enveloped(AgentTestResult)},
         errors=("AGENT_NOT_FOUND", "AI_PROVIDER_ERROR", "AI_PROVIDER_NOT_CONFIGURED"),
+    ),
+    "GET /templates": Operation(
+        "listTemplates",
+        "List message templates",
+        "The shop's message templates as Meta last told us (a sync, or Meta's template webhooks since), by name "
+        "then language; `status` and `category` filter by Meta's values.",
+        query=ListTemplatesQuery,
+        answers={200: Enveloped(TemplatePage, paginated=True)},
+    ),
+    "POST /templates/sync": Operation(
+        "syncTemplates",
+        "Sync message templates",
+        "Read the shop's templates again from Meta (`GET /{waba-id}/message_templates`, every page) and keep "
+        "them; a template Meta no longer lists is marked `DELETED`. Needs the shop's WhatsApp Business Account "
+        "id (`POST /accounts` `wabaId`, or learnt from a webhook). Safe to repeat: the same answer and state.",
+        body=SyncTemplatesRequest,
+        answers={200: Enveloped(TemplateSync)},
+        errors=(
+            "ACCOUNT_NOT_FOUND",
+            "WABA_ID_UNKNOWN",
+            "INVALID_ACCESS_TOKEN",
+            "WABA_NOT_FOUND",
+            "GRAPH_API_ERROR",
+            "GRAPH_API_UNAVAILABLE",
+        ),
+    ),
+    "GET /templates/{name}": Operation(
+        "getTemplate",
+        "Get message template",
+        "One template in one language, with its components as Meta defines them.",
+        query=TemplateQuery,
+        answers={200: Enveloped(TemplateView)},
+        errors=("TEMPLATE_NOT_FOUND",),
     ),
     "GET /analytics/messages": Operation(
         "getMessageStatistics",

@@ -25,7 +25,14 @@ from mkt_whatsapp.core.settings import API_BASE_PATH
 from mkt_whatsapp.http import ratelimit
 from mkt_whatsapp.http.envelope import JSON_HEADERS, error_response
 from mkt_whatsapp.http.guard import RequestContext, guard, in_progress, request_or_none, route_of
-from mkt_whatsapp.http.routes import ROUTES, ShopSource, methods_allowed_for, missing_resource, route_for_key
+from mkt_whatsapp.http.routes import (
+    ROUTES,
+    ShopSource,
+    methods_allowed_for,
+    missing_resource,
+    route_for_key,
+    shadowed,
+)
 from mkt_whatsapp.http.validation import parse_body, parse_query
 from mkt_whatsapp.store.table import TransactionConflict
 
@@ -84,6 +91,11 @@ def entrypoint(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], LambdaC
 
     def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = RequestContext(route=route_of(event), lambda_context=context)
+        path = str(event.get("rawPath", ""))
+        if request.route is not None and shadowed(request.route, path):
+            # API Gateway matched a templated route; the path names a more concrete resource: 405 there.
+            method = request.route.method
+            return _to_lambda_response(error_response(not_found_or_wrong_method(path, method)))
         with in_progress(None):
             try:
                 guard(event, request)

@@ -103,6 +103,9 @@ ROUTES: tuple[Route, ...] = (
     _R("POST", "/ai-agents/{agentId}/activate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/deactivate", "ai_agents", _RES, "agentId"),
     _R("POST", "/ai-agents/{agentId}/test", "ai_agents", _RES, "agentId"),
+    _R("GET", "/templates", "templates", _QUERY),
+    _R("POST", "/templates/sync", "templates", _BODY),
+    _R("GET", "/templates/{name}", "templates", _QUERY),
     _R("GET", "/analytics/messages", "analytics", _QUERY),
     _R("GET", "/analytics/conversations", "analytics", _QUERY),
     _R("GET", "/analytics/automations", "analytics", _QUERY),
@@ -120,6 +123,7 @@ _MISSING = {
     "waId": ("Customer not found", "CUSTOMER_NOT_FOUND"),
     "flowId": ("Flow not found", "FLOW_NOT_FOUND"),
     "agentId": ("AI agent not found", "AGENT_NOT_FOUND"),
+    "name": ("Template not found", "TEMPLATE_NOT_FOUND"),
 }
 
 
@@ -163,15 +167,37 @@ def _patterns() -> tuple[tuple[re.Pattern[str], Route], ...]:
     return tuple((compile_path(route.full_path), route) for route in ROUTES)
 
 
+def _literal_segments(route: Route) -> int:
+    return sum(1 for segment in route.path.split("/") if segment and not segment.startswith("{"))
+
+
+def _resource_routes(path: str) -> list[Route]:
+    """The routes of the resource a concrete path names. A path two templates match names the more concrete
+    one, as OpenAPI matches paths ("concrete paths before their templated counterparts"):
+    ``/templates/sync`` is the sync's path, not the template named ``sync`` (``/templates/{name}``)."""
+    matching = [route for pattern, route in _patterns() if pattern.match(path)]
+    if not matching:
+        return []
+    most = max(_literal_segments(route) for route in matching)
+    return [route for route in matching if _literal_segments(route) == most]
+
+
 def methods_allowed_for(path: str) -> list[str]:
-    """Methods that some route serves at this concrete path (``HEAD`` with ``GET``); empty when unknown."""
-    methods = {route.method for pattern, route in _patterns() if pattern.match(path)}
+    """Methods that the resource at this concrete path serves (``HEAD`` with ``GET``); empty when unknown."""
+    methods = {route.method for route in _resource_routes(path)}
     return sorted(methods | {"HEAD"} if "GET" in methods else methods)
+
+
+def shadowed(route: Route, path: str) -> bool:
+    """Whether a request API Gateway matched to ``route`` names another, more concrete resource at this
+    concrete ``path`` (``GET /templates/sync`` matches ``GET /templates/{name}``): then the method is not
+    allowed there (405), as the OpenAPI document says."""
+    return route not in _resource_routes(path) and bool(_resource_routes(path))
 
 
 def route_for_request(method: str, path: str) -> Route | None:
     """The route serving ``method`` at a concrete ``path`` (for events that carry no ``routeKey``)."""
-    for pattern, route in _patterns():
-        if route.method == method.upper() and pattern.match(path):
+    for route in _resource_routes(path):
+        if route.method == method.upper():
             return route
     return None

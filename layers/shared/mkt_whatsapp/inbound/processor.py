@@ -30,16 +30,19 @@ from mkt_whatsapp.core.clock import iso, meta_time, now_iso, parse_iso
 from mkt_whatsapp.core.errors import ConfigurationError
 from mkt_whatsapp.core.retry import optimistically
 from mkt_whatsapp.core.settings import get_settings
-from mkt_whatsapp.inbound import dispatcher, overflow, packing
+from mkt_whatsapp.inbound import dispatcher, overflow, packing, template_events
 from mkt_whatsapp.inbound.dispatcher import StoredInbound
 from mkt_whatsapp.messaging import consent, waits
+from mkt_whatsapp.models.accounts import WABA_ID_PATTERN
+from mkt_whatsapp.store import accounts as account_store
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from mkt_whatsapp.store.phone_numbers import phone_claim
+from mkt_whatsapp.store.phone_numbers import PhoneClaim, phone_claim
 from mkt_whatsapp.store.table import ConditionFailed, Item, TransactionConflict, Write
 from mkt_whatsapp.whatsapp.inbound_content import bounded, content_of, meta_errors, referral_of, reply_context
+from mkt_whatsapp.whatsapp.templates import TEMPLATE_FIELDS
 from mkt_whatsapp.whatsapp.webhook_models import ChangeValue, InboundMessage, Status
 
 logger = Logger(child=True)
@@ -53,6 +56,8 @@ MAX_ATTEMPTS = 8
 # (``VN.1349870655223189``; a parent BSUID adds ``ENT.``: ``US.ENT.1181579921``).
 PHONE_NUMBER = re.compile(r"[0-9]{5,20}", re.ASCII)
 BUSINESS_SCOPED_USER_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}", re.ASCII)
+# A WhatsApp Business Account's id, as entry[].id carries it and POST /accounts takes it.
+WABA_ID = re.compile(WABA_ID_PATTERN, re.ASCII)
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c1a52-7d0e-4b8e-9a55-0c2f4b3c9e11")
 
 
@@ -92,7 +97,7 @@ def process_queue_message(body: Any) -> dict[str, int]:
     again fails, that error is raised and the whole message is retried (applying the other units again
     changes nothing)."""
     units = packing.unpack(body)
-    totals = {"messages": 0, "statuses": 0}
+    totals = {"messages": 0, "statuses": 0, "templates": 0}
     failures: list[tuple[dict[str, Any], Exception]] = []
     for unit in units:
         try:
@@ -101,8 +106,8 @@ def process_queue_message(body: Any) -> dict[str, int]:
         except Exception as error:  # noqa: BLE001 - raised below, or queued again and logged with its traceback
             failures.append((unit, error))
             continue
-        totals["messages"] += outcome["messages"]
-        totals["statuses"] += outcome["statuses"]
+        for name, count in outcome.items():
+            totals[name] = totals.get(name, 0) + count
     if not failures:
         return totals
     if len(units) > 1:
@@ -123,7 +128,10 @@ def process_queue_message(body: Any) -> dict[str, int]:
 
 
 def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
-    """Apply one change: its messages and statuses. Returns counts for logs and tests."""
+    """Apply one change: its messages and statuses, or a template's change (inbound/template_events.py).
+    Returns counts for logs and tests."""
+    if unit.get("field") in TEMPLATE_FIELDS:
+        return {"messages": 0, "statuses": 0, "templates": template_events.apply_change(unit)}
     try:
         value = ChangeValue.model_validate(unit.get("value"))
     except ValidationError as error:
@@ -137,6 +145,7 @@ def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
             extra={"phoneNumberId": value.metadata.phone_number_id},
         )
         return {"messages": 0, "statuses": 0}
+    learn_business_account(claim, unit.get("entryId"))
     stored = 0
     for message in value.messages:
         received = receive_message(claim.shop_id, value, message)
@@ -150,6 +159,27 @@ def process_change(unit: Mapping[str, Any]) -> dict[str, int]:
             extra={"shopId": claim.shop_id, "metaError": reported.model_dump(exclude_none=True)},
         )
     return {"messages": stored, "statuses": applied}
+
+
+def learn_business_account(claim: PhoneClaim, entry_id: object) -> None:
+    """A messages change names its number's WhatsApp Business Account (``entry[].id``): an account that
+    does not know its own learns it here, once (the claim says whether it knows it, so this costs nothing
+    after the first change), so that Meta's template webhooks, which name only that account, reach the
+    shop (docs/campaigns.md)."""
+    if not isinstance(entry_id, str) or not WABA_ID.fullmatch(entry_id):
+        return
+    if claim.waba_id is not None:
+        if claim.waba_id != entry_id:
+            logger.warning(
+                "a webhook names another WhatsApp Business Account than the shop's",
+                extra={"shopId": claim.shop_id, "wabaId": claim.waba_id, "entryId": entry_id},
+            )
+        return
+    try:
+        account_store.learn_waba_id(get_table(), claim.shop_id, claim.account_id, claim.phone_number_id, entry_id)
+    except (account_store.WabaIdKnown, TransactionConflict):
+        return  # another change (or a reconnect) got there first: the account has one
+    logger.info("learnt the shop's WhatsApp Business Account", extra={"shopId": claim.shop_id, "wabaId": entry_id})
 
 
 @dataclass(frozen=True, slots=True)

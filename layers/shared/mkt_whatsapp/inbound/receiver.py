@@ -1,6 +1,9 @@
 """Meta's webhook endpoint: the verification handshake and signed deliveries.
 
-A signed delivery is split into its ``messages`` changes and handed to the inbound queue before the 200,
+A signed delivery is split into its ``messages`` changes and its template changes (``message_template_
+status_update``, ``message_template_quality_update``, ``template_category_update``: a template's status,
+quality or category, whole, with the time Meta stated it, ``entry[].time``) and handed to the inbound
+queue before the 200,
 several changes a queue message and ten messages a SendMessageBatch call (:mod:`~mkt_whatsapp.inbound.packing`
 says why and how; a delivery of 500 changes is two calls); the inbound processor (functions/inbound)
 stores the messages exactly once. The receiver makes no other AWS call, except an S3 put for an event too
@@ -22,6 +25,7 @@ from mkt_whatsapp.core.errors import ConfigurationError, Forbidden, Unauthorized
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.inbound import overflow, packing
 from mkt_whatsapp.whatsapp import signature
+from mkt_whatsapp.whatsapp.templates import TEMPLATE_FIELDS
 
 logger = Logger(child=True)
 
@@ -48,8 +52,9 @@ def authenticate_delivery(body: bytes, signature_header: str | None) -> None:
 
 
 def change_units(payload: Any) -> list[dict[str, Any]]:
-    """The WhatsApp ``messages`` changes of a delivery, one unit per ``entry[].changes[]`` (anything else,
-    such as group or account updates, is acknowledged and not processed)."""
+    """The WhatsApp ``messages`` and template changes of a delivery, one unit per ``entry[].changes[]``
+    (anything else, such as group or account updates, is acknowledged and not processed). A template
+    change keeps its entry's ``time``, which orders it among the template's others."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         return []
     units: list[dict[str, Any]] = []
@@ -57,7 +62,14 @@ def change_units(payload: Any) -> list[dict[str, Any]]:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
             continue
         for change in entry["changes"]:
-            if not isinstance(change, dict) or change.get("field") != "messages":
+            if not isinstance(change, dict):
+                continue
+            field = change.get("field")
+            if field in TEMPLATE_FIELDS and isinstance(change.get("value"), dict):
+                value = change["value"]
+                units.append({"entryId": entry.get("id"), "time": entry.get("time"), "field": field, "value": value})
+                continue
+            if field != "messages":
                 continue
             value = change.get("value")
             metadata = value.get("metadata") if isinstance(value, dict) else None
@@ -100,7 +112,7 @@ def receive(body: bytes) -> int:
         return 0
     units = change_units(payload)
     if not units:
-        logger.info("signed webhook carries no WhatsApp messages change; acknowledged")
+        logger.info("signed webhook carries no WhatsApp messages or template change; acknowledged")
         return 0
     queue_url = get_settings().inbound_queue_url
     if not queue_url:

@@ -8,11 +8,18 @@ Rules (422, nothing sent, nothing stored):
 - ``ACCOUNT_ACTION_REQUIRED``: Meta refused an earlier send for an account-level reason (190, 0, 131031,
   368, 131042); the shop's sends stop until it reconnects.
 - ``ACCOUNT_DISCONNECTED``: the shop has no connected account.
+- ``UNKNOWN_TEMPLATE``, ``TEMPLATE_NOT_APPROVED``, ``TEMPLATE_PARAMETERS_MISMATCH``: a template is sent by
+  the name and language of one of the shop's templates (store/templates.py, kept from Meta by a sync and
+  Meta's template webhooks) whose status is ``APPROVED``, with as many parameters as each of its
+  components takes (whatsapp/templates.check_parameters); the field names the template, or the component
+  to blame (``content.template.components[0]``). Meta would refuse any of them only after the message was
+  stored and counted against the daily limit.
 - ``CONVERSATION_CLOSED``: only a template may be sent on a closed conversation.
 - ``OUTSIDE_CUSTOMER_SERVICE_WINDOW``: 24 h after the customer's last message only templates may be sent.
-- ``CUSTOMER_OPTED_OUT``: no ``marketing`` template to a customer who opted out. A template's category
-  comes from the request's ``template.category``; a template sent without one is treated as marketing
-  (the strictest reading) so it cannot slip past a customer's opt-out.
+- ``CUSTOMER_OPTED_OUT``: no ``marketing`` template to a customer who opted out. A template's category is
+  Meta's, as stored with the template (Meta decides it, and may change it: ``template_category_update``);
+  when Meta has not said, the request's ``template.category``; a template with neither is treated as
+  marketing (the strictest reading) so it cannot slip past a customer's opt-out.
 - ``DAILY_LIMIT_REACHED``: a template outside the window starts a business-initiated conversation;
   WhatsApp counts the unique customers reached that way in a moving 24 hours against the portfolio's
   messaging limit. A customer counts once per 24 hours from their first such message; usage is kept in
@@ -41,8 +48,16 @@ from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
-from mkt_whatsapp.store.table import Item, Write
-from mkt_whatsapp.whatsapp.outbound_content import SendMessageRequest, is_template, template_category, to_graph_body
+from mkt_whatsapp.store import templates as template_store
+from mkt_whatsapp.store.table import Item, Table, Write
+from mkt_whatsapp.whatsapp import templates
+from mkt_whatsapp.whatsapp.outbound_content import (
+    SendMessageRequest,
+    TemplateContent,
+    is_template,
+    template_category,
+    to_graph_body,
+)
 
 DAY = timedelta(hours=24)
 WAIT_ATTEMPTS = 5
@@ -75,6 +90,7 @@ def send(
         raise _rule(cannot.reason, cannot.code) from None
     now = now_iso()
     template = is_template(request.content)
+    stored_template = _sendable_template(table, shop_id, request.content) if template else None
     closed = conversation.get("status") == conversation_store.CLOSED
     outside_window = now >= str(conversation.get("windowExpiresAt", ""))
     if closed and not template:
@@ -87,7 +103,8 @@ def send(
         )
     customer_key = str(conversation["customerKey"])
     customer = customer_store.get(table, shop_id, customer_key) or {}
-    category = template_category(request.content) or ("marketing" if template else None)
+    metas_category = str((stored_template or {}).get("category") or "").lower() or None
+    category = metas_category or template_category(request.content) or ("marketing" if template else None)
     if category == "marketing" and (customer.get("consent") or {}).get("status") == "opted_out":
         raise _rule("The customer opted out of marketing messages", "CUSTOMER_OPTED_OUT", "content.template")
 
@@ -144,6 +161,40 @@ def send(
     recipient = customer.get("waId") or customer.get("bsuid") or conversation.get("customerWaId")
     body = to_graph_body(request.content, str(recipient), reply_to=request.reply_to)
     return delivery.deliver(account, message_id, body, deadline=deadline)
+
+
+def _sendable_template(table: Table, shop_id: str, content: object) -> Item:
+    """The shop's stored template the content names, if it may be sent with these parameters; otherwise
+    the rule it breaks (see the module's docstring)."""
+    if not isinstance(content, TemplateContent):
+        raise TypeError("not a template")
+    name, language = content.template.name, content.template.language
+    stored = template_store.get(table, shop_id, name, language)
+    if stored is None:
+        raise _rule(
+            f"The shop has no template {name} in {language}: POST /templates/sync reads its templates from Meta",
+            "UNKNOWN_TEMPLATE",
+            "content.template.name",
+        )
+    status = stored.get("status")
+    if status != templates.APPROVED:
+        raise _rule(
+            f"The template {name} ({language}) is {status or 'not approved'} at Meta: only an approved template "
+            "can be sent",
+            "TEMPLATE_NOT_APPROVED",
+            "content.template.name",
+        )
+    if "components" in stored:  # a template only a webhook has named yet: Meta checks its parameters
+        try:
+            templates.check_parameters(content.template.components, stored["components"], stored.get("parameterFormat"))
+        except templates.ParameterMismatch as mismatch:
+            place = "" if mismatch.position is None else f"[{mismatch.position}]"
+            raise _rule(
+                f"The template {name} ({language}) does not take these parameters: {mismatch.message}",
+                "TEMPLATE_PARAMETERS_MISMATCH",
+                f"content.template.components{place}",
+            ) from None
+    return stored
 
 
 def send_once(

@@ -15,6 +15,10 @@ ShopId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", examples=[EXAMPLE_SHOP_ID])
 ]
 PhoneNumberId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9]+$", examples=["123456789"])]
+# The WhatsApp Business Account (WABA) the number belongs to: Meta's numeric id, what template webhooks name
+# (``entry[].id``) and what ``GET /{waba-id}/message_templates`` reads.
+WABA_ID_PATTERN = r"^[0-9]{1,32}$"
+WabaId = Annotated[str, Field(min_length=1, max_length=32, pattern=WABA_ID_PATTERN, examples=["102290129340398"])]
 # action_required: Meta refused a send for an account-level reason (an expired or revoked token, a
 # restricted account…): the shop's sends stop until it reconnects with POST /accounts.
 AccountStatus = Literal["active", "action_required", "disconnected"]
@@ -46,6 +50,8 @@ class ConnectAccountRequest(WireModel):
     phone_number_id: PhoneNumberId
     access_token: AccessToken
     webhook_url: Annotated[str | None, Field(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")] = None
+    # Optional: without it, the first webhook for the number tells it (``entry[].id``).
+    waba_id: WabaId | None = None
 
 
 class AccountError(ApiModel):
@@ -67,6 +73,8 @@ class ConnectedAccount(ApiModel):
     daily_limit: int | None
     display_phone_number: str | None = None
     verified_name: str | None = None
+    # Null until the shop gives it (``POST /accounts``) or a webhook for the number names it.
+    waba_id: str | None = None
     connected_at: datetime
 
 

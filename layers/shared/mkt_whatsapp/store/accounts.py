@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from mkt_whatsapp.models.accounts import AccountRecord
-from mkt_whatsapp.store import keys, phone_numbers
+from mkt_whatsapp.store import business_accounts, keys, phone_numbers
 from mkt_whatsapp.store.table import ConditionFailed, Item, Table, Write
 
 
@@ -23,6 +23,10 @@ class NoConnectedAccount(ConditionFailed):
 
 class AlreadyCounted(ConditionFailed):
     """The customer's business-initiated 24 hours are still running: they count once in them."""
+
+
+class WabaIdKnown(ConditionFailed):
+    """The account has its WhatsApp Business Account id already (or is not the connected one any more)."""
 
 
 def _to_record(item: Item) -> AccountRecord:
@@ -91,7 +95,8 @@ def get_account(table: Table, shop_id: str) -> AccountRecord | None:
 def connect(table: Table, record: AccountRecord, previous: AccountRecord | None = None) -> None:
     """Store the account and claim its phone number atomically. A shop whose account is connected, or a
     number another shop has claimed, cancels the whole write. A shop reconnecting an account that needs
-    action keeps its claim, or hands it back if it connects another number."""
+    action keeps its claim, or hands it back if it connects another number. The shop's pointer from its
+    WhatsApp Business Account (template webhooks) is put with it, and the previous one's dropped."""
     operations = [
         table.put_op(
             _to_item(record),
@@ -101,7 +106,7 @@ def connect(table: Table, record: AccountRecord, previous: AccountRecord | None 
             fails_with=AccountAlreadyConnected,
         ),
         table.put_op(
-            phone_numbers.claim_item(record.phone_number_id, record.shop_id, record.account_id),
+            phone_numbers.claim_item(record.phone_number_id, record.shop_id, record.account_id, record.waba_id),
             condition="attribute_not_exists(PK) OR shopId = :shop",
             values={":shop": record.shop_id},
             fails_with=PhoneNumberClaimed,
@@ -120,12 +125,19 @@ def connect(table: Table, record: AccountRecord, previous: AccountRecord | None 
                 values={":shop": record.shop_id},
             )
         )
+    previous_waba = previous.waba_id if previous is not None and previous.status != "disconnected" else None
+    if previous_waba and previous_waba != record.waba_id:
+        operations.append(business_accounts.delete_pointer_op(table, previous_waba, record.shop_id))
+    if record.waba_id:
+        operations.append(business_accounts.put_pointer_op(table, record.waba_id, record.shop_id, record.account_id))
     table.transact_write(operations)
 
 
 def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
-    """Mark the account disconnected, forget its token and release its phone number, atomically.
-    Conversations and customers are untouched."""
+    """Mark the account disconnected, forget its token and release its phone number, atomically; its
+    WhatsApp Business Account no longer points to the shop. Conversations, customers and templates are
+    untouched."""
+    pointer = [business_accounts.delete_pointer_op(table, account.waba_id, account.shop_id)] if account.waba_id else []
     table.transact_write(
         [
             table.update_op(
@@ -150,6 +162,36 @@ def disconnect(table: Table, account: AccountRecord, at: datetime) -> None:
                 values={":shop": account.shop_id},
                 fails_with=NoConnectedAccount,
             ),
+            *pointer,
+        ]
+    )
+
+
+def learn_waba_id(table: Table, shop_id: str, account_id: str, phone_number_id: str, waba_id: str) -> None:
+    """A webhook for the number named its WhatsApp Business Account: keep it on the account (which had
+    none) and on the number's claim, and point the WABA to the shop, in one transaction. Raises
+    :class:`WabaIdKnown` when the account has one already or is not the connected one any more (a
+    concurrent webhook learnt it first, a reconnect): nothing is written then."""
+    table.transact_write(
+        [
+            table.update_op(
+                keys.shop_pk(shop_id),
+                keys.ACCOUNT_SK,
+                "SET wabaId = :waba",
+                {":waba": waba_id, ":account": account_id, ":disconnected": "disconnected"},
+                condition="accountId = :account AND attribute_not_exists(wabaId) AND #status <> :disconnected",
+                names={"#status": "status"},
+                fails_with=WabaIdKnown,
+            ),
+            table.update_op(
+                keys.phone_pk(phone_number_id),
+                keys.PHONE_SK,
+                "SET wabaId = :waba",
+                {":waba": waba_id, ":account": account_id},
+                condition="accountId = :account",
+                fails_with=WabaIdKnown,
+            ),
+            business_accounts.put_pointer_op(table, waba_id, shop_id, account_id),
         ]
     )
 

@@ -30,6 +30,19 @@ def phone_pk(phone_number_id: str) -> str:
 PHONE_SK = "PHONE"
 
 
+def waba_pk(waba_id: str) -> str:
+    """A WhatsApp Business Account's partition: one pointer item per shop that sends with one of its numbers
+    (template webhooks name only the account, ``entry[].id``)."""
+    return f"WABA#{waba_id}"
+
+
+def waba_shop_sk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}"
+
+
+WABA_SHOP_PREFIX = "SHOP#"
+
+
 def rate_window_pk(shop_id: str, bucket: str) -> str:
     return f"RATE#{shop_id}#{bucket}"
 
@@ -68,6 +81,16 @@ def shop_customers_gsi2pk(shop_id: str) -> str:
 
 def customer_gsi2sk(created_at: str, customer_key: str) -> str:
     return f"{created_at}#{customer_key}"
+
+
+# --- message templates (in the shop's partition) -------------------------------------------------------
+
+TEMPLATE_PREFIX = "TEMPLATE#"
+
+
+def template_sk(name: str, language: str) -> str:
+    """One message template in one language, as Meta keeps it (names are ``[a-z0-9_]``, so ``#`` parts them)."""
+    return f"{TEMPLATE_PREFIX}{name}#{language}"
 
 
 # --- conversations and messages ----------------------------------------------------------------------

@@ -165,15 +165,29 @@ class Table:
                 return items[:limit] if limit is not None else items
             kwargs["ExclusiveStartKey"] = last
 
-    def query_prefix(self, pk: str, sk_prefix: str, *, consistent: bool = False) -> list[Item]:
-        """All items of a partition whose sort key starts with ``sk_prefix`` (a bounded set by design)."""
+    def query_prefix(
+        self,
+        pk: str,
+        sk_prefix: str,
+        *,
+        consistent: bool = False,
+        filter_expression: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> list[Item]:
+        """All items of a partition whose sort key starts with ``sk_prefix`` (a bounded set by design),
+        optionally filtered by DynamoDB (``filter_expression`` over ``values`` and ``names``)."""
         items: list[Item] = []
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": serialize({":pk": pk, ":prefix": sk_prefix}),
+            "ExpressionAttributeValues": serialize({":pk": pk, ":prefix": sk_prefix, **(values or {})}),
             "ConsistentRead": consistent,
         }
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
         while True:
             response = self.client.query(**kwargs)
             items.extend(deserialize(raw) for raw in response.get("Items", []))

@@ -82,6 +82,15 @@ def _request(method: str, path: str, access_token: str, **kwargs: Any) -> dict[s
     raise GraphUnavailable(f"Graph API answered {response.status_code} without an error object")
 
 
+def _timeout(seconds: float | None) -> dict[str, Any]:
+    """A call's own read timeout (None: the client's)."""
+    if seconds is None:
+        return {}
+    import httpx
+
+    return {"timeout": httpx.Timeout(seconds, connect=min(3.0, seconds))}
+
+
 def get_phone_number(phone_number_id: str, access_token: str) -> PhoneNumberInfo:
     """``GET /{version}/{phone-number-id}``: proves the token can use the number and reads its limit."""
     payload = _request("GET", f"/{phone_number_id}", access_token, params={"fields": PHONE_NUMBER_FIELDS})
@@ -92,6 +101,40 @@ def get_phone_number(phone_number_id: str, access_token: str) -> PhoneNumberInfo
         verified_name=payload.get("verified_name"),
         quality_rating=payload.get("quality_rating"),
         messaging_limit=str(limit) if limit else None,
+    )
+
+
+# What a sync reads of each template (GET /{waba-id}/message_templates), and how many a page: Meta's pages
+# hold up to 100 (the simulator answers fewer, so paging is exercised).
+TEMPLATE_FIELDS = "id,name,language,status,category,components,quality_score,parameter_format,rejected_reason"
+TEMPLATE_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatePage:
+    templates: list[dict[str, Any]]
+    after: str | None  # the cursor of the next page (None: this was the last)
+
+
+def message_templates_page(
+    waba_id: str, access_token: str, after: str | None = None, timeout: float | None = None
+) -> TemplatePage:
+    """One page of ``GET /{version}/{waba-id}/message_templates``: its templates (Meta's shape) and the
+    cursor of the next page, when ``paging.next`` says there is one. ``timeout`` (seconds) replaces the
+    client's read timeout for this call."""
+    params: dict[str, Any] = {"fields": TEMPLATE_FIELDS, "limit": TEMPLATE_PAGE_SIZE}
+    if after:
+        params["after"] = after
+    payload = _request("GET", f"/{waba_id}/message_templates", access_token, params=params, **_timeout(timeout))
+    data = payload.get("data")
+    paging = payload.get("paging")
+    paging = paging if isinstance(paging, dict) else {}
+    cursors = paging.get("cursors")
+    cursors = cursors if isinstance(cursors, dict) else {}
+    following = cursors.get("after") if paging.get("next") else None
+    return TemplatePage(
+        templates=[entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else [],
+        after=str(following) if following else None,
     )
 
 
@@ -125,12 +168,7 @@ def send_message(
 ) -> SentMessage:
     """``POST /{version}/{phone-number-id}/messages``: Meta's answer carries the new message's wamid.
     ``timeout`` (seconds) replaces the client's read timeout for this call."""
-    extra: dict[str, Any] = {}
-    if timeout is not None:
-        import httpx
-
-        extra["timeout"] = httpx.Timeout(timeout, connect=min(3.0, timeout))
-    payload = _request("POST", f"/{phone_number_id}/messages", access_token, json=body, **extra)
+    payload = _request("POST", f"/{phone_number_id}/messages", access_token, json=body, **_timeout(timeout))
     messages = payload.get("messages") or []
     if not messages or not messages[0].get("id"):
         raise GraphUnavailable("Graph API accepted the send without a message id")

@@ -89,24 +89,48 @@ class ChangeValue(MetaModel):
         return self.contacts[0] if len(self.contacts) == 1 else None
 
 
+class TemplateChangeValue(MetaModel):
+    """A template webhook's value (``field``: ``message_template_status_update``,
+    ``message_template_quality_update`` or ``template_category_update``): the template by name and language
+    (and Meta's id), and what changed: its status ``event`` (with ``reason``), its ``new_quality_score``, or
+    its ``new_category`` (the category now, whether the notice is of a change made or to come)."""
+
+    message_template_id: int | str | None = None
+    message_template_name: str = Field(min_length=1)
+    message_template_language: str = Field(min_length=1)
+    event: str | None = None
+    reason: str | None = None
+    message_template_category: str | None = None
+    previous_quality_score: str | None = None
+    new_quality_score: str | None = None
+    previous_category: str | None = None
+    new_category: str | None = None
+    correct_category: str | None = None
+
+
 class Change(MetaModel):
-    """One change of an entry: ``field: messages`` carries messages and statuses (other fields, such as
-    account updates, are acknowledged and not processed)."""
+    """One change of an entry: ``field: messages`` carries messages and statuses; the three template
+    fields carry a template's change (other fields, such as account updates, are acknowledged and not
+    processed)."""
 
     field: str
-    value: ChangeValue
+    value: ChangeValue | TemplateChangeValue
 
 
 class Entry(MetaModel):
+    """One entry: ``id`` is the WhatsApp Business Account; ``time`` (epoch seconds) when Meta sent the
+    change, on template webhooks."""
+
     id: str
+    time: int | None = None
     changes: list[Change] = Field(default_factory=list)
 
 
 class WebhookDelivery(MetaModel):
     """A delivery as Meta posts it to ``POST /webhooks``. The receiver reads it with ``json`` (a delivery's
-    cold start loads no pydantic) and queues each ``messages`` change; the inbound processor validates the
-    change's ``value`` with :class:`ChangeValue`. This model describes the whole delivery (the OpenAPI
-    document's request body)."""
+    cold start loads no pydantic) and queues each ``messages`` and template change; the inbound processor
+    validates the change's ``value`` with :class:`ChangeValue` or :class:`TemplateChangeValue`. This model
+    describes the whole delivery (the OpenAPI document's request body)."""
 
     object: str
     entry: list[Entry] = Field(default_factory=list)

@@ -7,7 +7,9 @@ the same for the automation flows' figures (bench/flows.py: state transitions, r
 calls per execution, the time from a webhook to a flow's first message); ``python -m bench analytics``
 for the analytics counters' (bench/analytics.py: the reads of GET /analytics/messages at 1,000 and
 1,000,000 messages, the write units per message; bench/hot_counter.py: one shop at 1,000 messages a second,
-the writes a second of its hottest counter item)."""
+the writes a second of its hottest counter item); ``python -m bench inbound`` for the webhook ingestion's
+(bench/inbound.py: the receiver, an inbound message's calls and write units, what each write unit buys and
+what other designs would write, the processor's throughput)."""
 
 from __future__ import annotations
 
@@ -35,8 +37,10 @@ def main(argv: list[str] | None = None) -> None:
             main_flows_only()
         elif only == ["analytics"]:
             main_analytics_only()
+        elif only == ["inbound"]:
+            main_inbound_only()
         else:
-            raise SystemExit(f"usage: python -m bench [ai|flows|analytics] (unknown: {' '.join(only)})")
+            raise SystemExit(f"usage: python -m bench [ai|flows|analytics|inbound] (unknown: {' '.join(only)})")
         return
     started = time.time()
     cold = coldstart.measure()
@@ -74,35 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         target = f"  (target <= {figures['target']})" if "target" in figures else ""
         units = f"; {figures['write_units']} WRU {figures['write_units_by_target']}" if "write_units" in figures else ""
         print(f"  {label:28} {figures['aws_calls']}  {figures['by_operation']}{target}{units}")
-    receiver = ingestion["receiver_handler_ms"]
-    per_message = ingestion["aws_calls_per_inbound_message"]
-    wru = ingestion["write_units_per_inbound_message"]
-    throughput = ingestion["processor_throughput"]
-    print("\nWebhook ingestion (warm, in-process, moto in-process)")
-    print(
-        f"  receiver handler: p50 {receiver['p50']} ms, p99 {receiver['p99']} ms over {receiver['runs']} runs"
-        f" (target p99 <= {receiver['target_p99']} ms); {ingestion['receiver_aws_calls']} AWS call"
-    )
-    print(
-        f"  AWS calls per inbound message end to end: {per_message['total']} (target <= {per_message['target']})"
-        f"  {per_message['by_operation']}"
-    )
-    print(f"  write units per inbound message: {wru['total']} (target <= {wru['target']})  {wru['by_target']}")
-    first = ingestion["first_message_of_a_new_customer"]
-    print(
-        f"  a new customer's first message: {first['aws_calls']} calls, {first['write_units']['total']} WRU"
-        f"  {first['write_units']['by_target']}"
-    )
-    for label in ("text_reply_sent_within_the_request", "status_webhook_end_to_end"):
-        figures = ingestion[label]
-        print(
-            f"  {label.replace('_', ' ')}: {figures['aws_calls']} calls {figures['by_operation']},"
-            f" {figures['write_units']['total']} WRU {figures['write_units']['by_target']}"
-        )
-    print(
-        f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
-        f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"
-    )
+    inbound.report(ingestion)
     print("\nSender throughput (outbound queue -> sender containers -> Graph simulator, one phone number;")
     print("  moto's server, the simulator and each container in a process of its own)")
     for label, run in sending.items():
@@ -188,6 +164,22 @@ def main_analytics_only() -> None:
     latest.write_text(json.dumps(report, indent=2) + "\n")
     report_analytics(figures)
     print(f"\nwritten to {latest} (section analytics)")
+
+
+def main_inbound_only() -> None:
+    started = time.time()
+    figures = inbound.measure()
+    latest = RESULTS / "latest.json"
+    report = json.loads(latest.read_text()) if latest.is_file() else {}
+    report["webhook_ingestion"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    latest.write_text(json.dumps(report, indent=2) + "\n")
+    inbound.report(figures)
+    print(f"\nwritten to {latest} (section webhook_ingestion)")
 
 
 def print_bulk(figures: dict[str, Any]) -> None:

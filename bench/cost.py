@@ -53,7 +53,7 @@ def section(results: dict[str, Any], *path: str) -> Any:
             where = " → ".join(path)
             raise MissingMeasurement(
                 f"bench/results/latest.json has no {where!r}: run `make bench` (the whole bench writes every "
-                "section; `make bench BENCH=flows`, `BENCH=ai` or `BENCH=analytics` refresh one)"
+                "section; `make bench BENCH=flows`, `BENCH=ai`, `BENCH=analytics` or `BENCH=inbound` refresh one)"
             )
         node = node[key]
     return node
@@ -134,6 +134,7 @@ class Table:
     lines: list[Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     verdict: str = ""
+    details: list[str] = field(default_factory=list)  # printed as they are, under the verdict
 
     def add(self, item: str, inputs: str, usd: float) -> None:
         self.lines.append(Line(item, inputs, usd))
@@ -235,23 +236,28 @@ def warm_reply(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def processor_figures(results: dict[str, Any]) -> tuple[float, dict[str, float], float, str]:
     """The inbound processor's AWS calls, by operation, and WRU per known customer's message matching no
-    flow: the flows bench's (newest: the flow dispatch's reads included) if present, else the ingestion's."""
+    flow. The calls: the flows bench's (newest: the flow dispatch's reads included) if present, else the
+    ingestion's. The write units: the ingestion's itemised breakdown (what each buys) if present, else the
+    flows bench's, else the ingestion's total."""
+    breakdown = results.get("webhook_ingestion", {}).get("write_units_breakdown")
+    itemised = (float(breakdown["total"]), "webhook_ingestion → write_units_breakdown") if breakdown else None
     executions = results.get("flows", {}).get("executions", {})
     for name, figures in executions.items():
         dispatch = figures.get("dispatch", {})
         if "processor_calls_no_flow" in dispatch:
             calls = dispatch["processor_calls_no_flow"]
-            source = f"flows → {name} → dispatch, no flow"
-            return (
-                float(calls["aws_calls"]),
-                calls["by_operation"],
+            units, source = itemised or (
                 float(dispatch["processor_write_units_no_flow"]),
-                source,
+                f"flows → {name} → dispatch, no flow",
             )
+            return float(calls["aws_calls"]), calls["by_operation"], units, source
     per_message = section(results, "webhook_ingestion", "aws_calls_per_inbound_message")
     by_operation = {k: v for k, v in per_message["by_operation"].items() if not k.startswith("sqs:")}
-    units = section(results, "webhook_ingestion", "write_units_per_inbound_message", "total")
-    return float(sum(by_operation.values())), by_operation, float(units), "webhook_ingestion"
+    units, source = itemised or (
+        float(section(results, "webhook_ingestion", "write_units_per_inbound_message", "total")),
+        "webhook_ingestion",
+    )
+    return float(sum(by_operation.values())), by_operation, units, source
 
 
 def inbound(results: dict[str, Any], facts: Facts, count: int = MILLION) -> Table:
@@ -330,15 +336,8 @@ def inbound(results: dict[str, Any], facts: Facts, count: int = MILLION) -> Tabl
             f"to meet it: {usd(gap)} less per million = {n(round(gap / p.DYNAMODB_PER_MILLION_WRU, 2))} WRU fewer per "
             "message if it all came from DynamoDB writes (the largest line)"
         )
-    stored = ingestion.get("write_units_per_inbound_message", {})
-    if "by_target" in stored and "items_written" in stored:
-        items = int(stored["items_written"])
-        table.notes.append(
-            f"what the message's write units buy (webhook_ingestion): {stored['by_target']} for {items} items; "
-            f"the transaction bills the table's {items} items twice: {items} WRU = "
-            f"{usd(count * items * p.DYNAMODB_PER_MILLION_WRU / MILLION)} per {n(count)} buy exactly-once storage "
-            "(docs/inbound.md), the GSI1 writes the newest-first conversation list"
-        )
+    if "write_units_breakdown" in ingestion and "designs" in ingestion:
+        table.details += write_units_bought(table, ingestion, facts, count)
     if facts.webhook_function_url:
         with_api = table.total + count * p.HTTP_API_PER_MILLION_REQUESTS / MILLION
         table.notes.append(
@@ -350,6 +349,74 @@ def inbound(results: dict[str, Any], facts: Facts, count: int = MILLION) -> Tabl
         "Secrets Manager and KMS are read once per container per 5 minutes, not per message (see idle)"
     )
     return table
+
+
+def design_cost(table: Table, design: dict[str, Any], today: dict[str, Any], facts: Facts, count: int) -> float:
+    """The inbound table's total with its DynamoDB writes line at the design's write units, and the
+    processor's duration changed by its write calls against today's (the assumed ms per AWS call)."""
+    others = table.total - table.line("inbound processor: DynamoDB writes").usd
+    writes = count * float(design["write_units"]) * p.DYNAMODB_PER_MILLION_WRU / MILLION
+    extra_calls = int(design["write_calls"]) - int(today["write_calls"])
+    gb_s = count * facts.memory_mb["InboundProcessorFunction"] / 1024 * extra_calls * AWS_CALL_MS / 1000
+    return others + writes + gb_s * p.LAMBDA_ARM_PER_GB_SECOND
+
+
+def write_units_bought(table: Table, ingestion: dict[str, Any], facts: Facts, count: int) -> list[str]:
+    """The message's write units, each with what it buys and its cost; the designs' totals; the verdict."""
+    rows = ingestion["write_units_breakdown"]["rows"]
+    designs = ingestion["designs"]
+    per_wru = count * p.DYNAMODB_PER_MILLION_WRU / MILLION
+    item_width = max(len(row["item"]) for row in rows)
+    target_width = max(len(row["target"]) for row in rows)
+    out = [
+        f"what each write unit of the message buys (webhook_ingestion → write_units_breakdown, "
+        f"{n(ingestion['write_units_breakdown']['total'])} WRU; {usd(per_wru)} per WRU per {n(count)}):",
+        f"    WRU  {'per ' + n(count):>13}  {'item':<{item_width}}  {'target':<{target_width}}  buys",
+    ]
+    out += [
+        f"    {n(row['write_units']):>3}  {usd(row['write_units'] * per_wru):>13}  {row['item']:<{item_width}}"
+        f"  {row['target']:<{target_width}}  {row['buys']}"
+        for row in rows
+    ]
+    out.append(
+        f"    {n(sum(row['write_units'] for row in rows)):>3}  "
+        f"{usd(sum(row['write_units'] for row in rows) * per_wru):>13}  = the DynamoDB writes line above"
+    )
+    today = next(d for d in designs if d["design"] == "a")
+    costs = {d["design"]: design_cost(table, d, today, facts, count) for d in designs}
+    out.append(
+        f"the same message's items written by other designs (webhook_ingestion → designs: WRU from the measured "
+        f"item images; the table's other lines as above, the processor's duration ± {n(AWS_CALL_MS)} ms a write "
+        f"call against today's {today['write_calls']}); per {n(count)} inbound:"
+    )
+    for d in designs:
+        kept = "exactly-once    " if d["exactly_once"] else "NOT exactly-once"
+        out.append(
+            f"    ({d['design']}){' ' * (6 - len(d['design']))}{n(d['write_units']):>3} WRU  {d['write_calls']} write"
+            f" calls  {usd(costs[d['design']]):>8}  {kept}  {d['statement']}"
+        )
+        out.append(f"    {' ' * 10}{d['why']}")
+    kept_designs = [d for d in designs if d["exactly_once"]]
+    cheapest = min(kept_designs, key=lambda d: costs[d["design"]])
+    floor = next(d for d in designs if d["design"] == "floor")
+    target = TARGET_INBOUND_PER_MILLION * count / MILLION
+    meeting = [d["design"] for d in designs if costs[d["design"]] <= target]
+    others = table.total - table.line("inbound processor: DynamoDB writes").usd
+    allowed = (target - others) / per_wru
+    out.append(
+        f"verdict: the cheapest design that keeps exactly-once is ({cheapest['design']}),"
+        f" {n(cheapest['write_units'])} WRU: {usd(costs[cheapest['design']])} per {n(count)} inbound"
+        f" (today's ({today['design']}) {n(today['write_units'])} WRU: {usd(costs[today['design']])}); the target"
+        f" ≤ {usd(target)} is "
+        + (
+            f"met by ({'), ('.join(meeting)})"
+            if meeting
+            else f"met by NO design, not even the floor with no exactly-once machinery ({floor['design']},"
+            f" {n(floor['write_units'])} WRU: {usd(costs[floor['design']])})"
+        )
+        + f"; after the other lines it leaves {n(round(allowed, 2))} WRU a message"
+    )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- sent
@@ -750,11 +817,13 @@ def build(results: dict[str, Any], facts: Facts) -> list[Table]:
 
 
 def render(tables: list[Table], results: dict[str, Any]) -> str:
+    measured_at = results.get("measured_at", "?")
     flows_at = results.get("flows", {}).get("measured_at", "?")
     analytics_at = results.get("analytics", {}).get("measured_at", "?")
+    inbound_at = results.get("webhook_ingestion", {}).get("measured_at", measured_at)
     out = [
         f"AWS cost at public on-demand prices ({p.REGION}; bench/prices.py, taken {p.TAKEN})",
-        f"counts: bench/results/latest.json (measured {results.get('measured_at', '?')}; "
+        f"counts: bench/results/latest.json (measured {measured_at}; webhook ingestion {inbound_at}, "
         f"flows {flows_at}, analytics {analytics_at})",
         f"assumed where nothing was measured: {n(AWS_CALL_MS)} ms per AWS call, Graph {n(GRAPH_ROUND_TRIP_MS)} ms, "
         f"AI provider {n(PROVIDER_ROUND_TRIP_MS)} ms, stats batch {n(STATS_BATCH_MS)} ms, "
@@ -771,6 +840,7 @@ def render(tables: list[Table], results: dict[str, Any]) -> str:
         out.append(f"  {'total':<{width}}  {usd(table.total):>10}")
         if table.verdict:
             out.append(f"  {table.verdict}")
+        out.extend(f"  {line}" for line in table.details)
         out.extend(f"  · {note}" for note in table.notes)
     return "\n".join(out)
 

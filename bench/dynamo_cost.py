@@ -1,12 +1,14 @@
 """Write units as DynamoDB bills them, computed from the requests the service makes (moto does not
 meter capacity): an item's size by DynamoDB's rules, 1 WRU per started KB, transactional writes billed
 double, and index writes — one for a new index entry, two when an index key changes (the old entry is
-deleted and a new one written), one when a projected attribute changes."""
+deleted and a new one written), one when a projected attribute changes. Each write is billed against the
+item as the previous write of the interval left it (:func:`item_writes`)."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -56,22 +58,43 @@ def projected(item: dict[str, Any], index: str) -> dict[str, Any] | None:
     return {name: value for name, value in item.items() if name in keep}
 
 
+# How a write changes an index entry (what its index write units buy).
+NEW_ENTRY = "new entry"
+ENTRY_REMOVED = "entry removed"
+KEY_CHANGE = "key change: delete+put"
+ATTRIBUTES_CHANGED = "projected attributes changed"
+
+
+def index_change(before: dict[str, Any] | None, after: dict[str, Any] | None, index: str) -> str | None:
+    """What a write from ``before`` to ``after`` does to the item's entry in ``index`` (None: nothing)."""
+    old = projected(before, index) if before else None
+    new = projected(after, index) if after else None
+    (pk, sk), _ = INDEXES[index]
+    if old is None and new is None:
+        return None
+    if old is None:
+        return NEW_ENTRY
+    if new is None:
+        return ENTRY_REMOVED
+    if (old[pk], old[sk]) != (new[pk], new[sk]):
+        return KEY_CHANGE
+    return ATTRIBUTES_CHANGED if old != new else None
+
+
 def write_units(before: dict[str, Any] | None, after: dict[str, Any] | None, transactional: bool) -> dict[str, int]:
     """WRU of one item write, given the item before and after (None = absent)."""
     size = max(item_size(before or {}), item_size(after or {}))
     cost = {"table": units(size) * (2 if transactional else 1)}
     for index in INDEXES:
+        change = index_change(before, after, index)
+        if change is None:
+            continue
         old = projected(before, index) if before else None
         new = projected(after, index) if after else None
-        (pk, sk), _ = INDEXES[index]
-        if old is None and new is None:
-            continue
-        if old is None or new is None:
+        if change == KEY_CHANGE:
+            cost[index] = units(item_size(old or {})) + units(item_size(new or {}))
+        else:
             cost[index] = units(item_size(new or old or {}))
-        elif (old[pk], old[sk]) != (new[pk], new[sk]):
-            cost[index] = units(item_size(old)) + units(item_size(new))
-        elif old != new:
-            cost[index] = units(item_size(new))
     return cost
 
 
@@ -95,6 +118,69 @@ def snapshot(table_name: str) -> dict[tuple[str, str], dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+@dataclass(frozen=True)
+class ItemWrite:
+    """One item written by one request (a transaction's entry, or a PutItem/UpdateItem/DeleteItem), with
+    the item as it was just before and just after that write (None = absent)."""
+
+    operation: str
+    kind: str  # Put, Update, Delete or ConditionCheck
+    key: tuple[str, str]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    @property
+    def transactional(self) -> bool:
+        return self.operation == "TransactWriteItems"
+
+    @property
+    def units(self) -> dict[str, int]:
+        return write_units(self.before, self.after, self.transactional)
+
+
+def item_writes(
+    writes: list[tuple[str, dict[str, Any]]],
+    before: dict[tuple[str, str], dict[str, Any]],
+    after: dict[tuple[str, str], dict[str, Any]],
+) -> list[ItemWrite]:
+    """The writes the service made (operation name, request parameters), item by item, in order, each with
+    its own before and after: an item written twice in the interval (a message put, then its automation
+    outcome) is billed for each write against the item as the previous write left it, not against the
+    interval's first image. A put's after is its item and a delete's is None; an update's is the interval's
+    last image (exact when it is the item's last write in the interval; snapshots hold nothing between)."""
+    remaining = Counter(identity for identity, _ in _entries(writes))
+    state: dict[tuple[str, str], dict[str, Any] | None] = dict(before)
+    found: list[ItemWrite] = []
+    for identity, (operation, kind, body) in _entries(writes):
+        remaining[identity] -= 1
+        if kind == "Put":
+            image: dict[str, Any] | None = plain(body["Item"])
+        elif kind == "Delete":
+            image = None
+        else:
+            image = after.get(identity)
+        found.append(ItemWrite(operation, kind, identity, state.get(identity), image))
+        if kind in ("Put", "Delete") or not remaining[identity]:
+            state[identity] = image
+    return found
+
+
+def _entries(
+    writes: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[tuple[str, str], tuple[str, str, dict[str, Any]]]]:
+    entries = []
+    for operation, params in writes:
+        bodies = (
+            [next(iter(entry.items())) for entry in params["TransactItems"]]
+            if operation == "TransactWriteItems"
+            else [(operation.removesuffix("Item"), params)]
+        )
+        for kind, body in bodies:
+            key = plain(body["Item"] if kind == "Put" else body["Key"])
+            entries.append(((key["PK"], key["SK"]), (operation, kind, body)))
+    return entries
+
+
 def write_units_of(
     writes: list[tuple[str, dict[str, Any]]],
     before: dict[tuple[str, str], dict[str, Any]],
@@ -102,15 +188,7 @@ def write_units_of(
 ) -> dict[str, Any]:
     """WRU of the writes the service made (operation name, request parameters), by table and index."""
     total: Counter[str] = Counter()
-    items = 0
-    for operation, params in writes:
-        transactional = operation == "TransactWriteItems"
-        entries = params["TransactItems"] if transactional else [{operation.removesuffix("Item"): params}]
-        for entry in entries:
-            [(kind, body)] = entry.items()
-            key = plain(body["Item"] if kind == "Put" else body["Key"])
-            identity = (key["PK"], key["SK"])
-            for name, cost in write_units(before.get(identity), after.get(identity), transactional).items():
-                total[name] += cost
-            items += 1
-    return {"total": sum(total.values()), "by_target": dict(total), "items_written": items}
+    written = item_writes(writes, before, after)
+    for write in written:
+        total.update(write.units)
+    return {"total": sum(total.values()), "by_target": dict(total), "items_written": len(written)}

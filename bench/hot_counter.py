@@ -347,16 +347,12 @@ def _shards(count: int) -> str:
 def measure_apart() -> dict[str, Any]:
     """:func:`measure` on a stack of its own (moto in-process, template.yaml's table)."""
     from bench.stack import bench_stack
-    from local import moto_seams
 
-    # moto's own transactions copy the whole table with its stream records each time (quadratic over a
-    # run of thousands of them); the seams copy only the items a transaction touches, as the tests do.
-    moto_seams.install()
-    try:
-        with bench_stack("bench-hot-counter"):
-            return measure()
-    finally:
-        moto_seams.uninstall()
+    # bench_stack installs local/moto_seams: moto's own transactions copy the whole table with its stream
+    # records each time (quadratic over a run of thousands of them); the seams copy only the items a
+    # transaction touches, as the tests do.
+    with bench_stack("bench-hot-counter"):
+        return measure()
 
 
 def report(figures: dict[str, Any]) -> None:

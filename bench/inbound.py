@@ -1,5 +1,8 @@
 """Webhook ingestion: the receiver's handler time (warm, in-process, moto in-process), AWS calls and
-DynamoDB write units per inbound message end to end, and the processor's throughput on batches of 10."""
+DynamoDB write units per inbound message end to end — what each of its write units buys and what other
+designs would write (bench/message_writes.py) — and the processor's throughput on batches of 10.
+
+``python -m bench inbound`` refreshes this section (webhook_ingestion) of bench/results/latest.json alone."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import statistics
 import time
 from typing import Any
 
-from bench import dynamo_cost
+from bench import dynamo_cost, message_writes
 from bench.stack import SHOP, bench_stack, delivery
 from local.make_events import http_event, sqs_event
 
@@ -77,6 +80,7 @@ def measure() -> dict[str, Any]:
         # Warm both functions (first customer, first conversation).
         assert lambdas.invoke("WebhooksFunction", webhook(0))["statusCode"] == 200
         lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
+        conversation_moved_at = int(time.time())
 
         # 1. the receiver, warm
         timings = []
@@ -88,7 +92,11 @@ def measure() -> dict[str, Any]:
             assert result["statusCode"] == 200
         drain()
 
-        # 2. one message end to end (existing customer and conversation), calls and write units
+        # 2. one message end to end (existing customer and conversation), calls and write units, and what
+        # each write unit buys. A second after the conversation's last message (Meta's timestamps are whole
+        # seconds): in the same second its lastMessageAt, the GSI1 sort key, would not move.
+        while int(time.time()) <= conversation_moved_at:
+            time.sleep(0.05)
         calls.clear()
         writes.clear()
         assert lambdas.invoke("WebhooksFunction", webhook(10_000))["statusCode"] == 200
@@ -97,7 +105,9 @@ def measure() -> dict[str, Any]:
         before = dynamo_cost.snapshot(table.name)
         lambdas.invoke("InboundProcessorFunction", sqs_event(drain()))
         per_message_calls = dict(calls)
-        wru = dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name))
+        after = dynamo_cost.snapshot(table.name)
+        wru = dynamo_cost.write_units_of(writes, before, after)
+        what_it_buys = message_writes.measure(writes, before, after)
 
         # 2b. a new customer's first message
         calls.clear()
@@ -177,6 +187,7 @@ def measure() -> dict[str, Any]:
             "by_operation": per_message_calls,
         },
         "write_units_per_inbound_message": {**wru, "target": 6},
+        **what_it_buys,
         "first_message_of_a_new_customer": {"aws_calls": first_message_calls, "write_units": first_wru},
         "text_reply_sent_within_the_request": reply,
         "status_webhook_end_to_end": status,
@@ -184,9 +195,47 @@ def measure() -> dict[str, Any]:
             "messages": len(bodies),
             "seconds": round(elapsed, 2),
             "messages_per_second": round(len(bodies) / elapsed, 1),
-            "note": "moto in-process: its transactions copy the table, so this is a floor",
+            "note": "moto in-process, one DynamoDB request at a time (local/moto_seams), so this is a floor",
         },
     }
+
+
+def report(ingestion: dict[str, Any]) -> None:
+    receiver = ingestion["receiver_handler_ms"]
+    per_message = ingestion["aws_calls_per_inbound_message"]
+    wru = ingestion["write_units_per_inbound_message"]
+    throughput = ingestion["processor_throughput"]
+    print("\nWebhook ingestion (warm, in-process, moto in-process)")
+    print(
+        f"  receiver handler: p50 {receiver['p50']} ms, p99 {receiver['p99']} ms over {receiver['runs']} runs"
+        f" (target p99 <= {receiver['target_p99']} ms); {ingestion['receiver_aws_calls']} AWS call"
+    )
+    print(
+        f"  AWS calls per inbound message end to end: {per_message['total']} (target <= {per_message['target']})"
+        f"  {per_message['by_operation']}"
+    )
+    print(f"  write units per inbound message: {wru['total']} (target <= {wru['target']})  {wru['by_target']}")
+    for row in ingestion["write_units_breakdown"]["rows"]:
+        print(f"    {row['write_units']:>2}  {row['item']:<18} {row['target']:<14} {row['buys']}")
+    print("  the same message written by other designs (bench/message_writes.py):")
+    for design in ingestion["designs"]:
+        kept = "exactly-once" if design["exactly_once"] else "NOT exactly-once"
+        print(f"    ({design['design']}) {design['write_units']:>2} WRU, {design['write_calls']} write calls, {kept}")
+    first = ingestion["first_message_of_a_new_customer"]
+    print(
+        f"  a new customer's first message: {first['aws_calls']} calls, {first['write_units']['total']} WRU"
+        f"  {first['write_units']['by_target']}"
+    )
+    for label in ("text_reply_sent_within_the_request", "status_webhook_end_to_end"):
+        figures = ingestion[label]
+        print(
+            f"  {label.replace('_', ' ')}: {figures['aws_calls']} calls {figures['by_operation']},"
+            f" {figures['write_units']['total']} WRU {figures['write_units']['by_target']}"
+        )
+    print(
+        f"  processor: {throughput['messages']} messages in batches of 10 in {throughput['seconds']} s"
+        f" = {throughput['messages_per_second']} msg/s ({throughput['note']})"
+    )
 
 
 if __name__ == "__main__":

@@ -117,6 +117,12 @@ def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    from local import moto_seams
+
+    # As the tests and make dev run moto: transactions copy only the items they touch (not the whole
+    # table, which made throughput fall as the bench's table grew), requests atomic, the stream as
+    # DynamoDB Streams writes it.
+    moto_seams.install()
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}) if flows else mock_aws():
             session = boto3.session.Session(region_name="us-east-1")
@@ -146,4 +152,5 @@ def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]
             aws.session().events.register("before-parameter-build.dynamodb", on_parameters)
             yield stack
     finally:
+        moto_seams.uninstall()
         simulator.stop()

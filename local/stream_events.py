@@ -28,10 +28,11 @@ def change(event: str, new: dict[str, Any], old: dict[str, Any] | None = None) -
     return record
 
 
-def inbound(shop: str, at: str) -> dict[str, Any]:
-    """An inbound message of ``shop`` stored, Meta's timestamp ``at``."""
+def inbound(shop: str, at: str, **fields: Any) -> dict[str, Any]:
+    """An inbound message of ``shop`` stored, Meta's timestamp ``at`` (``fields``: more attributes)."""
     message_id = f"in-{next(_IDS)}"
     item = {
+        **fields,
         "PK": f"MSG#{message_id}",
         "SK": "MESSAGE",
         "id": message_id,
@@ -44,10 +45,14 @@ def inbound(shop: str, at: str) -> dict[str, Any]:
     return change("INSERT", item)
 
 
-def outbound(shop: str, queued_at: str, moves: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """An outbound message inserted ``queued``, then moved through ``moves`` ((status, at), ...)."""
+def outbound(
+    shop: str, queued_at: str, moves: list[tuple[str, str]] | list[tuple[str, str, dict[str, Any]]], **fields: Any
+) -> list[dict[str, Any]]:
+    """An outbound message inserted ``queued``, then moved through ``moves`` ((status, at[, details the
+    status sets: errors, pricing]), ...); ``fields``: more attributes of the item (``campaignId``)."""
     message_id = f"out-{next(_IDS)}"
     item: dict[str, Any] = {
+        **fields,
         "PK": f"MSG#{message_id}",
         "SK": "MESSAGE",
         "id": message_id,
@@ -59,9 +64,10 @@ def outbound(shop: str, queued_at: str, moves: list[tuple[str, str]]) -> list[di
         "statusTimestamps": {"queued": queued_at},
     }
     records = [change("INSERT", item)]
-    for status, at in moves:
+    for status, at, *details in moves:
         new = {
             **item,
+            **(details[0] if details else {}),
             "status": status,
             "statusRank": _RANKS[status],
             "statusUpdatedAt": at,

@@ -93,6 +93,8 @@ def test_the_list_filters_by_status_and_pages(shop: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "status", "code", "field"),
     [
+        ({"audience": {"tags": ["vip", "!!!"]}}, 400, "INVALID_VALUE", "audience.tags[1]"),
+        ({"scheduledAt": "2026-12-24T12:00:00"}, 400, "INVALID_TYPE", "scheduledAt"),
         (
             {
                 "template": {
@@ -167,6 +169,8 @@ def test_the_list_filters_by_status_and_pages(shop: dict[str, Any]) -> None:
         ),
     ],
     ids=[
+        "a tag that keeps nothing",
+        "a time without its offset",
         "parameters over 16 KB",
         "unknown placeholder",
         "empty fallback",

@@ -4,6 +4,9 @@ bench/results/latest.json producing the whole table."""
 from __future__ import annotations
 
 import copy
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -138,3 +141,179 @@ def test_the_committed_results_produce_the_table() -> None:
     assert "target ≤ $4.0000 per million inbound" in text
     assert facts.kms_keys >= 1
     assert facts.alarms >= 1
+
+
+def with_breakdown(counts: dict[str, Any]) -> dict[str, Any]:
+    """COUNTS with an itemised inbound message of 11 WRU (the shape bench/message_writes.py writes)."""
+    counts = copy.deepcopy(counts)
+    rows = [
+        ("message", "table", 1),
+        ("message", "transaction ×2", 1),
+        ("message", "GSI1", 1),
+        ("conversation", "table", 1),
+        ("conversation", "transaction ×2", 1),
+        ("conversation", "GSI1", 2),
+        ("customer", "table", 1),
+        ("customer", "transaction ×2", 1),
+        ("automation outcome", "table", 1),
+        ("automation outcome", "GSI1", 1),
+    ]
+    designs = [("a", 11, 2, True), ("b", 9, 2, True), ("b2", 10, 3, True), ("c", 8, 4, False), ("floor", 6, 3, False)]
+    counts["webhook_ingestion"]["write_units_breakdown"] = {
+        "total": 11,
+        "rows": [{"item": i, "request": "r", "target": t, "write_units": u, "buys": f"{i} {t}"} for i, t, u in rows],
+    }
+    counts["webhook_ingestion"]["designs"] = [
+        {"design": k, "statement": f"design {k}", "write_units": u, "write_calls": c, "exactly_once": e, "why": "w"}
+        for k, u, c, e in designs
+    ]
+    return counts
+
+
+def test_the_itemised_write_units_are_the_writes_line_and_each_is_priced() -> None:
+    table = cost.inbound(with_breakdown(COUNTS), FACTS)
+    line = table.line("inbound processor: DynamoDB writes")
+    assert line.inputs.startswith("1,000,000 × 11 WRU (webhook_ingestion → write_units_breakdown)")
+    assert line.usd == pytest.approx(11 * p.DYNAMODB_PER_MILLION_WRU, abs=1e-12)
+    text = "\n".join(table.details)
+    priced = [row for row in table.details if row.endswith(("table", "transaction ×2", "GSI1"))]
+    assert len(priced) == 10
+    # each row's $ is its WRU × $0.625 per million; the rows add up to the writes line
+    dollars = [float(row.split()[1].lstrip("$")) for row in priced]
+    assert dollars == [u * p.DYNAMODB_PER_MILLION_WRU for u in (1, 1, 1, 1, 1, 2, 1, 1, 1, 1)]
+    assert sum(dollars) == pytest.approx(line.usd, abs=1e-9)
+    [summed] = [row for row in table.details if row.endswith("= the DynamoDB writes line above")]
+    assert summed.split()[:2] == ["11", cost.usd(line.usd)]
+    assert "buys" in text
+
+
+def test_the_designs_are_priced_and_the_verdict_names_the_cheapest_exactly_once_one() -> None:
+    counts = with_breakdown(COUNTS)
+    table = cost.inbound(counts, FACTS)
+    today = next(d for d in counts["webhook_ingestion"]["designs"] if d["design"] == "a")
+    costs = {
+        d["design"]: cost.design_cost(table, d, today, FACTS, cost.MILLION)
+        for d in counts["webhook_ingestion"]["designs"]
+    }
+    assert costs["a"] == pytest.approx(table.total, abs=1e-9)  # today's design is the table itself
+    # (b) is 2 WRU fewer with the same calls; (b2) 1 fewer and one more call (10 ms at 512 MB)
+    assert costs["a"] - costs["b"] == pytest.approx(2 * p.DYNAMODB_PER_MILLION_WRU, abs=1e-9)
+    call = cost.MILLION * 0.5 * cost.AWS_CALL_MS / 1000 * p.LAMBDA_ARM_PER_GB_SECOND
+    assert costs["a"] - costs["b2"] == pytest.approx(p.DYNAMODB_PER_MILLION_WRU - call, abs=1e-9)
+    assert sorted(costs, key=costs.__getitem__) == ["floor", "c", "b", "b2", "a"]
+    [verdict] = [row for row in table.details if row.startswith("verdict:")]
+    assert verdict.startswith(
+        f"verdict: the cheapest design that keeps exactly-once is (b), 9 WRU: {cost.usd(costs['b'])}"
+    )
+    met = [k for k, usd in costs.items() if usd <= cost.TARGET_INBOUND_PER_MILLION]
+    assert ("met by NO design" in verdict) == (not met)
+
+
+def test_the_committed_breakdown_sums_to_the_measured_message_and_its_designs_are_ordered() -> None:
+    results = cost.load_results()
+    ingestion = results["webhook_ingestion"]
+    rows = ingestion["write_units_breakdown"]["rows"]
+    measured = ingestion["write_units_per_inbound_message"]["total"]
+    assert sum(row["write_units"] for row in rows) == ingestion["write_units_breakdown"]["total"] == measured
+    for item in ("message", "conversation", "customer", "automation outcome"):
+        assert any(row["item"] == item for row in rows), item
+    designs = {d["design"]: d for d in ingestion["designs"]}
+    assert designs["a"]["write_units"] == measured
+    table = cost.inbound(results, cost.template_facts())
+    costs = {
+        k: cost.design_cost(table, d, designs["a"], cost.template_facts(), cost.MILLION) for k, d in designs.items()
+    }
+    kept = [k for k, d in designs.items() if d["exactly_once"]]
+    cheapest = min(kept, key=costs.__getitem__)
+    assert min(costs, key=costs.__getitem__) == "floor"
+    assert max(kept, key=costs.__getitem__) == "a"
+    assert f"verdict: the cheapest design that keeps exactly-once is ({cheapest})" in "\n".join(table.details)
+
+
+# --- what each write unit of an inbound message buys (bench/message_writes.py) ----------------------------
+
+
+@pytest.fixture
+def responder() -> Iterator[None]:
+    """A responder that answers nothing, so the message is stored ``pending`` and its outcome written, as
+    functions/inbound's responders make it (none registered: no outcome write)."""
+    from mkt_whatsapp.inbound import dispatcher
+
+    dispatcher.register("cost-test", lambda message: False)
+    yield
+    dispatcher.unregister("cost-test")
+
+
+def processed_message_writes(api: Any, aws: Any, shop_ids: Any) -> dict[str, Any]:
+    """A known customer's second text, a minute after the first, through the real processor: the breakdown
+    and designs bench/inbound.py measures, and the write units dynamo_cost bills for its writes."""
+    from bench import dynamo_cost, message_writes
+    from mkt_whatsapp.core import aws as service_aws
+    from mkt_whatsapp.inbound import processor
+    from tests.support import connect_shop, inbound_text_change
+
+    connect_shop(api)
+    now = int(time.time())
+    processor.process_change(inbound_text_change(shop_ids.phone_number_id, "84907770001", "wamid.COST.1", at=now - 60))
+    writes: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+            writes.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    client = service_aws.dynamodb()
+    client.meta.events.register("before-parameter-build.dynamodb", record, unique_id="test-cost-writes")
+    before = dynamo_cost.snapshot(aws.table_name)
+    try:
+        processor.process_change(inbound_text_change(shop_ids.phone_number_id, "84907770001", "wamid.COST.2", at=now))
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="test-cost-writes")
+    after = dynamo_cost.snapshot(aws.table_name)
+    return {
+        **message_writes.measure(writes, before, after),
+        "measured": dynamo_cost.write_units_of(writes, before, after),
+    }
+
+
+def test_each_write_unit_of_a_real_message_is_named_and_they_sum_to_the_measured_total(
+    api: Any, aws: Any, shop_ids: Any, responder: None
+) -> None:
+    figures = processed_message_writes(api, aws, shop_ids)
+    rows = figures["write_units_breakdown"]["rows"]
+    assert sum(row["write_units"] for row in rows) == figures["measured"]["total"]
+    assert figures["write_units_breakdown"]["total"] == figures["measured"]["total"]
+    units = {(row["item"], row["target"]): row["write_units"] for row in rows}
+    # Small items (< 1 KB): 1 WRU per item write, ×2 in the transaction; GSI1's entries as the rules bill them.
+    assert units == {
+        ("message", "table"): 1,
+        ("message", "transaction ×2"): 1,
+        ("message", "GSI1"): 1,  # a new entry in the conversation's message list
+        ("conversation", "table"): 1,
+        ("conversation", "transaction ×2"): 1,
+        ("conversation", "GSI1"): 2,  # lastMessageAt moved a minute: the sort key changes (delete + put)
+        ("customer", "table"): 1,
+        ("customer", "transaction ×2"): 1,
+        ("automation outcome", "table"): 1,
+        ("automation outcome", "GSI1"): 1,  # over the message's own image, not as a new entry
+    }
+    assert figures["measured"]["total"] == 11
+    assert all(row["buys"] for row in rows)
+
+
+def test_the_designs_bill_the_same_images_and_only_the_exactly_once_ones_compete(
+    api: Any, aws: Any, shop_ids: Any, responder: None
+) -> None:
+    figures = processed_message_writes(api, aws, shop_ids)
+    designs = {d["design"]: d for d in figures["designs"]}
+    wru = {key: d["write_units"] for key, d in designs.items()}
+    # today's design is what was measured
+    assert wru["a"] == figures["measured"]["total"]
+    for d in designs.values():
+        assert d["write_units"] == sum(sum(units.values()) for units in d["by_item"].values())
+    # (b) drops the customer's transactional write (2); (b2) writes it plain after (1); (c) undoes the
+    # doubling of the three; (d) adds Powertools' two record writes to plain writes and drops the outcome.
+    assert wru == {"a": 11, "b": 9, "b2": 10, "c": 8, "d": 8, "floor": 6}
+    assert {key for key, d in designs.items() if d["exactly_once"]} == {"a", "b", "b2"}
+    assert min(wru.values()) == wru["floor"]
+    cheapest = min((d for d in designs.values() if d["exactly_once"]), key=lambda d: d["write_units"])
+    assert cheapest["design"] == "b"

@@ -175,6 +175,15 @@ def test_meta_s_own_send_examples_fit_the_templates_they_were_written_for() -> N
         check_parameters(text_only, components, "POSITIONAL")
 
 
+def test_the_statuses_the_api_filters_by_are_metas() -> None:
+    from typing import get_args
+
+    from mkt_whatsapp.models.templates import TemplateStatus
+    from mkt_whatsapp.whatsapp.templates import STATUSES
+
+    assert get_args(TemplateStatus) == STATUSES
+
+
 def test_meta_s_definitions_are_read_as_meta_writes_them() -> None:
     assert status_of_event("approved") == "APPROVED"
     assert status_of_event("REINSTATED") == "APPROVED"

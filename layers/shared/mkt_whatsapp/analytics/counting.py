@@ -29,6 +29,8 @@ What counts (the facts, as the table records them):
   from the provider's completion kept on the turn (if it was asked: a keyword handoff never is)
   ``aiPromptTokens``, ``aiCompletionTokens`` and ``aiCostMicros`` (the estimated cost in millionths of a
   USD, rounded: counters are exact integers). Each also per agent, as ``agent#<agentId>#<counter>``.
+- a campaign's funnel (``queued``, ``sent``, ``delivered``, ``read``, ``failed``, ``replied``…) on its own
+  item, from the changes of the messages that name it (analytics/campaigns.py).
 - ``conv…``: a conversation item's changes — opened, handed off, answered, resolved — with the seconds
   they took (analytics/conversations.py, docs/analytics.md "Conversations").
 """
@@ -45,7 +47,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from mkt_whatsapp.analytics import conversations
+from mkt_whatsapp.analytics import campaigns, conversations
 from mkt_whatsapp.core.clock import now_iso, parse_iso, utc_hour
 from mkt_whatsapp.store import get_table, keys
 from mkt_whatsapp.store import stats as stats_store
@@ -149,19 +151,26 @@ def tally(records: Sequence[Mapping[str, Any]]) -> Counts:
     return _tally(records)[0]
 
 
-def _tally(records: Sequence[Mapping[str, Any]]) -> tuple[Counts, int]:
-    """The batch's counts, and how many of its changes counted something (the facts, for logs)."""
+def _tally(records: Sequence[Mapping[str, Any]]) -> tuple[Counts, Counts, int]:
+    """The batch's counts per (shop, hour) and per (campaign, ""), and how many of its changes counted
+    something (the facts, for logs)."""
     counts: Counts = defaultdict(lambda: defaultdict(int))
+    funnels: Counts = defaultdict(lambda: defaultdict(int))
     facts = 0
     for record in records:
         found = counts_of(record)
+        for_campaigns: list[campaigns.CampaignCount] = []
         if record.get("eventName") in ("INSERT", "MODIFY"):
             new, old = _image(record, "NewImage"), _image(record, "OldImage")
             found += conversations.counts_of(str(record["eventName"]), new, old)
-        facts += bool(found)
+            if str(new.get("PK", "")).startswith("MSG#"):
+                for_campaigns = campaigns.counts_of(str(record["eventName"]), new, old)
+        facts += bool(found or for_campaigns)
         for shop, hour, counter, amount in found:
             counts[(shop, hour)][counter] += amount
-    return counts, facts
+        for campaign, counter, amount in for_campaigns:
+            funnels[(campaign, "")][counter] += amount
+    return counts, funnels, facts
 
 
 def batch_id(records: Sequence[Mapping[str, Any]]) -> str:
@@ -175,15 +184,19 @@ def batch_id(records: Sequence[Mapping[str, Any]]) -> str:
 
 def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
     """Count a batch of the table's changes, once (see the module). Returns what was counted (for logs)."""
-    counts, facts = _tally(records)
-    if not counts:
+    counts, funnels, facts = _tally(records)
+    if not counts and not funnels:
         return {"records": len(records), "counted": 0, "chunks": 0, "skipped": 0}
     table = get_table()
+    # (pk, sk) -> counter -> amount
     writes_by_item: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (campaign, _), counters in funnels.items():
+        writes_by_item[(keys.campaign_stats_pk(campaign), keys.CAMPAIGN_STATS_SK)].update(counters)
     for (shop, hour), counters in sorted(counts.items()):
+        shop_pk = keys.stats_pk(shop)
         for name, value in counters.items():
-            writes_by_item[(shop, keys.stats_hour_sk(hour))][name] += value
-            day = writes_by_item[(shop, keys.stats_day_sk(hour[:10]))]
+            writes_by_item[(shop_pk, keys.stats_hour_sk(hour))][name] += value
+            day = writes_by_item[(shop_pk, keys.stats_day_sk(hour[:10]))]
             day[name] += value
             if name in stats_store.HOURLY_IN_DAY:  # the hour's share, kept on the day item (store/stats.py)
                 day[stats_store.hour_counter(name, hour[11:13])] += value
@@ -194,7 +207,7 @@ def count_records(records: list[dict[str, Any]]) -> dict[str, int]:
     chunks = [items[start : start + CHUNK] for start in range(0, len(items), CHUNK)]
     for index, chunk in enumerate(chunks):
         writes = [stats_store.marker_op(table, f"{batch}#{index}", expires, len(records))]
-        writes += [stats_store.add_op(table, shop, sk, counters) for (shop, sk), counters in chunk]
+        writes += [stats_store.add_op(table, pk, sk, counters) for (pk, sk), counters in chunk]
         if not _write_chunk(table, writes):
             skipped += 1  # this chunk was counted by an earlier delivery of the batch
     return {"records": len(records), "counted": facts, "chunks": len(chunks), "skipped": skipped}

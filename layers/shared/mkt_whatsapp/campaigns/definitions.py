@@ -37,7 +37,7 @@ from mkt_whatsapp.campaigns import audience, executions, placeholders
 from mkt_whatsapp.core import idempotency
 from mkt_whatsapp.core.clock import iso, now_iso
 from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound, ServiceUnavailable
-from mkt_whatsapp.customers.reading import normalise_tag
+from mkt_whatsapp.customers.actions import normalised_tags
 from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import templates as template_store
@@ -128,9 +128,9 @@ def _audience_of(audience: CampaignAudience | None) -> tuple[dict[str, Any], lis
     if audience is None:
         return {"tags": [], "match": "any", "excludeTags": []}, None
     stored: dict[str, Any] = {
-        "tags": list(dict.fromkeys(normalise_tag(tag) for tag in audience.tags)),
+        "tags": list(dict.fromkeys(normalised_tags(audience.tags, "audience.tags"))),
         "match": audience.match,
-        "excludeTags": list(dict.fromkeys(normalise_tag(tag) for tag in audience.exclude_tags)),
+        "excludeTags": list(dict.fromkeys(normalised_tags(audience.exclude_tags, "audience.excludeTags"))),
     }
     if audience.last_contacted_before is not None:
         stored["lastContactedBefore"] = iso(audience.last_contacted_before)

@@ -286,6 +286,7 @@ class InboundPlan:
         self.content = bounded(content_of(message))
         self.consent = consent_keyword(self.content)
         self.message_id = inbound_message_id(shop_id, message.id)
+        self._campaign_replied = self._replies_to_campaign()
 
     def operations(self, table: Any) -> list[Write]:
         at = iso(self.at)
@@ -348,6 +349,18 @@ class InboundPlan:
             )
         return operations
 
+    def _replies_to_campaign(self) -> bool:
+        """Whether this is the customer's first message within the reply window of their latest delivered
+        campaign message (``lastCampaign``: analytics/campaigns.py counts the reply). WhatsApp's own
+        notices and reactions are not replies."""
+        last = (self.customer or {}).get("lastCampaign")
+        if not isinstance(last, dict) or last.get("replied") or not last.get("deliveredAt"):
+            return False
+        if self.content["type"] in ("reaction", "system"):
+            return False
+        delivered = parse_iso(str(last["deliveredAt"]))
+        return delivered <= self.at <= delivered + timedelta(hours=customer_store.CAMPAIGN_REPLY_WINDOW_HOURS)
+
     def _asks_for_answer(self) -> bool:
         """Whether the message opens a wait for the shop's answer (docs/analytics.md, "Conversations"):
         every customer message but a reaction and WhatsApp's own notices (``system``)."""
@@ -396,6 +409,8 @@ class InboundPlan:
             "referral": referral_of(self.message),
             "errors": meta_errors(self.message.errors) or None,
         }
+        if self._campaign_replied:
+            item["campaignReply"] = str(self.customer["lastCampaign"]["id"])  # type: ignore[index]
         if dispatcher.has_responders():  # what a redelivery needs to dispatch it again
             item.update(
                 automation=dispatcher.PENDING, newCustomer=self.customer is None, newConversation=new_conversation
@@ -462,6 +477,8 @@ class InboundPlan:
             sets["consent"] = self._consent_record()
         if self.content["type"] == "order":
             sets["lastPurchaseDate"] = max(str(customer.get("lastPurchaseDate", "")), at[:10])
+        if self._campaign_replied:
+            sets["lastCampaign"] = {**customer["lastCampaign"], "replied": True}
         operations = [
             customer_store.update_customer_op(
                 table,
@@ -504,12 +521,26 @@ def apply_status(shop_id: str, status: Status) -> bool:
     applied = message_store.apply_status(
         table, str(pointer["messageId"]), shop_id, status.status, iso(meta_time(status.timestamp)), details
     )
+    if applied and applied.get("campaignId") and status.status in ("delivered", "read"):
+        _note_campaign_delivery(shop_id, applied, iso(meta_time(status.timestamp)))
     if applied and applied.get("status") == "failed":
         if applied.get("customerKey") and any(error.code == consent.USER_STOPPED_MARKETING for error in status.errors):
             consent.record_meta_opt_out(shop_id, str(applied["customerKey"]))
         if applied.get("flow"):
             waits.message_failed(applied)  # a flow's question: the flow takes its onDeliveryFailed
     return applied is not None
+
+
+def _note_campaign_delivery(shop_id: str, message: Item, at: str) -> None:
+    """A campaign message reached the customer: their next message within the reply window is a reply to
+    it (analytics/campaigns.py). A ``read`` notes it only if its ``delivered`` never came."""
+    stamps = message.get("statusTimestamps") or {}
+    if message.get("status") == "read" and stamps.get("delivered"):
+        return
+    if message.get("customerKey"):
+        customer_store.note_campaign_delivery(
+            get_table(), shop_id, str(message["customerKey"]), str(message["campaignId"]), at
+        )
 
 
 def _camel(name: str) -> str:

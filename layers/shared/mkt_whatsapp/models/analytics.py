@@ -89,7 +89,7 @@ class AutomationsAnswer(ApiModel):
 MAX_HOUR_RANGE_DAYS = 31
 
 
-def iana_zone(value: Any) -> str:
+def _zone(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     name = str(value).strip()
@@ -103,7 +103,7 @@ def iana_zone(value: Any) -> str:
 class ZonedRangeQuery(DateRangeQuery):
     """A shop and an optional range of days in ``timezone`` (IANA, default UTC), both ends included."""
 
-    timezone: Annotated[str, BeforeValidator(iana_zone)] = "UTC"
+    timezone: Annotated[str, BeforeValidator(_zone)] = "UTC"
 
 
 class MessagesQuery(ZonedRangeQuery):

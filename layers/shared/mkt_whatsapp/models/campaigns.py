@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from mkt_whatsapp.models import ApiModel, PageQuery, ShopIdField, WireModel
-from mkt_whatsapp.models.analytics import iana_zone
 from mkt_whatsapp.models.customers import TagText, WaId
 from mkt_whatsapp.models.meta_objects import META_OBJECTS, check_components, component_items
 
@@ -21,6 +22,18 @@ MAX_COMPONENTS = 10
 
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+# RFC 3339's date-time, with its offset (what JSON Schema's date-time format is): no bare date, no number.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time (2026-03-01T09:00:00+07:00)")
+    if not _RFC3339.match(value):
+        raise PydanticCustomError("datetime_parsing", "Input should be an RFC 3339 date-time with its offset")
+    return value.upper()
 
 
 def _utc(value: datetime) -> datetime:
@@ -35,7 +48,7 @@ def _utc(value: datetime) -> datetime:
     return min(max(moved, _EARLIEST), _LATEST)
 
 
-Instant = Annotated[datetime, AfterValidator(_utc)]
+Instant = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_utc)]
 
 
 @cache
@@ -49,8 +62,14 @@ def _zone_names(schema: dict[str, Any]) -> None:
     schema["enum"] = _zones()
 
 
-# An IANA time zone: the schema lists them (what iana_zone accepts).
-IanaZone = Annotated[str, BeforeValidator(iana_zone), Field(json_schema_extra=_zone_names)]
+def _known_zone(value: object) -> object:
+    if isinstance(value, str) and value not in _zones():
+        raise PydanticCustomError("invalid_timezone", "must be an IANA time zone, e.g. Asia/Ho_Chi_Minh")
+    return value
+
+
+# An IANA time zone, exactly as the list the schema gives names it.
+IanaZone = Annotated[str, AfterValidator(_known_zone), Field(json_schema_extra=_zone_names)]
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["21:00"])]
 CampaignName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"\S", examples=["Spring sale"])]
 

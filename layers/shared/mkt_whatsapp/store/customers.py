@@ -97,6 +97,35 @@ def update_customer_op(
     )
 
 
+# A customer's message this long after a campaign message's delivery is still a reply to it (analytics/campaigns.py).
+CAMPAIGN_REPLY_WINDOW_HOURS = 72
+
+
+def note_campaign_delivery(table: Table, shop_id: str, customer_key: str, campaign_id: str, delivered_at: str) -> bool:
+    """Remember the customer's latest delivered campaign message (``lastCampaign``), so their next message
+    within the reply window is attributed to it (analytics/campaigns.py). A later delivery replaces an
+    earlier one, never the reverse, and a campaign's delivery is noted once (its ``read`` after its
+    ``delivered`` changes nothing); the version moves, so an inbound write that read the customer before
+    retries with it. False if nothing changed."""
+    return (
+        table.update_if(
+            keys.shop_pk(shop_id),
+            keys.customer_sk(customer_key),
+            "SET lastCampaign = :campaign ADD #version :one",
+            {
+                ":campaign": {"id": campaign_id, "deliveredAt": delivered_at},
+                ":one": 1,
+                ":at": delivered_at,
+                ":id": campaign_id,
+            },
+            names={"#version": "version"},
+            condition="attribute_exists(PK) AND (attribute_not_exists(lastCampaign)"
+            " OR (lastCampaign.id <> :id AND lastCampaign.deliveredAt < :at))",
+        )
+        is not None
+    )
+
+
 def release_conversation_op(table: Table, shop_id: str, customer_key: str, conversation_id: str) -> Write:
     """Forget the customer's active conversation if it is still ``conversation_id``."""
     return table.update_op(

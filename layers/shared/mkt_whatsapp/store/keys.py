@@ -260,6 +260,14 @@ def stats_batch_pk(batch: str) -> str:
     return f"STATSBATCH#{batch}"
 
 
+def campaign_stats_pk(campaign_id: str) -> str:
+    """A campaign's funnel counters (analytics/campaigns.py): their own partition, one item."""
+    return f"CAMPAIGNSTATS#{campaign_id}"
+
+
+CAMPAIGN_STATS_SK = "FUNNEL"
+
+
 # --- campaigns ----------------------------------------------------------------------------------------
 
 

@@ -36,11 +36,12 @@ class AlreadyCounted(ConditionFailed):
     """This batch (or this part of it) was counted before."""
 
 
-def add_op(table: Table, shop_id: str, sk: str, counts: Mapping[str, int]) -> Write:
+def add_op(table: Table, pk: str, sk: str, counts: Mapping[str, int]) -> Write:
+    """Add ``counts`` to the counter item ``pk``/``sk`` (a shop's ``STATS#``, a campaign's funnel)."""
     names = {f"#c{index}": name for index, name in enumerate(counts)}
     values = {f":c{index}": int(value) for index, value in enumerate(counts.values())}
     return table.update_op(
-        keys.stats_pk(shop_id),
+        pk,
         sk,
         "ADD " + ", ".join(f"#c{index} :c{index}" for index in range(len(counts))),
         values,

@@ -36,8 +36,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Meta's template statuses (GET message_templates' ``status``) and the statuses a status webhook's ``event``
-# leaves a template in. Events that name no status (FLAGGED, LOCKED, UNLOCKED, UNARCHIVED, LIMIT_EXCEEDED…)
+# Meta's template statuses (GET message_templates' ``status``; models/templates.TemplateStatus, which the
+# receiver's cold start cannot load, says the same) and the statuses a status webhook's ``event`` leaves a
+# template in. Events that name no status (FLAGGED, LOCKED, UNLOCKED, UNARCHIVED, LIMIT_EXCEEDED…)
 # change none: the next sync reads it.
 STATUSES = (
     "APPROVED",
@@ -57,8 +58,6 @@ _STATUS_OF_EVENT = {
     **{status: status for status in STATUSES if status != "LIMIT_EXCEEDED"},
     "REINSTATED": APPROVED,
 }
-CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
-QUALITY_SCORES = ("GREEN", "YELLOW", "RED", "UNKNOWN")
 
 STATUS_UPDATE = "message_template_status_update"
 QUALITY_UPDATE = "message_template_quality_update"

@@ -38,8 +38,6 @@ from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store.table import Item, Table
 
 REASONS = ("opted_out", "no_consent", "invalid_parameters", "duplicate", "not_a_customer", "excluded")
-# Reasons counted beside the recipients (no recipient item: no customer, or one the campaign has already).
-PAGE_REASONS = ("duplicate", "not_a_customer")
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,6 @@ def check(components: list[dict[str, Any]], field: str = "template.components") 
                 raise InvalidPlaceholder(path, token)
 
 
-def uses_placeholders(components: list[dict[str, Any]]) -> bool:
-    return any(_TOKEN.search(text) for _path, text in _strings(components, ""))
-
-
 def render(components: list[dict[str, Any]], customer: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     """``components`` for this customer; None if a placeholder has no value for them and no fallback."""
     missing = False

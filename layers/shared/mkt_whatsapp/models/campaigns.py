@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -15,7 +15,6 @@ from mkt_whatsapp.models.customers import TagText, WaId
 from mkt_whatsapp.models.meta_objects import META_OBJECTS, check_components, component_items
 
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"]
-CAMPAIGN_STATUSES: tuple[str, ...] = get_args(CampaignStatus)
 MAX_WA_IDS = 10_000
 MAX_AUDIENCE_TAGS = 10
 MAX_COMPONENTS = 10

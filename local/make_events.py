@@ -222,6 +222,7 @@ def events() -> dict[str, dict[str, Any]]:
         "customers-list": http_event("GET", "/customers", "/customers", headers=auth, query=shop),
         "flows-list": http_event("GET", "/flows", "/flows", headers=auth, query=shop),
         "templates-list": http_event("GET", "/templates", "/templates", headers=auth, query=shop),
+        "campaigns-list": http_event("GET", "/campaigns", "/campaigns", headers=auth, query=shop),
         "ai_agents-list": http_event("GET", "/ai-agents", "/ai-agents", headers=auth, query=shop),
         "analytics-messages": http_event(
             "GET", "/analytics/messages", "/analytics/messages", headers=auth, query={**shop, "groupBy": "day"}
@@ -281,6 +282,12 @@ def events() -> dict[str, dict[str, Any]]:
                 "vars": {},
                 "fresh": True,
             },
+        },
+        # The campaign state machine's step for a campaign that does not exist (deleted, or never was): the
+        # runner answers that the execution ends, and changes nothing.
+        "campaign_runner-step": {
+            "action": "step",
+            "run": {"campaignId": "00000000-0000-4000-8000-0000000ca3a1", "generation": 1},
         },
         # The table's stream delivering one new inbound message (template.yaml's filter keeps MSG# items).
         "stats-records": stream_event(

@@ -66,7 +66,7 @@ def job_line(queue: str, function: str, ok: int, failed: int, milliseconds: floa
 
 # What a Step Functions task line shows of the task's input (the state machine's ``Payload``) and result.
 _TASK_INPUT_KEYS = ("action",)
-_TASK_RESULT_KEYS = ("kind", "seconds", "outcome", "reason", "parked")
+_TASK_RESULT_KEYS = ("kind", "next", "seconds", "outcome", "reason", "parked")
 
 
 def task_line(function: str, ok: bool, milliseconds: float, details: dict[str, Any]) -> str:

@@ -135,7 +135,8 @@ def deploy_stack(rate_limit: int | None = None) -> Iterator[AwsStack]:
         physical.update(tpl.deploy_state_machines(session, stack_name))
         os.environ.update(tpl.data_environment(physical))
         os.environ["FLOW_STATE_MACHINE_ARN"] = physical["FlowStateMachine"]
-        # The flow state machine's Lambda tasks run the in-process handlers (local/stepfunctions.py).
+        os.environ["CAMPAIGN_STATE_MACHINE_ARN"] = physical["CampaignStateMachine"]
+        # The flow and campaign state machines' Lambda tasks run the in-process handlers (local/stepfunctions.py).
         stepfunctions.install(lambdas(), {name: name for name in lambdas().specs})
         forget_container_state()
         try:

@@ -10,7 +10,18 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "shared" / "mkt_whatsapp"
 
-FEATURES = ("accounts", "inbound", "conversations", "customers", "ai", "flows", "system", "analytics", "templates")
+FEATURES = (
+    "accounts",
+    "inbound",
+    "conversations",
+    "customers",
+    "ai",
+    "flows",
+    "system",
+    "analytics",
+    "campaigns",
+    "templates",
+)
 DOMAIN = {"messaging", "store", "whatsapp", "models", "core"}
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
@@ -24,6 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     # Flows orchestrate the other features: a step tags a customer, assigns or closes a conversation,
     # lets an AI agent answer. Nothing imports flows but the functions (no feature depends on it).
     "flows": {"flows", "ai", "conversations", "customers", *DOMAIN},
+    # A campaign sends in the customer's conversation (opening one if none is open) and reads customers' tags.
+    "campaigns": {"campaigns", "conversations", "customers", *DOMAIN},
 }
 # What only the HTTP layer may import: the request and its resolver.
 REQUEST_MODULES = ("aws_lambda_powertools.event_handler", "mkt_whatsapp.http")

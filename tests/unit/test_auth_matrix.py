@@ -39,6 +39,7 @@ VALID_BODY_FIELDS: dict[str, dict[str, str]] = {
         "trigger": {"type": "any_message"},
         "steps": [{"id": "hi", "type": "send_message", "content": {"type": "text", "text": "Xin chào"}}],
     },
+    "/campaigns": {"name": "Matrix", "template": {"name": "promo", "language": "vi"}},
 }
 # A body whose model answers its validation 422 (a flow's definition, as the automation guide says).
 VALIDATION_STATUS = {"/flows": 422}
@@ -352,7 +353,9 @@ def test_every_authenticated_route_has_its_attacker_cases() -> None:
         ShopSource.PATH,
         ShopSource.RESOURCE,
     }
-    unprobed = [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES]
+    unprobed = [
+        r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES + CAMPAIGN_ROUTES
+    ]
     assert all(_pending(r) for r in unprobed), "a built resource route needs its 404 probe"
 
 
@@ -397,11 +400,28 @@ def flow_of_shop_1(module_api: ApiClient) -> str:
     return str(reply.data["flowId"])
 
 
+# A campaign of CONVERSATION_SHOP, probed with a token of another shop on every built campaign route.
+CAMPAIGN_ROUTES = [r for r in RESOURCE_ROUTES if r.shop_key == "campaignId" and not _pending(r)]
+
+
+@pytest.fixture(scope="module")
+def campaign_of_shop_1(module_api: ApiClient) -> str:
+    reply = module_api.post(
+        "/campaigns",
+        json_body={"shopId": CONVERSATION_SHOP, **VALID_BODY_FIELDS["/campaigns"]},
+        token=make_token([CONVERSATION_SHOP]),
+    )
+    assert reply.status == 201, reply.text
+    return str(reply.data["campaignId"])
+
+
 # The built resource routes other than conversations: (route, the fixture making one of CONVERSATION_SHOP,
 # the path parameter, the code a missing one answers, the resource's own read route).
-PROBES = [(r, "agent_of_shop_1", "agentId", "AGENT_NOT_FOUND", "/ai-agents/{}") for r in AGENT_ROUTES] + [
-    (r, "flow_of_shop_1", "flowId", "FLOW_NOT_FOUND", "/flows/{}") for r in FLOW_ROUTES
-]
+PROBES = (
+    [(r, "agent_of_shop_1", "agentId", "AGENT_NOT_FOUND", "/ai-agents/{}") for r in AGENT_ROUTES]
+    + [(r, "flow_of_shop_1", "flowId", "FLOW_NOT_FOUND", "/flows/{}") for r in FLOW_ROUTES]
+    + [(r, "campaign_of_shop_1", "campaignId", "CAMPAIGN_NOT_FOUND", "/campaigns/{}") for r in CAMPAIGN_ROUTES]
+)
 
 
 @pytest.mark.parametrize(
@@ -433,7 +453,8 @@ def test_another_shops_resource_is_404_like_a_missing_one_and_nothing_happens(
 def test_a_resource_route_of_a_feature_not_built_yet_reveals_nothing(module_api: ApiClient) -> None:
     """Every resource route without a probe above is one of a feature not built yet (none today: the next
     issues' routes land here until their resources exist): 501 to any caller, nothing read."""
-    for route in [r for r in RESOURCE_ROUTES if r not in CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES]:
+    probed = CONVERSATION_ROUTES + AGENT_ROUTES + FLOW_ROUTES + CAMPAIGN_ROUTES
+    for route in [r for r in RESOURCE_ROUTES if r not in probed]:
         path = re.sub(r"\{[^}]+\}", "some-id", route.path)
         body = json.dumps({"shopId": "shop-2"}).encode() if route.method in ("POST", "PUT") else None
         reply = module_api.request(

@@ -217,11 +217,11 @@ def test_the_stack_serves_the_document_without_a_token(module_api: ApiClient) ->
 
 
 def test_the_documented_wa_id_is_what_the_inbound_processor_stores_a_customer_by() -> None:
-    from mkt_whatsapp.http import operations
     from mkt_whatsapp.inbound import processor
+    from mkt_whatsapp.models import customers
 
-    assert processor.PHONE_NUMBER.pattern == operations.PHONE_NUMBER_PATTERN
-    assert processor.BUSINESS_SCOPED_USER_ID.pattern == operations.BUSINESS_SCOPED_USER_ID_PATTERN
+    assert processor.PHONE_NUMBER.pattern == customers.PHONE_NUMBER_PATTERN
+    assert processor.BUSINESS_SCOPED_USER_ID.pattern == customers.BUSINESS_SCOPED_USER_ID_PATTERN
 
 
 def test_path_parameters_document_the_ids_the_service_issues(spec: dict) -> None:

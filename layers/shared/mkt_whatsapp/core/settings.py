@@ -65,6 +65,9 @@ class Settings:
     ai_debounce_seconds: int
     flow_state_machine_arn: str
     flow_time_scale: float
+    campaign_state_machine_arn: str
+    campaign_page_size: int
+    campaign_poll_seconds: int
 
 
 @cache
@@ -105,4 +108,10 @@ def get_settings() -> Settings:
         flow_state_machine_arn=_text("FLOW_STATE_MACHINE_ARN"),
         # Multiplies the seconds a flow's delays and question timeouts wait: 1 in AWS, less locally and in tests.
         flow_time_scale=max(0.0, _float("FLOW_TIME_SCALE", 1.0)),
+        campaign_state_machine_arn=_text("CAMPAIGN_STATE_MACHINE_ARN"),
+        # Customers a fan-out step enumerates (one GSI2 Query page, its BatchGetItems and recipient writes).
+        campaign_page_size=max(1, min(1000, _int("CAMPAIGN_PAGE_SIZE", 250))),
+        # How often a campaign that has enumerated its audience looks again at what waits (tier, quiet hours)
+        # and whether everything is settled.
+        campaign_poll_seconds=max(1, _int("CAMPAIGN_POLL_SECONDS", 30)),
     )

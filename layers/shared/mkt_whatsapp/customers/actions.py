@@ -18,7 +18,8 @@ MAX_TAGS_PER_CUSTOMER = 50
 MAX_ATTEMPTS = 5
 
 
-def _normalised(tags: list[str], field: str) -> list[str]:
+def normalised_tags(tags: list[str], field: str) -> list[str]:
+    """Tags as they are kept (lowercase kebab-case); 400 naming the first that keeps nothing (``field[i]``)."""
     result = []
     for index, tag in enumerate(tags):
         name = normalise_tag(tag)
@@ -34,8 +35,8 @@ def _normalised(tags: list[str], field: str) -> list[str]:
 
 def update_tags(shop_id: str, wa_id: str, add_tags: list[str], remove_tags: list[str], *, actor: str) -> dict[str, Any]:
     """Add and remove tags in one atomic step (lowercase kebab-case, at most 50 per customer)."""
-    add = _normalised(add_tags, "addTags")
-    remove = set(_normalised(remove_tags, "removeTags"))
+    add = normalised_tags(add_tags, "addTags")
+    remove = set(normalised_tags(remove_tags, "removeTags"))
     table = get_table()
 
     def attempt() -> dict[str, Any]:

@@ -64,6 +64,7 @@ from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.core.errors import ApiError, BusinessRuleViolation
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.core.text import fold
+from mkt_whatsapp.customers import placeholders
 from mkt_whatsapp.messaging import send as messaging
 from mkt_whatsapp.messaging import waits
 from mkt_whatsapp.store import customers as customer_store
@@ -149,14 +150,10 @@ class _Execution:
         if parts[0] == "message" and parts[1:] == ["text"]:
             return str(self.state.get("text") or "")
         if parts[0] == "customer" and len(parts) >= 2:
-            customer = self.customer()
-            if parts[1] == "name" and len(parts) == 2:
-                return str(customer.get("name") or self.conversation.get("customerName") or "")
-            if parts[1] == "waId" and len(parts) == 2:
-                return str(customer.get("waId") or self.conversation.get("customerWaId") or "")
-            if parts[1] == "fields" and len(parts) >= 3:
-                value = (customer.get("customFields") or {}).get(".".join(parts[2:]))
-                return "" if value is None else str(value)
+            value = placeholders.customer_value(self.customer(), parts[1:])
+            if not value and parts[1:] in (["name"], ["waId"]):  # as the conversation knows them
+                value = str(self.conversation.get("customerName" if parts[1] == "name" else "customerWaId") or "")
+            return value or ""
         return ""
 
     def render(self, value: Any) -> Any:

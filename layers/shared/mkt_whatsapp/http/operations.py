@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from mkt_whatsapp.http.routes import Route, ShopSource
 from mkt_whatsapp.http.validation import _CODE_BY_PYDANTIC_TYPE
-from mkt_whatsapp.models import EXAMPLE_WA_ID, ShopBody, ShopQuery
+from mkt_whatsapp.models import ShopBody, ShopQuery
 from mkt_whatsapp.models.accounts import (
     AccountView,
     ConnectAccountRequest,
@@ -62,6 +62,18 @@ from mkt_whatsapp.models.analytics import (
     MessagesQuery,
     MessageStatistics,
 )
+from mkt_whatsapp.models.campaigns import (
+    CampaignCreated,
+    CampaignDeletion,
+    CampaignDetail,
+    CampaignPage,
+    CampaignTransition,
+    CreateCampaignRequest,
+    DryRunQuery,
+    DryRunResult,
+    ListCampaignsQuery,
+    UpdateCampaignRequest,
+)
 from mkt_whatsapp.models.conversations import (
     AssignRequest,
     ConversationAssignment,
@@ -80,6 +92,7 @@ from mkt_whatsapp.models.customers import (
     ListCustomersQuery,
     OptInRequest,
     UpdateTagsRequest,
+    WaId,
 )
 from mkt_whatsapp.models.system import Health
 from mkt_whatsapp.models.templates import (
@@ -143,6 +156,7 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "No resource of the caller's shops has this id"),
     "FLOW_NOT_FOUND": (404, "No automation flow of the caller's shops has this id"),
     "TEMPLATE_NOT_FOUND": (404, "The shop has no template of this name in this language (a sync reads Meta's)"),
+    "CAMPAIGN_NOT_FOUND": (404, "No campaign of the caller's shops has this id"),
     "METHOD_NOT_ALLOWED": (405, "The path is served, not with this method (`Allow` lists the methods)"),
     "ACCOUNT_ALREADY_CONNECTED": (409, "The shop already has a connected account"),
     "PHONE_NUMBER_IN_USE": (409, "The phone number is connected to another shop"),
@@ -153,6 +167,12 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "FLOW_NAME_TAKEN": (409, "Another flow of the shop has this name (case and accents aside)"),
     "TRIGGER_CLAIMED": (409, "Another active flow claims one of this flow's keywords or button ids (named)"),
     "CONCURRENT_UPDATE": (409, "Another request changed the same items at that moment; nothing was written: retry"),
+    "CAMPAIGN_NOT_EDITABLE": (409, "Only a draft or a scheduled campaign is changed"),
+    "CAMPAIGN_NOT_DRAFT": (409, "Only a draft is deleted (cancel a launched campaign)"),
+    "CAMPAIGN_ALREADY_LAUNCHED": (409, "Only a draft is launched"),
+    "CAMPAIGN_NOT_RUNNING": (409, "Only a running campaign is paused"),
+    "CAMPAIGN_NOT_PAUSED": (409, "Only a paused campaign is resumed"),
+    "CAMPAIGN_FINISHED": (409, "The campaign is completed or cancelled already"),
     "WABA_ID_UNKNOWN": (
         409,
         "The shop's WhatsApp Business Account id is not known yet: connect with `wabaId`, or wait for a webhook",
@@ -184,6 +204,15 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "TAG_LIMIT_EXCEEDED": (422, "A customer has at most 50 tags"),
     "AGENT_LIMIT_REACHED": (422, "A shop has at most 20 AI agents"),
     "FLOW_LIMIT_REACHED": (422, "A shop has at most 100 flows"),
+    "INVALID_PLACEHOLDER": (
+        422,
+        "A `{{…}}` in the template's parameters is not `customer.name`, `customer.waId` or `customer.fields.<name>` "
+        "(with a non-empty fallback after `|`)",
+    ),
+    "TEMPLATE_TOO_LARGE": (422, "A campaign's template parameters take at most 16 KB of JSON"),
+    "INVALID_AUDIENCE": (422, "The audience's `lastContactedAfter` is not earlier than its `lastContactedBefore`"),
+    "INVALID_QUIET_HOURS": (422, "Quiet hours start and end at the same time"),
+    "INVALID_SCHEDULE": (422, "`scheduledAt` is more than a year ahead (a campaign's execution lasts at most a year)"),
     "RATE_LIMIT_EXCEEDED": (429, "Too many requests this minute (`Retry-After` says when the window ends)"),
     "INTERNAL_ERROR": (500, "An unexpected error (logged); never an answer to bad input"),
     "NOT_IMPLEMENTED": (501, "The route is declared; its feature lands in a later release"),
@@ -192,6 +221,7 @@ ERROR_CODES: Mapping[str, tuple[int, str]] = {
     "AI_PROVIDER_NOT_CONFIGURED": (503, "No AI provider is configured (OPENAI_API_KEY / its secret)"),
     "TABLE_UNREACHABLE": (503, "The service cannot reach its table"),
     "QUEUE_UNAVAILABLE": (503, "The message is stored but could not be queued: retry"),
+    "STATE_MACHINE_UNAVAILABLE": (503, "Step Functions refused to start the campaign's run; nothing changed, retry"),
 }
 
 # Every authenticated route may answer these; what a route reads adds its own (see the module docstring).
@@ -257,13 +287,6 @@ class Operation:
 ConversationId = Annotated[
     str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # uuid4, as issued
 ]
-# A customer is stored under the phone number's digits or the business-scoped user id WhatsApp gave
-# (the patterns inbound.processor accepts a sender by; tests/unit/test_openapi.py holds the two together).
-PHONE_NUMBER_PATTERN = r"[0-9]{5,20}"
-BUSINESS_SCOPED_USER_ID_PATTERN = r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}"
-WaId = Annotated[
-    str, Field(pattern=rf"^(?:{PHONE_NUMBER_PATTERN}|{BUSINESS_SCOPED_USER_ID_PATTERN})$", examples=[EXAMPLE_WA_ID])
-]
 # An id of a feature not built yet (a flow, an agent): unreserved URL characters (RFC 3986).
 ResourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
 
@@ -275,6 +298,7 @@ PATH_PARAMETERS: Mapping[str, tuple[Any, str]] = {
     "flowId": (ResourceId, "An automation flow's id"),
     "agentId": (ResourceId, "An AI agent's id"),
     "name": (TemplateName, "A message template's name, as Meta keeps it"),
+    "campaignId": (ResourceId, "A campaign's id"),
 }
 
 TAGS: Mapping[str, str] = {
@@ -285,6 +309,7 @@ TAGS: Mapping[str, str] = {
     "customers": "Customers",
     "flows": "Automation flows",
     "templates": "Message templates",
+    "campaigns": "Campaigns",
     "ai_agents": "AI agents",
     "analytics": "Analytics",
 }
@@ -301,6 +326,12 @@ IDEMPOTENCY_KEY = Header(
         "maxLength": 255,
         "pattern": r"^[!-~\xa1-\xac\xae-\xff]([ -~\xa1-\xac\xae-\xff]*[!-~\xa1-\xac\xae-\xff])?$",
     },
+)
+CREATE_IDEMPOTENCY_KEY = replace(
+    IDEMPOTENCY_KEY,
+    description="A retried request with the same key (same shop, same body) gets the first answer — the same "
+    "campaign — for 24 hours instead of a second campaign; the same key with another body is 409 "
+    "`IDEMPOTENCY_KEY_REUSED`.",
 )
 HUB_SIGNATURE = Header(
     "X-Hub-Signature-256",
@@ -321,6 +352,8 @@ _MESSAGE_RULES = (
     "ACCOUNT_ACTION_REQUIRED",
     "ACCOUNT_DISCONNECTED",
 )
+
+_TEMPLATE_RULES = ("UNKNOWN_TEMPLATE", "TEMPLATE_NOT_APPROVED", "TEMPLATE_PARAMETERS_MISMATCH")
 
 OPERATIONS: Mapping[str, Operation] = {
     "GET /health": Operation(
@@ -618,6 +651,107 @@ OPERATIONS: Mapping[str, Operation] = {
         query=TemplateQuery,
         answers={200: Enveloped(TemplateView)},
         errors=("TEMPLATE_NOT_FOUND",),
+    ),
+    "GET /campaigns": Operation(
+        "listCampaigns",
+        "List campaigns",
+        "The shop's campaigns, newest first (`status` filters).",
+        query=ListCampaignsQuery,
+        answers={200: Enveloped(CampaignPage, paginated=True)},
+    ),
+    "POST /campaigns": Operation(
+        "createCampaign",
+        "Create campaign",
+        "A draft: one of the shop's templates (checked at launch: approved by Meta, its parameters fitting), "
+        "per-customer parameters from placeholders (`{{customer.name|bạn}}`), an audience (tags any/all, "
+        "excluded tags, last contact, or up to 10,000 waIds), an optional schedule and quiet hours.",
+        body=CreateCampaignRequest,
+        headers=(CREATE_IDEMPOTENCY_KEY,),
+        answers={201: Enveloped(CampaignCreated)},
+        errors=(
+            "INVALID_PLACEHOLDER",
+            "TEMPLATE_TOO_LARGE",
+            "INVALID_AUDIENCE",
+            "INVALID_QUIET_HOURS",
+            "INVALID_SCHEDULE",
+            "IDEMPOTENCY_KEY_REUSED",
+            "IDEMPOTENCY_IN_PROGRESS",
+            "CONCURRENT_UPDATE",
+        ),
+    ),
+    "GET /campaigns/{campaignId}": Operation(
+        "getCampaign",
+        "Get campaign",
+        "The campaign, its audience and its stats: recipients by state (queued, sent, failed, cancelled, "
+        "paused, waiting for the tier or the quiet hours) and skipped customers by reason, exact.",
+        answers={200: Enveloped(CampaignDetail)},
+        errors=("CAMPAIGN_NOT_FOUND",),
+    ),
+    "PUT /campaigns/{campaignId}": Operation(
+        "updateCampaign",
+        "Update campaign",
+        "A draft or a scheduled campaign: the fields given replace the campaign's (`scheduledAt` and "
+        "`quietHours` may be null); a scheduled campaign waits for its `scheduledAt` again.",
+        body=UpdateCampaignRequest,
+        answers={200: Enveloped(CampaignDetail)},
+        errors=(
+            "CAMPAIGN_NOT_FOUND",
+            "CAMPAIGN_NOT_EDITABLE",
+            "INVALID_PLACEHOLDER",
+            "TEMPLATE_TOO_LARGE",
+            "INVALID_AUDIENCE",
+            "INVALID_QUIET_HOURS",
+            "INVALID_SCHEDULE",
+            *_TEMPLATE_RULES,
+            "CONCURRENT_UPDATE",
+            "STATE_MACHINE_UNAVAILABLE",
+        ),
+    ),
+    "DELETE /campaigns/{campaignId}": Operation(
+        "deleteCampaign",
+        "Delete campaign",
+        "Only a draft is deleted; a launched campaign is cancelled instead (its history stays).",
+        answers={200: Enveloped(CampaignDeletion)},
+        errors=("CAMPAIGN_NOT_FOUND", "CAMPAIGN_NOT_DRAFT"),
+    ),
+    "POST /campaigns/{campaignId}/launch": Operation(
+        "launchCampaign",
+        "Launch campaign",
+        "A draft starts now, or waits until its `scheduledAt` (`scheduled`). Its audience is enumerated a page "
+        "at a time and sent at the number's rate and the messaging tier's limit, once per customer.",
+        answers={200: Enveloped(CampaignTransition)},
+        errors=("CAMPAIGN_NOT_FOUND", "CAMPAIGN_ALREADY_LAUNCHED", *_TEMPLATE_RULES, "STATE_MACHINE_UNAVAILABLE"),
+    ),
+    "POST /campaigns/{campaignId}/pause": Operation(
+        "pauseCampaign",
+        "Pause campaign",
+        "What is not sent yet waits (within seconds) until the campaign is resumed.",
+        answers={200: Enveloped(CampaignTransition)},
+        errors=("CAMPAIGN_NOT_FOUND", "CAMPAIGN_NOT_RUNNING"),
+    ),
+    "POST /campaigns/{campaignId}/resume": Operation(
+        "resumeCampaign",
+        "Resume campaign",
+        "A paused campaign goes on where it stopped; what waited for the resume is sent.",
+        answers={200: Enveloped(CampaignTransition)},
+        errors=("CAMPAIGN_NOT_FOUND", "CAMPAIGN_NOT_PAUSED", *_TEMPLATE_RULES, "STATE_MACHINE_UNAVAILABLE"),
+    ),
+    "POST /campaigns/{campaignId}/cancel": Operation(
+        "cancelCampaign",
+        "Cancel campaign",
+        "Nothing more is sent: what is not sent yet is marked cancelled.",
+        answers={200: Enveloped(CampaignTransition)},
+        errors=("CAMPAIGN_NOT_FOUND", "CAMPAIGN_FINISHED", "CONCURRENT_UPDATE"),
+    ),
+    "POST /campaigns/{campaignId}/dry-run": Operation(
+        "dryRunCampaign",
+        "Dry-run campaign",
+        "Who the campaign would send to now, and who it would skip by reason (opted out, no consent, invalid "
+        "parameters, duplicate, not a customer, excluded); nothing is stored or sent. A large audience may "
+        "answer `complete: false` with a `nextCursor` to continue from (`?cursor=`).",
+        query=DryRunQuery,
+        answers={200: Enveloped(DryRunResult)},
+        errors=("CAMPAIGN_NOT_FOUND", *_TEMPLATE_RULES),
     ),
     "GET /analytics/messages": Operation(
         "getMessageStatistics",

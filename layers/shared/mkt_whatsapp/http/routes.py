@@ -106,6 +106,16 @@ ROUTES: tuple[Route, ...] = (
     _R("GET", "/templates", "templates", _QUERY),
     _R("POST", "/templates/sync", "templates", _BODY),
     _R("GET", "/templates/{name}", "templates", _QUERY),
+    _R("GET", "/campaigns", "campaigns", _QUERY),
+    _R("POST", "/campaigns", "campaigns", _BODY),
+    _R("GET", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
+    _R("PUT", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
+    _R("DELETE", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
+    _R("POST", "/campaigns/{campaignId}/launch", "campaigns", _RES, "campaignId"),
+    _R("POST", "/campaigns/{campaignId}/pause", "campaigns", _RES, "campaignId"),
+    _R("POST", "/campaigns/{campaignId}/resume", "campaigns", _RES, "campaignId"),
+    _R("POST", "/campaigns/{campaignId}/cancel", "campaigns", _RES, "campaignId"),
+    _R("POST", "/campaigns/{campaignId}/dry-run", "campaigns", _RES, "campaignId"),
     _R("GET", "/analytics/messages", "analytics", _QUERY),
     _R("GET", "/analytics/conversations", "analytics", _QUERY),
     _R("GET", "/analytics/automations", "analytics", _QUERY),
@@ -124,6 +134,7 @@ _MISSING = {
     "flowId": ("Flow not found", "FLOW_NOT_FOUND"),
     "agentId": ("AI agent not found", "AGENT_NOT_FOUND"),
     "name": ("Template not found", "TEMPLATE_NOT_FOUND"),
+    "campaignId": ("Campaign not found", "CAMPAIGN_NOT_FOUND"),
 }
 
 

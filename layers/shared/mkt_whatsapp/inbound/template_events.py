@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from mkt_whatsapp.core.clock import now_iso
 from mkt_whatsapp.store import business_accounts, get_table
+from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import templates as template_store
 from mkt_whatsapp.whatsapp import templates
 from mkt_whatsapp.whatsapp.webhook_models import TemplateChangeValue
@@ -87,9 +88,29 @@ def apply_change(unit: Mapping[str, Any]) -> int:
             table, shop_id, name, language, aspect=aspect, at=at, event=event, fields=fields, fill=fill, now=now
         ):
             applied += 1
+            if fields.get("status") in STOPS_CAMPAIGNS:
+                _pause_campaigns(table, shop_id, name, language, str(fields["status"]), now)
         else:
             logger.debug("template change already applied or older; nothing written", extra={"shopId": shop_id})
     return applied
+
+
+# A template Meta paused (its quality) or disabled can no longer be sent: the campaigns sending it stop.
+STOPS_CAMPAIGNS = ("PAUSED", "DISABLED")
+
+
+def _pause_campaigns(table: Any, shop_id: str, name: str, language: str, status: str, now: str) -> None:
+    """Pause the shop's running campaigns that send the template, saying why (store/campaigns.py); a resume
+    checks that Meta approved it again."""
+    paused = campaign_store.pause_running(
+        table,
+        shop_id,
+        {"code": f"TEMPLATE_{status}", "message": f"Meta {status.lower()} the template {name} ({language})"},
+        at=now,
+        template=(name, language),
+    )
+    if paused:
+        logger.warning("template stopped: campaigns paused", extra={"shopId": shop_id, "campaigns": paused})
 
 
 def _change(field: str, value: TemplateChangeValue) -> tuple[str, str, dict[str, Any]] | None:

@@ -20,6 +20,7 @@ from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.messaging import consent, pacing
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import accounts as account_store
+from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store.table import Item
@@ -33,6 +34,8 @@ FINISH_SECONDS = 2.0
 # A claim older than this belongs to a sender that stopped: the longest a send can take is the sender
 # Lambda's timeout (template.yaml: 30 s).
 SENDING_LEASE_SECONDS = 120
+# A message in one of these has ended, as far as its campaign's recipient is concerned.
+_SETTLED = ("sent", "delivered", "read", "played", "failed")
 UNCONFIRMED_TITLE = (
     "A sender stopped while sending this message; it may not have reached the customer. Send it again if needed."
 )
@@ -87,6 +90,7 @@ def attempt(
         stored = message_store.get(table, message_id) or {}
         if stored.get("status") == "sending":
             raise HeldElsewhere("another attempt is sending this message")
+        settle_campaign_recipient(stored)  # an attempt that stopped after settling it may not have said so
         return 200, _answer(message_id, stored)
     if claimed.get("status") == "sending":
         fail(message_id, [{"code": "SEND_UNCONFIRMED", "title": UNCONFIRMED_TITLE}])
@@ -118,12 +122,19 @@ def attempt(
                     "account-level Graph error: the shop's sends stop until it reconnects",
                     extra={"shopId": account.shop_id, "metaCode": error.code},
                 )
+                campaign_store.pause_running(
+                    table,
+                    account.shop_id,
+                    {"code": "ACCOUNT_ACTION_REQUIRED", "message": f"Meta refused the account: {error.message}"},
+                    at=now_iso(),
+                )
         return 201, _answer(message_id, message_store.get(table, message_id) or {})
     except graph.GraphUnavailable as error:
         message_store.requeue(table, message_id)
         raise Transient(str(error)) from error
     message_store.mark_sent(table, message_id, account.shop_id, sent.whatsapp_message_id, now_iso())
     record_metric(metric_names.OUTBOUND_SENT)
+    settle_campaign_recipient({**claimed, "status": "sent"})
     # Answered from what this attempt knows: no read-back (a send costs its writes, not another read).
     return 201, _answer(message_id, {**claimed, "status": "sent", "whatsAppMessageId": sent.whatsapp_message_id})
 
@@ -139,6 +150,28 @@ def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
         from mkt_whatsapp.messaging import waits
 
         waits.message_failed(failed)
+    settle_campaign_recipient(failed)
+
+
+def settle_campaign_recipient(message: Item) -> None:
+    """A campaign's message that ended (sent or failed): its recipient says so, counted once
+    (store/campaigns.settle_recipient), whichever attempt learnt it."""
+    campaign_id, customer_key = message.get("campaignId"), message.get("customerKey")
+    status = message.get("status")
+    if not campaign_id or not customer_key or status not in _SETTLED:
+        return
+    reason = None
+    if status == "failed":
+        errors = message.get("errors") or [{}]
+        reason = str(errors[0].get("code") or "FAILED")
+    campaign_store.settle_recipient(
+        get_table(),
+        str(campaign_id),
+        str(customer_key),
+        "failed" if status == "failed" else "sent",
+        at=now_iso(),
+        reason=reason,
+    )
 
 
 def outbound_record(message_id: str, shop_id: str, body: dict[str, Any]) -> str:

@@ -33,17 +33,16 @@ limits) leaves it ``queued`` on the outbound queue for the sender, and the answe
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
-from mkt_whatsapp.core import aws
+from mkt_whatsapp.core import idempotency
 from mkt_whatsapp.core.clock import iso, now_iso, parse_iso
-from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound
-from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.core.errors import BusinessRuleViolation, NotFound
 from mkt_whatsapp.messaging import delivery, standing
 from mkt_whatsapp.models.accounts import AccountRecord
 from mkt_whatsapp.store import accounts as account_store
@@ -52,7 +51,7 @@ from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table
 from mkt_whatsapp.store import messages as message_store
 from mkt_whatsapp.store import templates as template_store
-from mkt_whatsapp.store.table import Item, Table, Write
+from mkt_whatsapp.store.table import Item, Table, TransactionConflict, Write
 from mkt_whatsapp.whatsapp import templates
 from mkt_whatsapp.whatsapp.outbound_content import (
     SendMessageRequest,
@@ -64,6 +63,7 @@ from mkt_whatsapp.whatsapp.outbound_content import (
 
 DAY = timedelta(hours=24)
 WAIT_ATTEMPTS = 5
+_JITTER = random.SystemRandom()
 
 
 def _rule(message: str, code: str, field: str | None = None) -> BusinessRuleViolation:
@@ -78,11 +78,14 @@ def send(
     actor: str,
     deadline: float | None,
     annotations: Mapping[str, Any] | None = None,
+    message_id: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Send ``request`` in ``conversation`` (as read) of ``shop_id`` on behalf of ``actor``; the send ends
     before ``deadline`` (epoch seconds; None: no limit) or is left to the sender. Returns the status to
     answer (201 sent or failed, 202 queued, 200 already settled) and the message's state. ``annotations``
-    are stored with the message (an AI reply's ``ai``: agent, model, tokens, cost, latency)."""
+    are stored with the message (an AI reply's ``ai``: agent, model, tokens, cost, latency; a campaign's
+    ``campaignId``). ``message_id``: the caller's id for the message (a campaign's: one per customer); a
+    send whose message is stored already delivers that one (once: delivery.attempt) and stores nothing."""
     if conversation.get("shopId") != shop_id:
         raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND", field="conversationId")
     conversation_id = str(conversation["id"])
@@ -91,6 +94,9 @@ def send(
         account = standing.sendable(account_store.get_account(table, shop_id))
     except standing.CannotSend as cannot:
         raise _rule(cannot.reason, cannot.code) from None
+    own_id = message_id is not None
+    if message_id is not None and message_store.get(table, message_id) is not None:
+        return _deliver_stored(account, message_id, request, conversation, deadline)
     now = now_iso()
     template = is_template(request.content)
     stored_template = _sendable_template(table, shop_id, request.content) if template else None
@@ -111,7 +117,7 @@ def send(
     if category == "marketing" and (customer.get("consent") or {}).get("status") == "opted_out":
         raise _rule("The customer opted out of marketing messages", "CUSTOMER_OPTED_OUT", "content.template")
 
-    message_id = str(uuid.uuid4())
+    message_id = message_id or str(uuid.uuid4())
     business_initiated = template and (outside_window or closed)
     message = message_store.new_message_op(
         table,
@@ -152,7 +158,14 @@ def send(
             except account_store.AlreadyCounted:
                 # The customer's 24-hour period started meanwhile: they are already counted.
                 table.transact_write(message_writes)
+            except account_store.LimitReached:
+                raise _limit_reached(account) from None
             break
+        except TransactionConflict:
+            # Another send counted a customer in the same hour's bucket at that moment: nothing was stored.
+            if attempt == WAIT_ATTEMPTS - 1:
+                raise
+            time.sleep(_JITTER.uniform(0.01, 0.05) * (attempt + 1))
         except conversation_store.WaitChanged:
             # A customer's message opened a wait, or another answer ended it, since the conversation was
             # read: read it again (the message is not stored yet) and retry.
@@ -160,10 +173,27 @@ def send(
             if fresh is None or attempt == WAIT_ATTEMPTS - 1:
                 raise conversation_store.ConversationGone("condition failed: ConversationGone") from None
             awaiting = fresh.get("awaitingSince")
+        except message_store.MessageExists:
+            if not own_id:
+                raise
+            # The caller's message was stored meanwhile (a concurrent attempt): deliver that one.
+            return _deliver_stored(account, message_id, request, conversation, deadline)
 
+    return delivery.deliver(account, message_id, _graph_body(request, customer, conversation), deadline=deadline)
+
+
+def _graph_body(request: SendMessageRequest, customer: Item, conversation: Item) -> dict[str, Any]:
     recipient = customer.get("waId") or customer.get("bsuid") or conversation.get("customerWaId")
-    body = to_graph_body(request.content, str(recipient), reply_to=request.reply_to)
-    return delivery.deliver(account, message_id, body, deadline=deadline)
+    return to_graph_body(request.content, str(recipient), reply_to=request.reply_to)
+
+
+def _deliver_stored(
+    account: AccountRecord, message_id: str, request: SendMessageRequest, conversation: Item, deadline: float | None
+) -> tuple[int, dict[str, Any]]:
+    """A message stored by an earlier attempt of the same send: delivered if it is still queued (a sent or
+    failed one answers as it is)."""
+    customer = customer_store.get(get_table(), str(conversation["shopId"]), str(conversation["customerKey"])) or {}
+    return delivery.deliver(account, message_id, _graph_body(request, customer, conversation), deadline=deadline)
 
 
 def _sendable_template(table: Table, shop_id: str, content: object) -> Item:
@@ -200,40 +230,6 @@ def _sendable_template(table: Table, shop_id: str, content: object) -> Item:
     return stored
 
 
-IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-@cache
-def _idempotency(table_name: str) -> tuple[Any, Any]:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="PK",
-        sort_key_attr="SK",
-        static_pk_value="IDEMPOTENCY#send-message",
-        expiry_attr="expiresAt",
-        boto3_client=aws.dynamodb(),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[conversationId, idempotencyKey]",
-        payload_validation_jmespath="request",
-        expires_after_seconds=IDEMPOTENCY_SECONDS,
-    )
-    return persistence, config
-
-
-class _Deadline:
-    """What Powertools' idempotency reads of a Lambda context: an in-progress record expires when the
-    invocation that made it ends."""
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.time()) * 1000))
-
-
 def send_once(
     shop_id: str,
     conversation: Item,
@@ -245,48 +241,24 @@ def send_once(
     annotations: Mapping[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """``send`` behind an ``Idempotency-Key``: a retried request (same key, same conversation) gets the
-    first answer for 24 hours instead of a second send (Powertools idempotency on the table). The same key
-    with a different body is refused."""
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-    from aws_lambda_powertools.utilities.idempotency.exceptions import (
-        IdempotencyAlreadyInProgressError,
-        IdempotencyValidationError,
-    )
+    first answer for 24 hours instead of a second send (core/idempotency.py). The same key with a different
+    body is refused."""
 
-    if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 printable characters", code="INVALID_FORMAT", field="Idempotency-Key"
-        )
-    persistence, config = _idempotency(get_settings().table_name)
-    if deadline is not None:
-        config.register_lambda_context(_Deadline(deadline))  # in-progress records expire with the invocation
-
-    @idempotent_function(data_keyword_argument="attempt", persistence_store=persistence, config=config)  # type: ignore[untyped-decorator]
-    def once(attempt: dict[str, Any]) -> dict[str, Any]:
+    def first() -> dict[str, Any]:
         status, data = send(shop_id, conversation, request, actor=actor, deadline=deadline, annotations=annotations)
         return {"status": status, "data": data}
 
-    try:
-        result = once(
-            attempt={
-                "conversationId": conversation["id"],
-                "idempotencyKey": idempotency_key,
-                "request": request.to_wire(),
-            }
-        )
-    except IdempotencyValidationError as error:
-        raise Conflict(
-            "This Idempotency-Key was used with a different request",
-            code="IDEMPOTENCY_KEY_REUSED",
-            field="Idempotency-Key",
-        ) from error
-    except IdempotencyAlreadyInProgressError as error:
-        raise Conflict(
-            "A request with this Idempotency-Key is in progress",
-            code="IDEMPOTENCY_IN_PROGRESS",
-            field="Idempotency-Key",
-        ) from error
+    result = idempotency.once(
+        "send-message", str(conversation["id"]), idempotency_key, request.to_wire(), first, deadline=deadline
+    )
     return int(result["status"]), dict(result["data"])
+
+
+def _limit_reached(account: AccountRecord) -> BusinessRuleViolation:
+    return _rule(
+        f"The account reached its messaging limit of {account.daily_limit} customers in 24 hours",
+        "DAILY_LIMIT_REACHED",
+    )
 
 
 def _count_business_initiated(account: AccountRecord, shop_id: str, customer_key: str, now: str) -> list[Write]:
@@ -295,11 +267,10 @@ def _count_business_initiated(account: AccountRecord, shop_id: str, customer_key
     day_ago = iso(parse_iso(now) - DAY)
     if started and started > day_ago:
         return []  # already counted in this moving 24 hours
-    _, used = account_store.get_account_and_usage(table, shop_id, parse_iso(now))
-    if account.daily_limit is not None and used >= account.daily_limit:
-        raise _rule(
-            f"The account reached its messaging limit of {account.daily_limit} customers in 24 hours",
-            "DAILY_LIMIT_REACHED",
-        )
+    _, used, this_hour = account_store.account_and_usage_by_hour(table, shop_id, parse_iso(now))
+    limit = account.daily_limit
+    if limit is not None and used >= limit:
+        raise _limit_reached(account)
     expires = int(parse_iso(now).timestamp() + 2 * DAY.total_seconds())
-    return account_store.business_initiated_ops(table, shop_id, customer_key, now, day_ago, expires)
+    ceiling = None if limit is None else limit - (used - this_hour)
+    return account_store.business_initiated_ops(table, shop_id, customer_key, now, day_ago, expires, ceiling=ceiling)

@@ -1,5 +1,5 @@
-"""The outbound sender: drains the outbound queue (messages whose send failed transiently, and later the
-automated sends of flows and AI agents) and sends each queued message once.
+"""The outbound sender: drains the outbound queue (messages whose send failed transiently, and the
+campaigns' recipients: campaigns/sending.py) and sends each queued message once.
 
 Retries: a transient failure (network, 5xx, Meta's throughput errors, anything ``is_transient``) leaves
 the message ``queued``, pushes the SQS message's visibility out by an exponential backoff with full
@@ -53,9 +53,10 @@ def prepare(record_bodies: list[str]) -> None:
     per_number: Counter[str] = Counter()
     for raw in record_bodies:
         try:
-            shop_id = parse(raw).get("shopId")
-        except ValueError:
+            record = json.loads(raw)
+        except json.JSONDecodeError:
             continue
+        shop_id = record.get("shopId") if isinstance(record, dict) else None  # a message's or a campaign's
         if not shop_id:
             continue
         try:
@@ -103,16 +104,21 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
                 message_id,
                 [{"code": "RETRIES_EXHAUSTED", "title": f"Gave up after {receive_count} attempts; last: {reason}"}],
             )
-        # The last failure is made visible at once, so SQS moves it on to the dead-letter queue promptly.
-        aws.sqs().change_message_visibility(
-            QueueUrl=get_settings().outbound_queue_url,
-            ReceiptHandle=receipt_handle,
-            VisibilityTimeout=0 if final else backoff_seconds(receive_count),
-        )
+        back_off(receipt_handle, receive_count)
         raise RetryLater(str(reason)) from reason
     if any(graph.is_account_level_code(error.get("code")) for error in answer.get("errors") or []):
         _accounts.forget(str(shop_id))  # the account is flagged now: the next records read it afresh
     return str(answer["status"])
+
+
+def back_off(receipt_handle: str, receive_count: int) -> None:
+    """A record that failed transiently comes back after the backoff; on its last receive at once, so SQS
+    moves it on to the dead-letter queue promptly."""
+    aws.sqs().change_message_visibility(
+        QueueUrl=get_settings().outbound_queue_url,
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=0 if receive_count >= MAX_RECEIVES else backoff_seconds(receive_count),
+    )
 
 
 # The shop's account, kept for a few seconds per container: a burst of sends reads it once. A disconnect

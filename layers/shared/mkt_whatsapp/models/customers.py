@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from mkt_whatsapp.core import text
-from mkt_whatsapp.models import ApiModel, PageQuery, ShopIdField, WireModel
+from mkt_whatsapp.models import EXAMPLE_WA_ID, ApiModel, PageQuery, ShopIdField, WireModel
 
 # A tag is kept as lowercase ASCII kebab-case (customers.reading.normalise_tag: "Khách mới" → "khach-moi"),
 # so one with no letter or digit left once folded (core.text.fold) is refused (400).
@@ -36,6 +36,14 @@ def _usable_tag(schema: dict[str, Any]) -> None:
 
 
 TagText = Annotated[str, Field(min_length=1, max_length=50, json_schema_extra=_usable_tag)]
+
+# A customer is stored under the phone number's digits or the business-scoped user id WhatsApp gave
+# (the patterns inbound.processor accepts a sender by; tests/unit/test_openapi.py holds the two together).
+PHONE_NUMBER_PATTERN = r"[0-9]{5,20}"
+BUSINESS_SCOPED_USER_ID_PATTERN = r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}"
+WaId = Annotated[
+    str, Field(pattern=rf"^(?:{PHONE_NUMBER_PATTERN}|{BUSINESS_SCOPED_USER_ID_PATTERN})$", examples=[EXAMPLE_WA_ID])
+]
 
 
 class Consent(ApiModel):

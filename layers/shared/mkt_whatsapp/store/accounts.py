@@ -25,6 +25,11 @@ class AlreadyCounted(ConditionFailed):
     """The customer's business-initiated 24 hours are still running: they count once in them."""
 
 
+class LimitReached(ConditionFailed):
+    """The messaging limit's unique customers in the moving 24 hours are reached (another send counted the
+    last one meanwhile)."""
+
+
 class WabaIdKnown(ConditionFailed):
     """The account has its WhatsApp Business Account id already (or is not the connected one any more)."""
 
@@ -46,23 +51,48 @@ def _to_item(record: AccountRecord) -> Item:
 def get_account_and_usage(table: Table, shop_id: str, now: datetime) -> tuple[AccountRecord | None, int]:
     """The shop's account and the business-initiated conversations started in the moving 24 hours
     before ``now`` (the current hourly usage bucket and the 23 before it), in one Query."""
+    account, used, _this_hour = account_and_usage_by_hour(table, shop_id, now)
+    return account, used
+
+
+def account_and_usage_by_hour(table: Table, shop_id: str, now: datetime) -> tuple[AccountRecord | None, int, int]:
+    """:func:`get_account_and_usage`, and how much of the usage is ``now``'s hour's (its bucket is the one a
+    new conversation adds to)."""
     since_hour = (now - timedelta(hours=23)).strftime("%Y-%m-%dT%H")
+    this_hour = now.strftime("%Y-%m-%dT%H")
     account: AccountRecord | None = None
-    used = 0
+    used = current = 0
     for item in table.query_prefix(keys.shop_pk(shop_id), keys.ACCOUNT_SK):
         if item["SK"] == keys.ACCOUNT_SK:
             account = _to_record(item)
         elif item["SK"].startswith(keys.USAGE_PREFIX) and item["SK"].removeprefix(keys.USAGE_PREFIX) >= since_hour:
             used += int(item.get("count", 0))
-    return account, used
+            if item["SK"].removeprefix(keys.USAGE_PREFIX) == this_hour:
+                current += int(item.get("count", 0))
+    return account, used, current
 
 
 def business_initiated_ops(
-    table: Table, shop_id: str, customer_key: str, at: str, day_ago: str, expires_at: int
+    table: Table,
+    shop_id: str,
+    customer_key: str,
+    at: str,
+    day_ago: str,
+    expires_at: int,
+    *,
+    ceiling: int | None = None,
 ) -> list[Write]:
     """Count a customer once per rolling 24 hours: start their period (only if none is running) and add
-    one to this hour's usage bucket. Fails with :class:`AlreadyCounted` if the customer's period is still
-    running."""
+    one to this hour's usage bucket — while the bucket holds fewer than ``ceiling`` (the limit less the 23
+    hours before: concurrent sends cannot pass the limit together; None: no limit). Fails with
+    :class:`AlreadyCounted` if the customer's period is still running, :class:`LimitReached` if the bucket
+    is full."""
+    names = {"#count": "count"}
+    values: dict[str, object] = {":one": 1, ":expires": expires_at}
+    condition = None
+    if ceiling is not None:
+        condition = "attribute_not_exists(#count) OR #count < :ceiling"
+        values[":ceiling"] = ceiling
     return [
         table.update_op(
             keys.shop_pk(shop_id),
@@ -76,8 +106,10 @@ def business_initiated_ops(
             keys.shop_pk(shop_id),
             keys.account_usage_sk(at[:13]),
             "ADD #count :one SET expiresAt = :expires",
-            {":one": 1, ":expires": expires_at},
-            names={"#count": "count"},
+            values,
+            names=names,
+            condition=condition,
+            fails_with=LimitReached,
         ),
     ]
 

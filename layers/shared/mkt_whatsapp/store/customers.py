@@ -183,6 +183,60 @@ def search_index(
     )
 
 
+def index_page(
+    table: Table,
+    shop_id: str,
+    *,
+    start: Mapping[str, Any] | None,
+    limit: int,
+    filter_expression: str | None,
+    values: Mapping[str, Any],
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """The next ``limit`` customers of the shop's index after ``start``, oldest first (customers who arrive
+    later come last), as GSI2 entries matching the filter; and where the next page starts (None: done)."""
+    return table.query_page(
+        "GSI2",
+        "GSI2PK",
+        keys.shop_customers_gsi2pk(shop_id),
+        limit=limit,
+        start=start,
+        filter_expression=filter_expression,
+        values=values,
+    )
+
+
+def index_position_of_shop(position: Mapping[str, Any], shop_id: str) -> bool:
+    """Whether ``position`` (a page's start, as :func:`index_page` gave it) is one in the shop's index."""
+    return position.get("GSI2PK") == keys.shop_customers_gsi2pk(shop_id) and str(position.get("PK")) == keys.shop_pk(
+        shop_id
+    )
+
+
+def find_many(table: Table, shop_id: str, identifiers: Iterable[str]) -> dict[str, Item]:
+    """The customers some of ``identifiers`` (phone numbers, BSUIDs) name, by identifier: one BatchGetItem of
+    the customers and pointers they may be (100 keys a call), then one of the customers the pointers name."""
+    wanted = [identifier for identifier in dict.fromkeys(identifiers) if identifier]
+    pk = keys.shop_pk(shop_id)
+    found = {
+        item["SK"]: item
+        for item in table.batch_get(
+            [(pk, keys.customer_sk(i)) for i in wanted] + [(pk, keys.customer_identity_sk(i)) for i in wanted]
+        )
+    }
+    named: dict[str, Item] = {}
+    pointed: dict[str, str] = {}
+    for identifier in wanted:
+        if keys.customer_sk(identifier) in found:
+            named[identifier] = found[keys.customer_sk(identifier)]
+        elif keys.customer_identity_sk(identifier) in found:
+            pointed[identifier] = str(found[keys.customer_identity_sk(identifier)]["customerKey"])
+    by_key = {key_of(item): item for item in get_many(table, shop_id, list(dict.fromkeys(pointed.values())))}
+    for identifier, customer_key in pointed.items():
+        if customer_key in by_key:
+            named[identifier] = by_key[customer_key]
+    return named
+
+
 def get_many(table: Table, shop_id: str, customer_keys: list[str]) -> list[Item]:
     """Customers by key, in the order asked."""
     pk = keys.shop_pk(shop_id)

@@ -266,3 +266,50 @@ def campaign_stats_pk(campaign_id: str) -> str:
 
 
 CAMPAIGN_STATS_SK = "FUNNEL"
+
+
+# --- campaigns ----------------------------------------------------------------------------------------
+
+
+def campaign_pk(campaign_id: str) -> str:
+    """A campaign's partition: the campaign, its explicit audience, its counters and its recipients."""
+    return f"CAMPAIGN#{campaign_id}"
+
+
+CAMPAIGN_SK = "CAMPAIGN"
+# The explicit list of waIds a campaign names (zlib-compressed JSON), kept beside the campaign: up to 10,000
+# ids would make every listing of the shop's campaigns read them.
+CAMPAIGN_AUDIENCE_SK = "AUDIENCE"
+CAMPAIGN_COUNTS_PREFIX = "COUNTS#"
+
+
+def campaign_counts_sk(shard: int) -> str:
+    """One of a campaign's counter shards (recipients by state): a send adds to one shard, a read sums them."""
+    return f"{CAMPAIGN_COUNTS_PREFIX}{shard:02d}"
+
+
+RECIPIENT_PREFIX = "RECIPIENT#"
+
+
+def campaign_recipient_sk(customer_key: str) -> str:
+    """What a campaign does with one customer: once per (campaign, customer)."""
+    return f"{RECIPIENT_PREFIX}{customer_key}"
+
+
+def shop_campaigns_gsi1pk(shop_id: str) -> str:
+    return f"SHOP#{shop_id}#CAMPAIGNS"
+
+
+def campaign_gsi1sk(created_at: str, campaign_id: str) -> str:
+    return f"{created_at}#{campaign_id}"
+
+
+def parked_recipients_gsi1pk(campaign_id: str, state: str) -> str:
+    """A campaign's recipients waiting in one state (paused, for the tier, for quiet hours): a sparse index,
+    so waking them reads only them."""
+    return f"CAMPAIGN#{campaign_id}#PARKED#{state}"
+
+
+def parked_recipient_gsi1sk(wake_at: str, customer_key: str) -> str:
+    """When the recipient may be woken (ISO UTC; empty: whenever the campaign runs) and who."""
+    return f"{wake_at}#{customer_key}"

@@ -165,6 +165,37 @@ class Table:
                 return items[:limit] if limit is not None else items
             kwargs["ExclusiveStartKey"] = last
 
+    def query_page(
+        self,
+        index: str,
+        pk_name: str,
+        pk_value: str,
+        *,
+        limit: int,
+        start: Mapping[str, Any] | None = None,
+        filter_expression: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> tuple[list[Item], dict[str, Any] | None]:
+        """One page of an index partition in sort-key order: the items among the next ``limit`` entries after
+        ``start`` that match the filter, and where the next page starts (None: the partition is done). One
+        Query call: a page reads at most ``limit`` entries, however few match."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": pk_name, **(names or {})},
+            "ExpressionAttributeValues": serialize({":pk": pk_value, **(values or {})}),
+            "Limit": limit,
+        }
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        if start:
+            kwargs["ExclusiveStartKey"] = serialize(start)
+        response = self.client.query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [deserialize(raw) for raw in response.get("Items", [])], deserialize(last) if last else None
+
     def query_prefix(
         self,
         pk: str,

@@ -36,11 +36,9 @@ unknown tag is reported on the ``type`` field (``content.type``, ``content.inter
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -51,9 +49,18 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from typing_extensions import TypeAliasType
 
 from mkt_whatsapp.models import WireModel
+from mkt_whatsapp.models.meta_objects import (
+    COMPONENT_TYPES,
+    META_OBJECTS,
+    NOT_TOO_SMALL,
+    check_components,
+    component_items,
+    error_at,
+)
+from mkt_whatsapp.models.meta_objects import check_storable as _check_storable
+from mkt_whatsapp.models.meta_objects import storable as _storable
 
 __all__ = [
     "COMPONENT_TYPES",
@@ -93,7 +100,6 @@ __all__ = [
 ]
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-COMPONENT_TYPES = frozenset({"header", "body", "footer", "button"})
 
 _HTTPS = "https://"
 _TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
@@ -102,10 +108,7 @@ _TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 # --- errors on the right field ------------------------------------------------------------------------
 
 
-def _error_at(loc: tuple[int | str, ...], error_type: str, message: str, value: Any) -> ValidationError:
-    """An error for a field below the one being validated (pydantic prefixes the validator's own place)."""
-    detail = InitErrorDetails(type=PydanticCustomError(error_type, message), loc=loc, input=value)
-    return ValidationError.from_exception_data("content", [detail])
+_error_at = error_at  # flow_models raises its own errors on the right field with it
 
 
 def _untagged(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -164,66 +167,6 @@ def _media_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
         schema["properties"]["caption"] = {"type": "null", "default": None}
     if not cls.allows_filename:
         schema["properties"]["filename"] = {"type": "null", "default": None}
-
-
-# Meta's free-form objects (template components, contact cards) are stored with the message before it is
-# sent. DynamoDB keeps numbers of at most 38 digits between 1e-130 and 1e126 in size; under 1e38 every integer
-# has at most 38 digits and every float 17, so "0, or between 1e-130 and 1e38 in size" is one rule that the
-# table can always keep and that JSON Schema can say (MetaNumber). A key is a DynamoDB attribute name: never
-# empty (moto stored one and every later read of the conversation failed; DynamoDB refuses the write).
-SMALLEST_META_NUMBER, LARGEST_META_NUMBER = 1e-130, 10**38
-
-
-# 0, or at least 1e-130 in size (what _storable says of a small number), in JSON Schema.
-NOT_TOO_SMALL: dict[str, Any] = {
-    "not": {"exclusiveMinimum": -SMALLEST_META_NUMBER, "exclusiveMaximum": SMALLEST_META_NUMBER, "not": {"const": 0}}
-}
-
-
-def _storable(number: int | float) -> bool:
-    if isinstance(number, int):
-        return abs(number) < LARGEST_META_NUMBER
-    return number == 0 or (math.isfinite(number) and SMALLEST_META_NUMBER <= abs(number) < LARGEST_META_NUMBER)
-
-
-def _check_storable(value: Any, loc: tuple[int | str, ...]) -> None:
-    """Every key and number in ``value`` is one the table keeps; otherwise 400 on its field, never a 500."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "":
-                raise _error_at(loc, "empty_key", "a key here is empty", value)
-            _check_storable(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_storable(item, (*loc, index))
-    elif isinstance(value, int | float) and not isinstance(value, bool) and not _storable(value):
-        raise _error_at(loc, "less_than", "a number here is 0 or between 1e-130 and 1e38 in size", value)
-
-
-MetaNumber = Annotated[
-    float,
-    Field(
-        gt=-LARGEST_META_NUMBER,
-        lt=LARGEST_META_NUMBER,
-        json_schema_extra=NOT_TOO_SMALL,
-    ),
-]
-MetaKey = Annotated[str, Field(min_length=1)]
-# Any JSON value whose keys and numbers the table keeps: what Meta's free-form objects may hold.
-MetaValue = TypeAliasType("MetaValue", "str | bool | MetaNumber | list[MetaValue] | dict[MetaKey, MetaValue] | None")
-
-
-def _as_given(value: Any) -> Any:
-    return value
-
-
-# A list of Meta's free-form objects, as the JSON schema shows it (validation is _check_storable's).
-META_OBJECTS = BeforeValidator(_as_given, json_schema_input_type=list[dict[MetaKey, MetaValue]])
-
-
-def _component_items(schema: dict[str, Any]) -> None:
-    """Each component has a known type (_known_types)."""
-    schema["items"].update(required=["type"], properties={"type": {"enum": sorted(COMPONENT_TYPES)}})
 
 
 def _contact_items(schema: dict[str, Any]) -> None:
@@ -563,7 +506,7 @@ class Template(WireModel):
     language_policy: Literal["deterministic"] | None = Field(default=None, exclude=True)
     category: Literal["marketing", "utility", "authentication"] | None = None
     components: Annotated[list[dict[str, Any]], META_OBJECTS] = Field(
-        default_factory=list, json_schema_extra=_component_items
+        default_factory=list, json_schema_extra=component_items
     )
 
     @model_validator(mode="before")
@@ -584,14 +527,7 @@ class Template(WireModel):
     @field_validator("components")
     @classmethod
     def _known_types(cls, components: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for index, component in enumerate(components):
-            kind = component.get("type")
-            if not isinstance(kind, str) or kind not in COMPONENT_TYPES:
-                raise _error_at(
-                    (index, "type"), "invalid_component", "a component's type is header, body, footer or button", kind
-                )
-        _check_storable(components, ())
-        return components
+        return check_components(components)
 
 
 class TemplateContent(WireModel):

@@ -1,0 +1,271 @@
+"""The campaign state machine's one task (statemachines/campaign.asl.json, run by functions/campaign_runner):
+each invocation reads the campaign and does the next thing, then says what comes next — ``step`` (again at
+once), ``wait`` (``seconds``), ``until`` (``at``: the schedule), or ``end``.
+
+- **Scheduled**: wait until ``scheduledAt``; then check the template (a template Meta paused or disabled
+  meanwhile pauses the campaign, saying so) and run.
+- **Running, enumerating**: one page of the audience (campaigns/audience.py): a recipient per customer,
+  put once (``attribute_not_exists``, counted in the same transaction); the ones to send to are enqueued on
+  the outbound queue (SendMessageBatch, ten a call) for the sender; then the page's cursor is committed —
+  only if it is still the page's, with the page's counts beside the recipients. A page retried after a
+  crash anywhere (Step Functions retries the task) meets its own recipients (same ``position``) and
+  enqueues those still ``queued`` again — the sender sends a recipient once, however often it is enqueued
+  — and commits the cursor once. Inside the quiet hours it waits for their end instead; when the messaging
+  tier's 24-hour limit is reached, recipients wait for it (``waiting_tier``) instead of being enqueued.
+- **Running, enumerated**: wake what waits and may go now (paused recipients after a resume, quiet hours
+  over, tier capacity back): their wake time is moved on by a lease (they are not woken again for
+  ``LEASE``) and they are enqueued; the sender sends them or parks them again. When nothing is queued or
+  waiting any more, the campaign is ``completed``. Otherwise it looks again after ``campaign_poll_seconds``.
+- **Paused** or replaced by a newer execution (its ``generation``): end. A resume starts the next one.
+- **Cancelled**: mark every waiting recipient cancelled, a page at a time; end.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from mkt_whatsapp.campaigns import audience, quiet_hours
+from mkt_whatsapp.core import queues
+from mkt_whatsapp.core.clock import iso
+from mkt_whatsapp.core.errors import BusinessRuleViolation
+from mkt_whatsapp.core.settings import get_settings
+from mkt_whatsapp.store import accounts as account_store
+from mkt_whatsapp.store import campaigns as campaign_store
+from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store.table import Item
+
+logger = Logger(child=True)
+
+# A woken recipient is not woken again for this long: time to cross the queue to the sender.
+LEASE = timedelta(minutes=15)
+# The messages of a campaign's recipients: one id per (campaign, customer), whoever sends it, however often.
+MESSAGE_NAMESPACE = uuid.UUID("6f1d6a52-4c2e-5b8a-9f0e-2d9c4a7b1e30")
+
+
+def message_id_of(campaign_id: str, customer_key: str) -> str:
+    return str(uuid.uuid5(MESSAGE_NAMESPACE, f"campaign:{campaign_id}:{customer_key}"))
+
+
+def outbound_record(campaign: Item, customer_key: str) -> str:
+    """What the outbound queue carries for a campaign's recipient (the sender reads the rest from it)."""
+    return json.dumps(
+        {"campaignId": campaign["campaignId"], "shopId": campaign["shopId"], "customerKey": customer_key},
+        ensure_ascii=False,
+    )
+
+
+def enqueue(campaign: Item, recipients: Sequence[Item]) -> int:
+    """Hand recipients to the sender (SendMessageBatch); returns the SQS calls made."""
+    if not recipients:
+        return 0
+    bodies = [outbound_record(campaign, str(recipient["customerKey"])) for recipient in recipients]
+    return queues.send_all(get_settings().outbound_queue_url, bodies)
+
+
+def step(run: dict[str, Any]) -> dict[str, Any]:
+    """One step of the campaign's execution (see the module)."""
+    campaign_id, generation = str(run["campaignId"]), int(run["generation"])
+    out: dict[str, Any] = {"campaignId": campaign_id, "generation": generation}
+    table = get_table()
+    campaign = campaign_store.get(table, campaign_id, consistent=True)
+    if campaign is None or int(campaign.get("generation", 0)) != generation:
+        return {**out, "next": "end"}
+    now = datetime.now(UTC)
+    if campaign["status"] == "scheduled":
+        if campaign.get("scheduledAt") and iso(now) < str(campaign["scheduledAt"]):
+            return {**out, "next": "until", "at": campaign["scheduledAt"]}
+        _start(campaign, generation, iso(now))
+        return {**out, "next": "step"}
+    if campaign["status"] == "cancelled":
+        return {**out, "next": "step" if _sweep(campaign) else "end"}
+    if campaign["status"] != "running":
+        return {**out, "next": "end"}
+    quiet_end = quiet_hours.window_end(campaign.get("quietHours"), now)
+    if not (campaign.get("fanOut") or {}).get("done"):
+        if quiet_end is not None:
+            return {**out, "next": "wait", "seconds": max(1, int((quiet_end - now).total_seconds()) + 1)}
+        _page(campaign, generation)
+        return {**out, "next": "step"}
+    if quiet_end is None and _wake(campaign, now):
+        return {**out, "next": "step"}
+    counted = campaign_store.counts(table, campaign_id)
+    if not any(counted.get(state, 0) for state in (campaign_store.QUEUED, *campaign_store.PARKED)):
+        campaign_store.transition(
+            table,
+            campaign_id,
+            statuses=("running",),
+            sets={"status": "completed", "completedAt": iso(now)},
+            generation=generation,
+        )
+        return {**out, "next": "end"}
+    return {**out, "next": "wait", "seconds": get_settings().campaign_poll_seconds}
+
+
+def failed(run: dict[str, Any], error: dict[str, Any] | None) -> dict[str, Any]:
+    """The step failed past its retries: the campaign is paused, saying so (a resume tries again)."""
+    cause = str((error or {}).get("Cause") or (error or {}).get("Error") or "unknown")[:500]
+    campaign_store.transition(
+        get_table(),
+        str(run["campaignId"]),
+        statuses=("running", "scheduled"),
+        sets={
+            "status": "paused",
+            "pausedAt": iso(datetime.now(UTC)),
+            "pausedBy": "system",
+            "statusReason": {
+                "code": "FAN_OUT_FAILED",
+                "message": f"The campaign's fan-out failed: {cause}",
+                "at": iso(datetime.now(UTC)),
+            },
+        },
+        generation=int(run["generation"]),
+    )
+    return {"campaignId": run["campaignId"], "generation": run["generation"], "next": "end"}
+
+
+def _start(campaign: Item, generation: int, at: str) -> None:
+    """A scheduled campaign's time has come: run, if its template may still be sent; else pause, saying why."""
+    from mkt_whatsapp.campaigns import definitions
+
+    try:
+        definitions.approved_template(str(campaign["shopId"]), dict(campaign["template"]))
+    except BusinessRuleViolation as refused:
+        campaign_store.transition(
+            get_table(),
+            str(campaign["campaignId"]),
+            statuses=("scheduled",),
+            sets={
+                "status": "paused",
+                "pausedAt": at,
+                "pausedBy": "system",
+                "statusReason": {"code": refused.code, "message": refused.message, "at": at},
+            },
+            generation=generation,
+        )
+        return
+    campaign_store.transition(
+        get_table(),
+        str(campaign["campaignId"]),
+        statuses=("scheduled",),
+        sets={"status": "running", "startedAt": at},
+        generation=generation,
+    )
+
+
+def tier_capacity(campaign: Item, now: datetime) -> int | None:
+    """How many more customers the campaign may reach in the messaging tier's moving 24 hours, less those it
+    has queued already (None: the tier has no limit). An estimate on the safe side: a customer inside their
+    service window, or reached already in the 24 hours, does not count at WhatsApp; the sender is the judge."""
+    table = get_table()
+    account, used = account_store.get_account_and_usage(table, str(campaign["shopId"]), now)
+    if account is None or account.daily_limit is None:
+        return None
+    queued = campaign_store.counts(table, str(campaign["campaignId"])).get(campaign_store.QUEUED, 0)
+    return int(account.daily_limit) - used - queued
+
+
+def _page(campaign: Item, generation: int) -> None:
+    """Enumerate one page of the audience (see the module)."""
+    table = get_table()
+    campaign_id = str(campaign["campaignId"])
+    settings = get_settings()
+    cursor = str((campaign.get("fanOut") or {}).get("cursor") or "")
+    wa_ids = campaign_store.audience_ids(table, campaign_id) if audience.uses_list(campaign) else []
+    candidates, following = audience.page(table, campaign, cursor, limit=settings.campaign_page_size, wa_ids=wa_ids)
+    category = str(campaign.get("templateCategory") or "marketing")
+    verdicts = audience.judge(campaign, category, candidates, set())
+    existing = campaign_store.recipients(
+        table, campaign_id, {v.customer_key for v in verdicts if v.customer_key and v.reason != "duplicate"}
+    )
+    now = datetime.now(UTC)
+    capacity = tier_capacity(campaign, now) if any(v.reason is None for v in verdicts) else None
+    page_counts: Counter[str] = Counter()
+    new: list[Item] = []
+    to_enqueue: list[Item] = []
+    for verdict in verdicts:
+        if verdict.customer_key is None or verdict.reason == "duplicate":
+            page_counts[campaign_store.counter(campaign_store.SKIPPED, verdict.reason)] += 1
+            continue
+        found = existing.get(verdict.customer_key)
+        if found is not None:
+            if found.get("position") != verdict.position:  # met before, at another place of the list
+                page_counts[campaign_store.counter(campaign_store.SKIPPED, "duplicate")] += 1
+            elif found.get("status") == campaign_store.QUEUED:  # this page's, by an attempt that stopped
+                to_enqueue.append(found)
+            continue
+        recipient: Item = {
+            "customerKey": verdict.customer_key,
+            "position": verdict.position,
+            "messageId": message_id_of(campaign_id, verdict.customer_key),
+            "waId": verdict.wa_id,
+            "createdAt": iso(now),
+        }
+        if verdict.reason is not None:
+            recipient.update(status=campaign_store.SKIPPED, reason=verdict.reason)
+        elif capacity is not None and capacity <= 0:
+            recipient.update(status=campaign_store.WAITING_TIER, components=verdict.components)
+        else:
+            recipient.update(status=campaign_store.QUEUED, components=verdict.components)
+            if capacity is not None:
+                capacity -= 1
+        new.append(campaign_store.recipient_item(campaign_id, recipient, wake_at=iso(now)))
+        if recipient["status"] == campaign_store.QUEUED:
+            to_enqueue.append(recipient)
+    shard = random.randrange(campaign_store.SHARDS)  # noqa: S311 - spreads writes, nothing secret
+    campaign_store.add_recipients(table, campaign_id, new, shard=shard)
+    enqueue(campaign, to_enqueue)
+    committed = campaign_store.commit_page(
+        table,
+        campaign_id,
+        generation=generation,
+        cursor=cursor,
+        next_cursor=following,
+        page_counts=page_counts,
+        shard=shard,
+    )
+    logger.info(
+        "campaign page",
+        extra={"campaignId": campaign_id, "recipients": len(new), "enqueued": len(to_enqueue), "committed": committed},
+    )
+
+
+def _wake(campaign: Item, now: datetime) -> int:
+    """Enqueue what waits and may go now, a page of each state at most, each leased for ``LEASE``; returns
+    how many were woken."""
+    table = get_table()
+    campaign_id = str(campaign["campaignId"])
+    size = get_settings().campaign_page_size
+    due_by, lease_until = iso(now), iso(now + LEASE)
+    woken = 0
+    for state in campaign_store.PARKED:
+        limit = size
+        if state == campaign_store.WAITING_TIER:
+            capacity = tier_capacity(campaign, now)
+            limit = size if capacity is None else min(size, capacity)
+            if limit <= 0:
+                continue
+        due = campaign_store.parked(table, campaign_id, state, due_by=due_by, limit=limit)
+        leased = campaign_store.move_recipients(table, campaign_id, due, state, at=due_by, wake_at=lease_until)
+        enqueue(campaign, leased)
+        woken += len(leased)
+    return woken
+
+
+def _sweep(campaign: Item) -> int:
+    """Mark a page of each waiting state of a cancelled campaign cancelled; returns how many."""
+    table = get_table()
+    campaign_id = str(campaign["campaignId"])
+    at = iso(datetime.now(UTC))
+    swept = 0
+    for state in campaign_store.PARKED:
+        waiting = campaign_store.parked(table, campaign_id, state, due_by=None, limit=get_settings().campaign_page_size)
+        swept += len(campaign_store.move_recipients(table, campaign_id, waiting, campaign_store.CANCELLED, at=at))
+    return swept

@@ -1,0 +1,425 @@
+"""Campaigns sent (issue 14, item 3): the campaign state machine (statemachines/campaign.asl.json, run by moto,
+its steps by the in-process runner) enumerates the audience a page at a time and enqueues it; the sender
+(drained here as its event source mapping would) sends each recipient once through the send rules, at the
+number's rate and the tier's limit; pause, resume and cancel take effect for what is not sent; quiet hours in
+Asia/Ho_Chi_Minh; a scheduled launch; a template paused by Meta, or the account needing action, pauses the
+campaign. Exactly once under a fan-out retry, a sender crash mid-batch and a recipient enqueued twice."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mkt_whatsapp.store import get_table, keys
+from tests.support import ApiClient, AwsStack, drain, drain_inbound, post_webhook, reset_caches
+from tests.unit.campaign_helpers import (
+    add_customer,
+    campaign_body,
+    create,
+    current,
+    detail,
+    recipients,
+    send_until,
+    sender_batch,
+    status_is,
+    template_sends,
+    wait_for,
+)
+
+CUSTOMERS = [(f"8491000000{n}", name) for n, name in enumerate(["An", "Bình", "Chi", "Dũng", "Em"])]
+
+
+@pytest.fixture
+def shop(api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A shop with its number and WhatsApp Business Account connected, the campaign templates approved, five
+    opted-in vip customers (no open conversation), one opted out, one excluded; pages of two, polls of 1 s."""
+    from tests.support import connect_shop, make_token
+    from tests.unit.campaign_helpers import seed
+
+    waba = "9" + shop_ids.phone_number_id
+    connect_shop(api, waba_id=waba)
+    api.token = make_token([shop_ids.shop_id])
+    seed(shop_ids.shop_id)
+    for wa_id, name in CUSTOMERS:
+        add_customer(shop_ids.shop_id, wa_id, name=name, tags=["vip"])
+    add_customer(shop_ids.shop_id, "84910000098", name="Giang", tags=["vip"], consent="opted_out")
+    add_customer(shop_ids.shop_id, "84910000099", name="Hà", tags=["vip", "no-promo"])
+    monkeypatch.setenv("CAMPAIGN_PAGE_SIZE", "2")
+    monkeypatch.setenv("CAMPAIGN_POLL_SECONDS", "1")
+    reset_caches()
+    graph.state.requests.clear()
+    return {"api": api, "aws": aws, "graph": graph, "shop_id": shop_ids.shop_id, "waba": waba}
+
+
+def launch(shop: dict[str, Any], **changes: Any) -> str:
+    campaign_id = create(shop["api"], campaign_body(shop["shop_id"], **changes))
+    reply = shop["api"].post(f"/campaigns/{campaign_id}/launch")
+    assert reply.status == 200, reply.text
+    return campaign_id
+
+
+def enumerated(shop: dict[str, Any], campaign_id: str) -> dict[str, Any]:
+    """The campaign once its audience is enumerated (nothing sent: the queue is not drained)."""
+    return wait_for(
+        lambda: (d := current(campaign_id))["stats"]["enumerationComplete"] and d,
+        what="the audience's enumeration",
+    )
+
+
+def sent_once_each(shop: dict[str, Any]) -> list[str]:
+    """Who got the campaign's template; every customer at most once."""
+    to = [body["to"] for body in template_sends(shop["graph"])]
+    assert len(to) == len(set(to)), f"a customer got the campaign twice: {to}"
+    return sorted(to)
+
+
+EVERYONE = sorted(wa_id for wa_id, _ in CUSTOMERS)
+
+
+# --- launch, fan-out, send ------------------------------------------------------------------------------
+
+
+def test_a_launch_enumerates_the_audience_in_pages_and_sends_each_customer_once(shop: dict[str, Any]) -> None:
+    api = shop["api"]
+    campaign_id = launch(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+
+    assert sent_once_each(shop) == EVERYONE
+    sends = template_sends(shop["graph"])
+    names = {body["to"]: body["template"]["components"][0]["parameters"][0]["text"] for body in sends}
+    assert names == {wa_id: name for wa_id, name in CUSTOMERS}
+    stats = detail(api, campaign_id)["stats"]
+    # Seven customers in the index, two a page (the excluded one is read and filtered out by DynamoDB).
+    assert (stats["recipients"], stats["sent"], stats["queued"], stats["pages"]) == (6, 5, 0, 4)
+    assert stats["skipped"]["optedOut"] == 1
+    assert stats["enumerationComplete"] is True
+    assert detail(api, campaign_id)["completedAt"]
+
+    # Each message is in the customer's conversation (opened for it: theirs was closed), says its campaign.
+    conversations = api.get("/conversations", query={"shopId": shop["shop_id"]}).data["conversations"]
+    assert sorted(c["customerWaId"] for c in conversations) == EVERYONE
+    conversation = api.get(f"/conversations/{conversations[0]['id']}").data
+    [message] = conversation["messages"]
+    assert (message["sentBy"], message["status"]) == (f"campaign:{campaign_id}", "sent")
+    stored = get_table().get(keys.message_pk(message["id"]), keys.MESSAGE_SK)
+    assert stored is not None
+    assert stored["campaignId"] == campaign_id
+    assert {r["status"] for r in recipients(campaign_id).values()} == {"sent", "skipped"}
+
+
+@pytest.mark.parametrize("crash", ["before the queue", "after the queue"])
+def test_a_fan_out_step_killed_mid_page_and_retried_neither_skips_nor_doubles_a_recipient(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch, crash: str
+) -> None:
+    """The step dies after it put a page's recipients, before or after it enqueued them, and before it
+    committed the page: Step Functions retries the step, which meets its own recipients and enqueues them
+    again (the sender sends each once)."""
+    from mkt_whatsapp.campaigns import fanout
+
+    real_enqueue, calls = fanout.enqueue, {"n": 0}
+
+    def dying_enqueue(campaign: Any, queued: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second page
+            if crash == "after the queue":
+                real_enqueue(campaign, queued)
+            raise RuntimeError("the Lambda was killed mid-page")
+        return real_enqueue(campaign, queued)
+
+    monkeypatch.setattr(fanout, "enqueue", dying_enqueue)
+    api = shop["api"]
+    campaign_id = launch(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert calls["n"] >= 4  # the retried page enqueued again
+    assert sent_once_each(shop) == EVERYONE
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["recipients"], stats["sent"], stats["pages"]) == (6, 5, 4)
+
+
+def test_a_recipient_enqueued_twice_is_sent_once(shop: dict[str, Any]) -> None:
+    from mkt_whatsapp.campaigns import fanout
+    from mkt_whatsapp.store import campaigns as campaign_store
+
+    api = shop["api"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    campaign = campaign_store.get(get_table(), campaign_id)
+    assert campaign is not None
+    fanout.enqueue(campaign, [r for r in recipients(campaign_id).values() if r["status"] == "queued"])
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert sent_once_each(shop) == EVERYONE
+    assert detail(api, campaign_id)["stats"]["sent"] == 5
+
+
+def test_a_sender_crashing_mid_batch_neither_skips_nor_doubles_a_recipient(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender receives the five records, sends two, and dies in the third after Meta accepted it and the
+    message was recorded sent, before its recipient was: SQS delivers the whole batch again. The two are
+    not sent again, the third is settled from its message, the last two are sent once."""
+    from mkt_whatsapp.campaigns import sending
+    from mkt_whatsapp.store import campaigns as campaign_store
+
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    sqs = aws.client("sqs")
+    received = sqs.receive_message(QueueUrl=aws.physical["OutboundQueue"], MaxNumberOfMessages=10, VisibilityTimeout=2)[
+        "Messages"
+    ]
+    bodies = [json.loads(message["Body"]) for message in received]
+    assert len(bodies) == 5
+    sending.prepare(bodies)
+    for body in bodies[:2]:
+        assert sending.send_record(body, 1, "crashed", None) == "sent"
+    real_settle = campaign_store.settle_recipient
+
+    def dies(*args: Any, **kwargs: Any) -> bool:
+        raise SystemExit("the sender died")
+
+    monkeypatch.setattr(campaign_store, "settle_recipient", dies)
+    with pytest.raises(SystemExit):
+        sending.send_record(bodies[2], 1, "crashed", None)
+    monkeypatch.setattr(campaign_store, "settle_recipient", real_settle)
+    assert len(template_sends(shop["graph"])) == 3
+    assert recipients(campaign_id)[bodies[2]["customerKey"]]["status"] == "queued"  # not recorded: it died
+
+    send_until(aws, status_is(campaign_id, "completed"))  # the batch comes back after its visibility
+    assert sent_once_each(shop) == EVERYONE
+    assert detail(api, campaign_id)["stats"]["sent"] == 5
+
+
+# --- pause, resume, cancel ------------------------------------------------------------------------------
+
+
+def senders_see_it() -> None:
+    """A sender reads a campaign's status at most every STATUS_SECONDS: a pause reaches it within them."""
+    import time
+
+    from mkt_whatsapp.campaigns import sending
+
+    time.sleep(sending.STATUS_SECONDS + 0.1)
+
+
+def test_pause_mid_send_parks_what_is_not_sent_and_resume_sends_it_once(shop: dict[str, Any]) -> None:
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    assert sender_batch(aws, 2) == 2  # two sent before the pause
+    assert api.post(f"/campaigns/{campaign_id}/pause").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)  # the sender meets the rest: parked
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["sent"], stats["paused"], stats["queued"]) == (2, 3, 0)
+    assert len(template_sends(shop["graph"])) == 2
+
+    assert api.post(f"/campaigns/{campaign_id}/resume").status == 200
+    send_until(aws, status_is(campaign_id, "completed"))
+    assert sent_once_each(shop) == EVERYONE
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["sent"], stats["paused"]) == (5, 0)
+
+
+def test_a_pause_during_the_enumeration_stops_it_and_resume_goes_on_from_its_page(shop: dict[str, Any]) -> None:
+    from mkt_whatsapp.campaigns import fanout
+
+    api = shop["api"]
+    real_page = fanout._page
+    paused = {"done": False}
+
+    def page_then_pause(campaign: Any, generation: int) -> None:
+        real_page(campaign, generation)
+        if not paused["done"]:  # the user pauses right after the first page
+            paused["done"] = True
+            assert api.post(f"/campaigns/{campaign['campaignId']}/pause").status == 200
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fanout, "_page", page_then_pause)
+        campaign_id = launch(shop)
+        wait_for(lambda: current(campaign_id)["status"] == "paused" and paused["done"])
+        drain(shop["aws"], "OutboundQueue", "SenderFunction", batch_size=10)
+        stats = detail(api, campaign_id)["stats"]
+        assert (stats["pages"], stats["enumerationComplete"], stats["sent"]) == (1, False, 0)
+        assert api.post(f"/campaigns/{campaign_id}/resume").status == 200
+        send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert sent_once_each(shop) == EVERYONE
+    assert detail(api, campaign_id)["stats"]["pages"] == 4
+
+
+def test_cancel_mid_send_marks_what_is_not_sent_cancelled_and_never_sends_it(shop: dict[str, Any]) -> None:
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    assert sender_batch(aws, 2) == 2
+    assert api.post(f"/campaigns/{campaign_id}/pause").status == 200
+    senders_see_it()
+    assert sender_batch(aws, 1) == 1  # parked: paused
+    assert api.post(f"/campaigns/{campaign_id}/cancel").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)  # the sender marks the queued ones cancelled
+    # and the cancellation's execution sweeps the parked one
+    stats = wait_for(
+        lambda: (s := current(campaign_id)["stats"])["cancelled"] == 3 and s, what="the cancellation's sweep"
+    )
+    assert (stats["sent"], stats["queued"], stats["paused"]) == (2, 0, 0)
+    assert len(template_sends(shop["graph"])) == 2
+    assert detail(api, campaign_id)["status"] == "cancelled"
+
+
+# --- the tier, quiet hours, the schedule ----------------------------------------------------------------
+
+
+def set_daily_limit(shop: dict[str, Any], limit: int) -> None:
+    table = get_table()
+    table.update(keys.shop_pk(shop["shop_id"]), keys.ACCOUNT_SK, "SET dailyLimit = :limit", {":limit": limit})
+    reset_caches()  # the sender keeps the account 30 s
+
+
+def age_usage(shop: dict[str, Any]) -> None:
+    """Move the shop's usage out of the moving 24 hours (what the next day does)."""
+    table = get_table()
+    old = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H")
+    for item in table.query_prefix(keys.shop_pk(shop["shop_id"]), keys.USAGE_PREFIX):
+        table.client.delete_item(TableName=table.name, Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}})
+        table.put({**item, "SK": keys.account_usage_sk(old)})
+
+
+def test_the_tier_limit_defers_the_rest_visible_as_waiting_for_tier_until_capacity_comes_back(
+    shop: dict[str, Any],
+) -> None:
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)  # five queued before the tier shrank
+    set_daily_limit(shop, 2)
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["sent"], stats["waitingForTier"], stats["queued"]) == (2, 3, 0)
+    assert detail(api, campaign_id)["status"] == "running"
+    assert api.get(f"/accounts/{shop['shop_id']}").data["messagesUsedToday"] == 2
+
+    age_usage(shop)  # a day later: two more fit
+    send_until(aws, lambda: current(campaign_id)["stats"]["sent"] == 4, what="the next day's two")
+    assert detail(api, campaign_id)["stats"]["waitingForTier"] == 1
+    age_usage(shop)
+    send_until(aws, status_is(campaign_id, "completed"))
+    assert sent_once_each(shop) == EVERYONE
+
+
+def test_a_fan_out_at_the_tier_limit_parks_instead_of_enqueuing(shop: dict[str, Any]) -> None:
+    set_daily_limit(shop, 3)
+    campaign_id = launch(shop)
+    stats = enumerated(shop, campaign_id)["stats"]
+    assert (stats["queued"], stats["waitingForTier"]) == (3, 2)
+
+
+def test_quiet_hours_in_ho_chi_minh_city() -> None:
+    from mkt_whatsapp.campaigns.quiet_hours import window_end
+
+    night = {"start": "21:00", "end": "08:00", "timezone": "Asia/Ho_Chi_Minh"}  # UTC+7
+    at = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)  # 22:30 there
+    assert window_end(night, at) == datetime(2026, 3, 11, 1, 0, tzinfo=UTC)  # 08:00 the next morning
+    assert window_end(night, datetime(2026, 3, 10, 23, 0, tzinfo=UTC)) == datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
+    assert window_end(night, datetime(2026, 3, 11, 1, 0, tzinfo=UTC)) is None  # 08:00: sending again
+    assert window_end(night, datetime(2026, 3, 10, 13, 59, tzinfo=UTC)) is None  # 20:59
+    lunch = {"start": "12:00", "end": "13:30", "timezone": "Asia/Ho_Chi_Minh"}
+    assert window_end(lunch, datetime(2026, 3, 10, 5, 15, tzinfo=UTC)) == datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
+    assert window_end(None, at) is None
+
+
+def _window_around_now(hours: int = 1) -> dict[str, str]:
+    from zoneinfo import ZoneInfo
+
+    here = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    start, end = here - timedelta(hours=hours), here + timedelta(hours=hours)
+    return {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"), "timezone": "Asia/Ho_Chi_Minh"}
+
+
+def test_inside_quiet_hours_the_fan_out_waits_and_nothing_is_sent(shop: dict[str, Any]) -> None:
+    import time
+
+    api = shop["api"]
+    campaign_id = launch(shop, quietHours=_window_around_now())
+    time.sleep(1.5)
+    drain(shop["aws"], "OutboundQueue", "SenderFunction", batch_size=10)
+    campaign = detail(api, campaign_id)
+    assert (campaign["status"], campaign["stats"]["pages"], campaign["stats"]["recipients"]) == ("running", 0, 0)
+    assert template_sends(shop["graph"]) == []
+
+
+def test_the_sender_parks_what_it_meets_in_quiet_hours_until_they_end(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mkt_whatsapp.campaigns import sending
+
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)  # enqueued just before the quiet hours began
+    ends = datetime.now(UTC) + timedelta(seconds=2)
+    monkeypatch.setattr(sending.quiet_hours, "window_end", lambda quiet, now: ends if now < ends else None)
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["waitingForQuietHours"], stats["sent"]) == (5, 0)
+    send_until(aws, status_is(campaign_id, "completed"))  # woken when they end
+    assert sent_once_each(shop) == EVERYONE
+
+
+def test_a_scheduled_launch_waits_for_its_time(shop: dict[str, Any]) -> None:
+    api, aws = shop["api"], shop["aws"]
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    campaign_id = launch(shop, scheduledAt=at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert detail(api, campaign_id)["status"] == "scheduled"
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+    assert template_sends(shop["graph"]) == []
+    send_until(aws, status_is(campaign_id, "completed"), timeout=60)
+    campaign = detail(api, campaign_id)
+    assert campaign["startedAt"] >= at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert sent_once_each(shop) == EVERYONE
+
+
+# --- stopped from outside: the template, the account ----------------------------------------------------
+
+
+def test_a_template_meta_pauses_pauses_its_running_campaigns_with_the_reason(shop: dict[str, Any]) -> None:
+    api = shop["api"]
+    campaign_id = launch(shop)
+    other = create(
+        api, campaign_body(shop["shop_id"], template={**campaign_body("")["template"], "name": "order_note"})
+    )
+    assert api.post(f"/campaigns/{other}/launch").status == 200
+    enumerated(shop, campaign_id)
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "template_webhooks" / "status_paused.json"
+    body = json.loads(fixture.read_text())
+    body["entry"][0].update(id=shop["waba"], time=int(datetime.now(UTC).timestamp()))
+    assert post_webhook(api, body).status == 200
+    drain_inbound(shop["aws"])
+
+    campaign = detail(api, campaign_id)
+    assert campaign["status"] == "paused"
+    assert campaign["statusReason"]["code"] == "TEMPLATE_PAUSED"
+    assert "spring_sale" in campaign["statusReason"]["message"]
+    assert detail(api, other)["status"] != "paused"  # another template: not touched
+    drain(shop["aws"], "OutboundQueue", "SenderFunction", batch_size=10)
+    assert template_sends(shop["graph"]) == []
+    resumed = api.post(f"/campaigns/{campaign_id}/resume")
+    assert (resumed.status, resumed.code) == (422, "TEMPLATE_NOT_APPROVED")  # until Meta approves it again
+
+
+def test_the_account_needing_action_pauses_its_running_campaigns(shop: dict[str, Any]) -> None:
+    from local.graph_simulator import Fault
+
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    shop["graph"].state.faults.append(
+        Fault(match="/messages", status=401, body={"error": {"code": 190, "message": "token expired"}}, count=1)
+    )
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=1)  # one at a time: the first meets the refusal
+    campaign = detail(api, campaign_id)
+    assert campaign["status"] == "paused"
+    assert campaign["statusReason"]["code"] == "ACCOUNT_ACTION_REQUIRED"
+    stats = campaign["stats"]
+    assert (stats["failed"], stats["paused"], stats["sent"]) == (1, 4, 0)

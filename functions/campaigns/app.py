@@ -48,6 +48,16 @@ def get_campaign(campaignId: str) -> Response[str]:  # noqa: N803 - the route's 
     return http.ok(definitions.detail(shop_id, campaign))
 
 
+@app.get("/campaigns/<campaignId>/recipients")
+def list_recipients(campaignId: str) -> Response[str]:  # noqa: N803
+    from mkt_whatsapp.models.campaigns import ListRecipientsQuery
+
+    shop_id, campaign = _authorised(campaignId)
+    query = http.parse_query(app, ListRecipientsQuery)
+    page = definitions.recipient_page(shop_id, campaign, query.status, query.skip, query.take)
+    return http.ok(page, pagination=http.page_of(query, page["totalCount"]))
+
+
 @app.put("/campaigns/<campaignId>")
 def update_campaign(campaignId: str) -> Response[str]:  # noqa: N803
     from mkt_whatsapp.models.campaigns import UpdateCampaignRequest

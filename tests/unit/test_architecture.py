@@ -35,8 +35,9 @@ ALLOWED: dict[str, set[str]] = {
     # Flows orchestrate the other features: a step tags a customer, assigns or closes a conversation,
     # lets an AI agent answer. Nothing imports flows but the functions (no feature depends on it).
     "flows": {"flows", "ai", "conversations", "customers", *DOMAIN},
-    # A campaign sends in the customer's conversation (opening one if none is open) and reads customers' tags.
-    "campaigns": {"campaigns", "conversations", "customers", *DOMAIN},
+    # A campaign sends in the customer's conversation (opening one if none is open), reads customers' tags and
+    # its messages' funnel (analytics counts it from the table's stream).
+    "campaigns": {"campaigns", "conversations", "customers", "analytics", *DOMAIN},
 }
 # What only the HTTP layer may import: the request and its resolver.
 REQUEST_MODULES = ("aws_lambda_powertools.event_handler", "mkt_whatsapp.http")

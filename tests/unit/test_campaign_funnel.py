@@ -62,7 +62,7 @@ def test_the_funnel_counts_each_stage_once_from_scripted_statuses(aws: Any) -> N
     assert counting.count_records(batch)["skipped"] >= 1  # the batch again: nothing twice
     table = get_table()
     assert campaigns.funnel(table, "camp-spring") == {
-        "queued": 5,
+        "messages": 5,
         "sent": 3,
         "delivered": 2,
         "read": 2,

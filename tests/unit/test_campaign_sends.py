@@ -52,7 +52,14 @@ def shop(api: ApiClient, aws: AwsStack, graph: Any, shop_ids: Any, monkeypatch: 
     monkeypatch.setenv("CAMPAIGN_POLL_SECONDS", "1")
     reset_caches()
     graph.state.requests.clear()
-    return {"api": api, "aws": aws, "graph": graph, "shop_id": shop_ids.shop_id, "waba": waba}
+    return {
+        "api": api,
+        "aws": aws,
+        "graph": graph,
+        "shop_id": shop_ids.shop_id,
+        "waba": waba,
+        "phone_number_id": shop_ids.phone_number_id,
+    }
 
 
 def launch(shop: dict[str, Any], **changes: Any) -> str:
@@ -109,6 +116,93 @@ def test_a_launch_enumerates_the_audience_in_pages_and_sends_each_customer_once(
     assert stored is not None
     assert stored["campaignId"] == campaign_id
     assert {r["status"] for r in recipients(campaign_id).values()} == {"sent", "skipped"}
+
+
+def status_webhook(shop: dict[str, Any], wamid: str, wa_id: str, status: str, at: int, **more: Any) -> dict[str, Any]:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "84900000000", "phone_number_id": shop["phone_number_id"]},
+        "statuses": [{"id": wamid, "status": status, "timestamp": str(at), "recipient_id": wa_id, **more}],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": shop["waba"], "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def customer_text(shop: dict[str, Any], wamid: str, wa_id: str, text: str, at: int) -> dict[str, Any]:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "84900000000", "phone_number_id": shop["phone_number_id"]},
+        "contacts": [{"profile": {"name": "An"}, "wa_id": wa_id}],
+        "messages": [{"from": wa_id, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": text}}],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": shop["waba"], "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def test_the_stats_funnel_follows_metas_statuses_and_the_customers_replies(shop: dict[str, Any]) -> None:
+    """Meta's side of the funnel, counted from the table's stream: sent, then a delivery (twice: once
+    counted), a read, a failure by code, 131049 as limited, billable by category, and a reply."""
+    from tests.support import deliver, drain_stats
+
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    send_until(aws, status_is(campaign_id, "completed"))
+    sent = {
+        r["waId"]: get_table().get(keys.message_pk(r["messageId"]), keys.MESSAGE_SK)
+        for r in recipients(campaign_id).values()
+        if r.get("waId") and r["status"] == "sent"
+    }
+    assert sorted(sent) == EVERYONE
+    now = int(datetime.now(UTC).timestamp())
+    pricing = {"pricing": {"billable": True, "pricing_model": "PMP", "category": "marketing", "type": "regular"}}
+    an, binh, chi, dung = (sent[wa_id]["whatsAppMessageId"] for wa_id in EVERYONE[:4])
+    for payload in (
+        status_webhook(shop, an, EVERYONE[0], "delivered", now + 1, **pricing),
+        status_webhook(shop, an, EVERYONE[0], "delivered", now + 1, **pricing),  # Meta delivers it again
+        status_webhook(shop, binh, EVERYONE[1], "read", now + 2, **pricing),  # read, its delivered never came
+        status_webhook(shop, chi, EVERYONE[2], "failed", now + 3, errors=[{"code": 131049, "title": "limited"}]),
+        status_webhook(shop, dung, EVERYONE[3], "failed", now + 3, errors=[{"code": 131026, "title": "undeliverable"}]),
+        customer_text(shop, "wamid.REPLY-1", EVERYONE[0], "Còn hàng không shop?", now + 60),
+        customer_text(shop, "wamid.REPLY-2", EVERYONE[0], "Mình lấy 2 cái", now + 90),  # the same delivery: once
+    ):
+        deliver(api, aws, payload)
+    drain_stats(aws)
+    assert detail(api, campaign_id)["stats"]["delivery"] == {
+        "messages": 5,
+        "sent": 5,
+        "delivered": 2,
+        "read": 1,
+        "failed": 1,
+        "failedByCode": {"131026": 1},
+        "limitedByMeta": 1,
+        "replied": 1,
+        "billable": {"marketing": 2},
+        "estimatedMetaChargeUsd": 0.1464,
+    }
+
+    # Each recipient's outcome, paged: what the campaign did and what Meta did with its message.
+    sent_page = api.get(f"/campaigns/{campaign_id}/recipients", query={"status": "sent", "take": "3"})
+    assert sent_page.status == 200, sent_page.text
+    assert (sent_page.data["totalCount"], len(sent_page.data["recipients"])) == (5, 3)
+    rest = api.get(f"/campaigns/{campaign_id}/recipients", query={"status": "sent", "skip": "3", "take": "3"})
+    outcomes = {
+        r["waId"]: (r["messageStatus"], r["errorCode"]) for r in sent_page.data["recipients"] + rest.data["recipients"]
+    }
+    assert outcomes == {
+        EVERYONE[0]: ("delivered", None),
+        EVERYONE[1]: ("read", None),
+        EVERYONE[2]: ("failed", 131049),
+        EVERYONE[3]: ("failed", 131026),
+        EVERYONE[4]: ("sent", None),
+    }
+    everyone = api.get(f"/campaigns/{campaign_id}/recipients").data
+    assert everyone["totalCount"] == 6
+    [skipped] = [r for r in everyone["recipients"] if r["status"] == "skipped"]
+    assert (skipped["reason"], skipped["messageId"], skipped["messageStatus"]) == ("opted_out", None, None)
 
 
 @pytest.mark.parametrize("crash", ["before the queue", "after the queue"])

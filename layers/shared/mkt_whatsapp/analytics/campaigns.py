@@ -2,8 +2,8 @@
 the stats function's batches, exactly once by the batch's marker), never by reading its messages.
 
 What counts, from an outbound message item that names its campaign (``campaignId``):
-- ``queued``: the message inserted (one per recipient the fan-out enqueued: its id is the recipient's, so
-  a retried fan-out inserts nothing new).
+- ``queued`` (answered as ``messages``): the message inserted (one per recipient sent to: its id is the
+  recipient's, so a retried fan-out inserts nothing new).
 - ``sent``, ``delivered``, ``read``: its status rank crossing each of them for the first time — a status
   only moves forward, so a redelivered status webhook changes nothing and counts nothing, and a ``read``
   that came without its ``delivered`` counts both (Meta may drop a status; the message was delivered).
@@ -105,7 +105,7 @@ def funnel_of(item: Mapping[str, Any]) -> dict[str, Any]:
     }
     charge = sum((META_RATES_USD.get(category, Decimal(0)) * n for category, n in billable.items()), Decimal(0))
     return {
-        "queued": count("queued"),
+        "messages": count("queued"),
         "sent": count("sent"),
         "delivered": count("delivered"),
         "read": count("read"),

@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mkt_whatsapp.analytics import campaigns as campaign_funnel
 from mkt_whatsapp.campaigns import audience, executions, placeholders
 from mkt_whatsapp.core import idempotency
 from mkt_whatsapp.core.clock import iso, now_iso
 from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound, ServiceUnavailable
 from mkt_whatsapp.customers.actions import normalised_tags
 from mkt_whatsapp.store import campaigns as campaign_store
-from mkt_whatsapp.store import get_table
+from mkt_whatsapp.store import get_table, keys
 from mkt_whatsapp.store import templates as template_store
 from mkt_whatsapp.store.table import Item
 from mkt_whatsapp.whatsapp import templates
@@ -249,13 +250,16 @@ def skipped_wire(skipped: dict[str, int]) -> dict[str, int]:
     }
 
 
-def stats_of(campaign: Item, counted: dict[str, int]) -> dict[str, Any]:
-    """The campaign's stats from its counters (store/campaigns.py)."""
+def stats_of(campaign: Item, counted: dict[str, int], delivery: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The campaign's stats from its counters (store/campaigns.py: recipients by state) and its messages'
+    funnel (analytics/campaigns.py: what Meta did with them)."""
     skipped = {reason: int(counted.get(campaign_store.counter("skipped", reason), 0)) for reason in audience.REASONS}
     by_state = Counter({state: int(counted.get(state, 0)) for state in campaign_store.STATES if state != "skipped"})
     fan_out = campaign.get("fanOut") or {}
+    recipients = sum(by_state.values()) + sum(skipped.values())
     return {
-        "recipients": sum(by_state.values()) + sum(skipped.values()),
+        "targeted": recipients,
+        "recipients": recipients,
         "queued": by_state["queued"],
         "sent": by_state["sent"],
         "failed": by_state["failed"],
@@ -266,6 +270,7 @@ def stats_of(campaign: Item, counted: dict[str, int]) -> dict[str, Any]:
         "skipped": skipped_wire(skipped),
         "pages": int(fan_out.get("pages", 0)),
         "enumerationComplete": bool(fan_out.get("done")),
+        "delivery": delivery if delivery is not None else campaign_funnel.funnel_of({}),
     }
 
 
@@ -285,8 +290,51 @@ def detail(shop_id: str, campaign: Item) -> dict[str, Any]:
         },
         "quietHours": campaign.get("quietHours"),
         "templateCategory": campaign.get("templateCategory"),
-        "stats": stats_of(campaign, campaign_store.counts(get_table(), str(campaign["campaignId"]))),
+        "stats": stats_of(
+            campaign,
+            campaign_store.counts(get_table(), str(campaign["campaignId"])),
+            campaign_funnel.funnel(get_table(), str(campaign["campaignId"])),
+        ),
     }
+
+
+def recipient_page(shop_id: str, campaign: Item, status: str | None, skip: int, take: int) -> dict[str, Any]:
+    """``skip``..``skip + take`` of the campaign's recipients (of ``status``), each with its message's status;
+    the total from the recipients' counters (exact, one Query), the page from the recipients themselves
+    and one BatchGetItem of their messages."""
+    _require_shop(shop_id, campaign)
+    table = get_table()
+    campaign_id = str(campaign["campaignId"])
+    counted = campaign_store.counts(table, campaign_id)
+    states = [status] if status else list(campaign_store.STATES)
+    total = sum(
+        int(value)
+        for name, value in counted.items()
+        if name.split("#", 1)[0] in states and name.split("#", 1)[0] in campaign_store.STATES
+    )
+    page = campaign_store.first_recipients(table, campaign_id, status, skip + take)[skip:]
+    message_ids = [str(item["messageId"]) for item in page if item.get("messageId")]
+    messages = {
+        str(item["id"]): item
+        for item in table.batch_get([(keys.message_pk(mid), keys.MESSAGE_SK) for mid in message_ids])
+    }
+    recipients = []
+    for item in page:
+        message = messages.get(str(item.get("messageId", ""))) or {}
+        errors = message.get("errors") or []
+        code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
+        recipients.append(
+            {
+                "waId": item.get("waId"),
+                "customerKey": item["customerKey"],
+                "status": item["status"],
+                "reason": item.get("reason"),
+                "messageId": item.get("messageId") if message else None,
+                "messageStatus": message.get("status"),
+                "errorCode": int(str(code)) if code is not None and str(code).isdigit() else None,
+            }
+        )
+    return {"recipients": recipients, "totalCount": total}
 
 
 def list_for(shop_id: str, status: str | None) -> list[dict[str, Any]]:

@@ -72,6 +72,8 @@ from mkt_whatsapp.models.campaigns import (
     DryRunQuery,
     DryRunResult,
     ListCampaignsQuery,
+    ListRecipientsQuery,
+    RecipientPage,
     UpdateCampaignRequest,
 )
 from mkt_whatsapp.models.conversations import (
@@ -685,6 +687,16 @@ OPERATIONS: Mapping[str, Operation] = {
         "The campaign, its audience and its stats: recipients by state (queued, sent, failed, cancelled, "
         "paused, waiting for the tier or the quiet hours) and skipped customers by reason, exact.",
         answers={200: Enveloped(CampaignDetail)},
+        errors=("CAMPAIGN_NOT_FOUND",),
+    ),
+    "GET /campaigns/{campaignId}/recipients": Operation(
+        "listCampaignRecipients",
+        "List campaign recipients",
+        "What the campaign did with each customer it considered (queued, waiting, sent, failed, cancelled, "
+        "skipped with its reason) and what Meta did with the message (its status, a failure's code), in "
+        "customer order; `status` keeps one state. `totalCount` is exact (the recipients' counters).",
+        query=ListRecipientsQuery,
+        answers={200: Enveloped(RecipientPage)},
         errors=("CAMPAIGN_NOT_FOUND",),
     ),
     "PUT /campaigns/{campaignId}": Operation(

@@ -109,6 +109,7 @@ ROUTES: tuple[Route, ...] = (
     _R("GET", "/campaigns", "campaigns", _QUERY),
     _R("POST", "/campaigns", "campaigns", _BODY),
     _R("GET", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
+    _R("GET", "/campaigns/{campaignId}/recipients", "campaigns", _RES, "campaignId"),
     _R("PUT", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
     _R("DELETE", "/campaigns/{campaignId}", "campaigns", _RES, "campaignId"),
     _R("POST", "/campaigns/{campaignId}/launch", "campaigns", _RES, "campaignId"),

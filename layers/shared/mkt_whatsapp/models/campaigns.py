@@ -141,6 +141,15 @@ class ListCampaignsQuery(PageQuery):
     status: CampaignStatus | None = None
 
 
+RecipientState = Literal["queued", "paused", "waiting_tier", "waiting_quiet", "sent", "failed", "cancelled", "skipped"]
+
+
+class ListRecipientsQuery(PageQuery):
+    """``GET /campaigns/{campaignId}/recipients?status=``: the campaign's recipients, in customer order."""
+
+    status: RecipientState | None = None
+
+
 class DryRunQuery(WireModel):
     """``POST /campaigns/{campaignId}/dry-run?cursor=``: go on from where an earlier answer stopped."""
 
@@ -170,10 +179,29 @@ class SkippedCounts(ApiModel):
     excluded: int = Field(description="The explicit list names a customer the audience's filters leave out")
 
 
+class CampaignDelivery(ApiModel):
+    """What Meta did with the campaign's messages, counted from their statuses (analytics/campaigns.py:
+    exact under redelivered statuses; it follows the messages within the stats function's batching window)."""
+
+    messages: int = Field(description="Messages stored for sending, one per recipient sent to")
+    sent: int = Field(description="Messages Meta accepted (status sent or beyond)")
+    delivered: int = Field(description="Delivered (a read whose delivered status never came counts too)")
+    read: int
+    failed: int = Field(description="Messages that failed, Meta's marketing limit (131049) aside")
+    failed_by_code: dict[str, int] = Field(description="Failures by Meta's error code (`unknown` without one)")
+    limited_by_meta: int = Field(
+        description="Not delivered: Meta limits the marketing messages a user gets (131049), not a failure"
+    )
+    replied: int = Field(description="Customers who wrote within 72 hours of the delivery (once per delivery)")
+    billable: dict[str, int] = Field(description="Messages Meta bills, by its pricing category")
+    estimated_meta_charge_usd: float = Field(description="billable × the rate card in analytics/campaigns.py")
+
+
 class CampaignStats(ApiModel):
     """Recipients by state, exact (counted as each recipient changes); the figures of a running campaign
     move as it sends."""
 
+    targeted: int = Field(description="Customers the audience matched so far, skipped ones included")
     recipients: int = Field(description="Customers the campaign has considered so far, skipped ones included")
     queued: int = Field(description="On their way: in the outbound queue or being sent")
     sent: int = Field(description="Accepted by Meta")
@@ -185,6 +213,7 @@ class CampaignStats(ApiModel):
     skipped: SkippedCounts
     pages: int = Field(description="Pages of the audience enumerated")
     enumeration_complete: bool
+    delivery: CampaignDelivery
 
 
 class AudienceView(ApiModel):
@@ -220,6 +249,23 @@ class CampaignDetail(CampaignSummary):
     quiet_hours: QuietHours | None = None
     template_category: str | None = Field(default=None, description="Meta's category of the template, at launch")
     stats: CampaignStats
+
+
+class CampaignRecipient(ApiModel):
+    """What the campaign did with one customer, and what Meta did with its message."""
+
+    wa_id: str | None = None
+    customer_key: str
+    status: RecipientState
+    reason: str | None = Field(default=None, description="Why it was skipped or failed")
+    message_id: str | None = None
+    message_status: str | None = Field(default=None, description="The message's status: sent, delivered, read, failed…")
+    error_code: int | None = Field(default=None, description="Meta's error code of a failed message")
+
+
+class RecipientPage(ApiModel):
+    recipients: list[CampaignRecipient]
+    total_count: int
 
 
 class CampaignPage(ApiModel):

@@ -350,6 +350,19 @@ def recipients(table: Table, campaign_id: str, customer_keys: Iterable[str]) -> 
     return {str(item["customerKey"]): item for item in found}
 
 
+def first_recipients(table: Table, campaign_id: str, status: str | None, count: int) -> list[Item]:
+    """The campaign's first ``count`` recipients (in customer-key order), of ``status`` if given: reads
+    no further than that many (a page deep in a large campaign reads the pages before it)."""
+    return table.query_prefix(
+        keys.campaign_pk(campaign_id),
+        keys.RECIPIENT_PREFIX,
+        filter_expression="#status = :status" if status else None,
+        values={":status": status} if status else None,
+        names={"#status": "status"} if status else None,
+        limit=count,
+    )
+
+
 def get_recipient(table: Table, campaign_id: str, customer_key: str) -> Item | None:
     return table.get(keys.campaign_pk(campaign_id), keys.campaign_recipient_sk(customer_key), consistent=True)
 

@@ -205,9 +205,11 @@ class Table:
         filter_expression: str | None = None,
         values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
+        limit: int | None = None,
     ) -> list[Item]:
         """All items of a partition whose sort key starts with ``sk_prefix`` (a bounded set by design),
-        optionally filtered by DynamoDB (``filter_expression`` over ``values`` and ``names``)."""
+        optionally filtered by DynamoDB (``filter_expression`` over ``values`` and ``names``); with
+        ``limit``, the first ``limit`` of them (read no further than needed)."""
         items: list[Item] = []
         kwargs: dict[str, Any] = {
             "TableName": self.name,
@@ -223,6 +225,8 @@ class Table:
             response = self.client.query(**kwargs)
             items.extend(deserialize(raw) for raw in response.get("Items", []))
             last = response.get("LastEvaluatedKey")
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
             if not last:
                 return items
             kwargs["ExclusiveStartKey"] = last

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from local import terminal
 from local.lambdas import FunctionError, LocalLambdas
@@ -53,6 +54,20 @@ class InProcessLambdaClient:
 
 
 _ORIGINAL = lambda_eval_utils.boto_client_for
+_ORIGINAL_STOP = ExecutionWorker.stop
+STOP_WAIT_SECONDS = 2.0
+
+
+def _stop_once_started(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+    """moto 5.2.5 builds an execution's environment in the execution's own thread, so a StopExecution right
+    after its StartExecution can find none and raise AttributeError (a 500 of the API that stopped it), where
+    AWS stops an execution at any moment. Wait briefly for the environment; an execution that still has
+    none has run no state, and its record is stopped by moto's backend all the same."""
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while getattr(self, "env", None) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if getattr(self, "env", None) is not None:
+        _ORIGINAL_STOP(self, stop_date, error, cause)
 
 
 def install(lambdas: LocalLambdas, names_by_arn: dict[str, str]) -> None:
@@ -66,3 +81,4 @@ def install(lambdas: LocalLambdas, names_by_arn: dict[str, str]) -> None:
         return original(*args, **kwargs)
 
     lambda_eval_utils.boto_client_for = boto_client_for
+    ExecutionWorker.stop = _stop_once_started  # type: ignore[method-assign]

@@ -323,3 +323,27 @@ def test_a_conditional_claim_raced_by_many_threads_is_won_once(table: Callable[[
         assert refused == ["ConditionalCheckFailedException"] * (threads - 1)
         stored = dynamodb.get_item(TableName=name, Key=key)["Item"]
         assert stored["claimedBy"] == {"N": str(won[0])}
+
+
+def test_stopping_an_execution_whose_thread_has_not_built_its_environment_waits_for_it(monkeypatch) -> None:
+    """moto builds an execution's environment in the execution's thread; a StopExecution just after the
+    StartExecution waits for it (AWS stops an execution at any moment) instead of raising AttributeError."""
+    import threading
+    from types import SimpleNamespace
+
+    from local import stepfunctions
+
+    stopped: list[Any] = []
+    worker = SimpleNamespace(env=None)
+    monkeypatch.setattr(stepfunctions, "_ORIGINAL_STOP", lambda self, *args: self.env.set_stop(*args))
+
+    def build_environment() -> None:
+        worker.env = SimpleNamespace(set_stop=lambda *args: stopped.append(args))
+
+    threading.Timer(0.05, build_environment).start()
+    stepfunctions._stop_once_started(worker, "now", None, "the campaign changed")
+    assert stopped == [("now", None, "the campaign changed")]
+
+    monkeypatch.setattr(stepfunctions, "STOP_WAIT_SECONDS", 0.05)
+    never = SimpleNamespace(env=None)
+    stepfunctions._stop_once_started(never, "now", None, "gone")  # nothing to stop: no error

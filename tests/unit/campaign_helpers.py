@@ -5,7 +5,6 @@ machine (moto, its steps run by the in-process runner) with the sender draining 
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from mkt_whatsapp.core import text
 from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import customers as customer_store
 from mkt_whatsapp.store import get_table, keys
-from tests.support import ApiClient, AwsStack, drain, seed_templates
+from tests.support import ApiClient, AwsStack, drain, poll_until, seed_templates
 
 _CREATED = itertools.count(1)
 
@@ -144,14 +143,7 @@ def template_sends(graph: Any, name: str = "spring_sale") -> list[dict[str, Any]
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, what: str = "the campaign") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return poll_until(predicate, timeout=timeout, what=what)
 
 
 def send_until(

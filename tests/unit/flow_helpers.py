@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mkt_whatsapp.store import get_table, keys
-from tests.support import ApiClient, AwsStack, deliver, whatsapp_delivery
+from tests.support import ApiClient, AwsStack, deliver, poll_until, whatsapp_delivery
 
 CUSTOMER = "84907770001"
 _WAMIDS = itertools.count(1)
@@ -19,14 +19,7 @@ _WAMIDS = itertools.count(1)
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 20.0, what: str = "the flow") -> Any:
     """Poll ``predicate`` until it returns something truthy (the flow runs in moto's own thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return poll_until(predicate, timeout=timeout, what=what)
 
 
 def new_wamid() -> str:

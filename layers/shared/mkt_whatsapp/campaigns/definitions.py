@@ -39,11 +39,10 @@ from mkt_whatsapp.core import idempotency
 from mkt_whatsapp.core.clock import iso, now_iso
 from mkt_whatsapp.core.errors import BadRequest, BusinessRuleViolation, Conflict, NotFound, ServiceUnavailable
 from mkt_whatsapp.customers.actions import normalised_tags
+from mkt_whatsapp.messaging import send
 from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import get_table, keys
-from mkt_whatsapp.store import templates as template_store
 from mkt_whatsapp.store.table import Item
-from mkt_whatsapp.whatsapp import templates
 
 if TYPE_CHECKING:
     from mkt_whatsapp.models.campaigns import CampaignAudience, CreateCampaignRequest, UpdateCampaignRequest
@@ -84,35 +83,10 @@ def _rule(message: str, code: str, field: str | None = None) -> BusinessRuleViol
 
 def approved_template(shop_id: str, template: dict[str, Any]) -> Item:
     """The shop's stored template the campaign names, if Meta approved it and the campaign's components fit
-    it; 422 saying which rule it breaks otherwise (the send's codes: messaging/send.py)."""
+    it; 422 saying which rule it breaks otherwise (the send's own rule and codes: messaging/send.py)."""
     name, language = str(template["name"]), str(template["language"])
-    stored = template_store.get(get_table(), shop_id, name, language)
-    if stored is None:
-        raise _rule(
-            f"The shop has no template {name} in {language}: POST /templates/sync reads its templates from Meta",
-            "UNKNOWN_TEMPLATE",
-            "template.name",
-        )
-    if stored.get("status") != templates.APPROVED:
-        raise _rule(
-            f"The template {name} ({language}) is {stored.get('status') or 'not approved'} at Meta: a campaign "
-            "sends an approved template",
-            "TEMPLATE_NOT_APPROVED",
-            "template.name",
-        )
-    if "components" in stored:
-        try:
-            templates.check_parameters(
-                template.get("components") or [], stored["components"], stored.get("parameterFormat")
-            )
-        except templates.ParameterMismatch as mismatch:
-            place = "" if mismatch.position is None else f"[{mismatch.position}]"
-            raise _rule(
-                f"The template {name} ({language}) does not take these parameters: {mismatch.message}",
-                "TEMPLATE_PARAMETERS_MISMATCH",
-                f"template.components{place}",
-            ) from None
-    return stored
+    components = template.get("components") or []
+    return send.sendable_template(get_table(), shop_id, name, language, components, field="template")
 
 
 def category_of(stored: Item) -> str:

@@ -201,13 +201,29 @@ def _sendable_template(table: Table, shop_id: str, content: object) -> Item:
     the rule it breaks (see the module's docstring)."""
     if not isinstance(content, TemplateContent):
         raise TypeError("not a template")
-    name, language = content.template.name, content.template.language
+    template = content.template
+    return sendable_template(table, shop_id, template.name, template.language, template.components)
+
+
+def sendable_template(
+    table: Table,
+    shop_id: str,
+    name: str,
+    language: str,
+    components: list[Any],
+    *,
+    field: str = "content.template",
+) -> Item:
+    """The shop's stored template ``name`` in ``language``, if Meta approved it and ``components`` give each
+    of its components as many parameters as it has variables; 422 naming ``field``'s part otherwise
+    (``UNKNOWN_TEMPLATE``, ``TEMPLATE_NOT_APPROVED``, ``TEMPLATE_PARAMETERS_MISMATCH``). One rule for a
+    message's send and a campaign's launch (``field`` ``template``: the campaign's own)."""
     stored = template_store.get(table, shop_id, name, language)
     if stored is None:
         raise _rule(
             f"The shop has no template {name} in {language}: POST /templates/sync reads its templates from Meta",
             "UNKNOWN_TEMPLATE",
-            "content.template.name",
+            f"{field}.name",
         )
     status = stored.get("status")
     if status != templates.APPROVED:
@@ -215,17 +231,17 @@ def _sendable_template(table: Table, shop_id: str, content: object) -> Item:
             f"The template {name} ({language}) is {status or 'not approved'} at Meta: only an approved template "
             "can be sent",
             "TEMPLATE_NOT_APPROVED",
-            "content.template.name",
+            f"{field}.name",
         )
     if "components" in stored:  # a template only a webhook has named yet: Meta checks its parameters
         try:
-            templates.check_parameters(content.template.components, stored["components"], stored.get("parameterFormat"))
+            templates.check_parameters(components, stored["components"], stored.get("parameterFormat"))
         except templates.ParameterMismatch as mismatch:
             place = "" if mismatch.position is None else f"[{mismatch.position}]"
             raise _rule(
                 f"The template {name} ({language}) does not take these parameters: {mismatch.message}",
                 "TEMPLATE_PARAMETERS_MISMATCH",
-                f"content.template.components{place}",
+                f"{field}.components{place}",
             ) from None
     return stored
 

@@ -8,7 +8,8 @@ Routes (any version segment, e.g. ``/v23.0``):
   paged (``limit``, ``after``; at most ``template_page_size``, 3, a page, so a sync always pages), only the
   ``fields`` asked for. Every account starts with :data:`DEFAULT_TEMPLATES` (every template the README, the
   tests and the flow examples send, approved, and a few that are not).
-- ``GET /_simulator/requests``: what it has received (``DELETE`` clears it).
+- ``GET /_simulator/requests``: what it has received, an accepted send with the ``wamid`` it answered
+  (``DELETE`` clears it).
 - ``PUT /_simulator/phone-numbers/{id}``: set a number's details (``messagingLimit``, ``verifiedName``, …).
 - ``POST /_simulator/faults``: the next ``count`` requests whose path contains ``match`` get ``status``/``body``
   (after ``delaySeconds``, to play a timeout).
@@ -299,17 +300,16 @@ class GraphSimulator:
         if path.startswith("/_simulator/"):
             return self._control(request, path.removeprefix("/_simulator/"))
         body_text = request.get_data(as_text=True)
+        record = {
+            "at": time.time(),
+            "method": request.method,
+            "path": path,
+            "query": dict(request.args),
+            "authorization": request.headers.get("Authorization", ""),
+            "body": json.loads(body_text) if body_text.strip().startswith(("{", "[")) else body_text,
+        }
         with self.state.lock:
-            self.state.requests.append(
-                {
-                    "at": time.time(),
-                    "method": request.method,
-                    "path": path,
-                    "query": dict(request.args),
-                    "authorization": request.headers.get("Authorization", ""),
-                    "body": json.loads(body_text) if body_text.strip().startswith(("{", "[")) else body_text,
-                }
-            )
+            self.state.requests.append(record)
             fault = next((f for f in self.state.faults if f.match in path and f.count > 0), None)
             if fault:
                 fault.count -= 1
@@ -323,7 +323,7 @@ class GraphSimulator:
         if (match := _MESSAGES.match(path)) and request.method == "POST":
             if self.state.latency_seconds:
                 time.sleep(self.state.latency_seconds)
-            return self._send(match.group(2), body_text)
+            return self._send(match.group(2), body_text, record)
         if (match := _TEMPLATES.match(path)) and request.method == "GET":
             return self._message_templates(match.group(2), request)
         if (match := _NUMBER.match(path)) and request.method == "GET":
@@ -428,7 +428,9 @@ class GraphSimulator:
                 post_signed_webhook(target, body, secret)
         return bodies
 
-    def _send(self, phone_number_id: str, body_text: str) -> Response:
+    def _send(self, phone_number_id: str, body_text: str, record: dict[str, Any]) -> Response:
+        """Accept a send with a fresh wamid, kept on the request's ``record`` (``wamid``: what a test posts
+        Meta's statuses for)."""
         try:
             body = json.loads(body_text)
         except ValueError:
@@ -440,12 +442,15 @@ class GraphSimulator:
         recipient = str(body.get("to", ""))
         if not recipient:
             return meta_error(400, 100, "(#100) The parameter to is required.")
+        wamid = new_wamid()
+        with self.state.lock:
+            record["wamid"] = wamid
         return _json(
             200,
             {
                 "messaging_product": "whatsapp",
                 "contacts": [{"input": recipient, "wa_id": recipient.lstrip("+")}],
-                "messages": [{"id": new_wamid()}],
+                "messages": [{"id": wamid}],
             },
         )
 

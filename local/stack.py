@@ -40,13 +40,16 @@ ACCOUNT_ID = "123456789012"
 log = logging.getLogger("local.stack")
 POLLER_STOP_SECONDS = 2.0
 
-# Environment values the handlers read as plain values in the local stack (deployed stacks use secrets).
+# Environment values the handlers read as plain values in the local stack (deployed stacks use secrets), or
+# that replace template.yaml's own when set (a campaign's page and poll, for a test that cannot wait 30 s).
 _PASS_THROUGH = (
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",
     "RATE_LIMIT_PER_MINUTE",
     "ANALYTICS_RATE_LIMIT_PER_MINUTE",
     "SEND_RATE_PER_SECOND",
+    "CAMPAIGN_PAGE_SIZE",
+    "CAMPAIGN_POLL_SECONDS",
 )
 
 

@@ -116,6 +116,8 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 90) ->
         "WEBHOOK_VERIFY_TOKEN",
         "POWERTOOLS_METRICS_NAMESPACE",
         "FLOW_TIME_SCALE",
+        "CAMPAIGN_PAGE_SIZE",
+        "CAMPAIGN_POLL_SECONDS",
     ):
         if name not in (extra_env or {}):
             env.pop(name, None)

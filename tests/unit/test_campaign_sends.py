@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from mkt_whatsapp.store import get_table, keys
-from tests.support import ApiClient, AwsStack, drain, drain_inbound, post_webhook, reset_caches
+from tests.support import (
+    ApiClient,
+    AwsStack,
+    drain,
+    drain_inbound,
+    inbound_text_change,
+    post_webhook,
+    reset_caches,
+    whatsapp_delivery,
+)
 from tests.unit.campaign_helpers import (
     add_customer,
     campaign_body,
@@ -119,28 +128,13 @@ def test_a_launch_enumerates_the_audience_in_pages_and_sends_each_customer_once(
 
 
 def status_webhook(shop: dict[str, Any], wamid: str, wa_id: str, status: str, at: int, **more: Any) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "84900000000", "phone_number_id": shop["phone_number_id"]},
-        "statuses": [{"id": wamid, "status": status, "timestamp": str(at), "recipient_id": wa_id, **more}],
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": shop["waba"], "changes": [{"field": "messages", "value": value}]}],
-    }
+    entry = {"id": wamid, "status": status, "timestamp": str(at), "recipient_id": wa_id, **more}
+    return whatsapp_delivery(shop["phone_number_id"], {"statuses": [entry]})
 
 
 def customer_text(shop: dict[str, Any], wamid: str, wa_id: str, text: str, at: int) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "84900000000", "phone_number_id": shop["phone_number_id"]},
-        "contacts": [{"profile": {"name": "An"}, "wa_id": wa_id}],
-        "messages": [{"from": wa_id, "id": wamid, "timestamp": str(at), "type": "text", "text": {"body": text}}],
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": shop["waba"], "changes": [{"field": "messages", "value": value}]}],
-    }
+    change = inbound_text_change(shop["phone_number_id"], wa_id, wamid, at=at, body=text, name="An")
+    return whatsapp_delivery(shop["phone_number_id"], change["value"])
 
 
 def test_the_stats_funnel_follows_metas_statuses_and_the_customers_replies(shop: dict[str, Any]) -> None:

@@ -281,11 +281,7 @@ def recipient_page(shop_id: str, campaign: Item, status: str | None, skip: int, 
     campaign_id = str(campaign["campaignId"])
     counted = campaign_store.counts(table, campaign_id)
     states = [status] if status else list(campaign_store.STATES)
-    total = sum(
-        int(value)
-        for name, value in counted.items()
-        if name.split("#", 1)[0] in states and name.split("#", 1)[0] in campaign_store.STATES
-    )
+    total = sum(int(value) for name, value in counted.items() if name.split("#", 1)[0] in states)
     page = campaign_store.first_recipients(table, campaign_id, status, skip + take)[skip:]
     message_ids = [str(item["messageId"]) for item in page if item.get("messageId")]
     messages = {

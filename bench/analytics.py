@@ -287,7 +287,7 @@ def measure_stream_changes(stack: Any) -> dict[str, Any]:
     """The table's changes one real inbound message and one real sent message make, and the share the
     stats function's filter passes."""
     from bench.inbound import text_delivery
-    from bench.stack import SHOP, delivery
+    from bench.stack import delivery
     from local.make_events import http_event, sqs_event
     from mkt_whatsapp.whatsapp.signature import sign
 
@@ -324,19 +324,7 @@ def measure_stream_changes(stack: Any) -> dict[str, Any]:
 
     webhook(text_delivery(1))  # the customer and the conversation exist from now on
     inbound = changes(lambda: webhook(text_delivery(2)))
-    listing = lambdas.invoke(
-        "ConversationsFunction",
-        http_event("GET", "/conversations", "/conversations", query={"shopId": SHOP}, headers=stack.auth_headers()),
-    )
-    conversation_id = json.loads(listing["body"])["data"]["conversations"][0]["id"]
-    reply = http_event(
-        "POST",
-        "/conversations/{conversationId}/messages",
-        f"/conversations/{conversation_id}/messages",
-        headers=stack.auth_headers(),
-        body=json.dumps({"content": {"type": "text", "text": "Dạ còn ạ"}}).encode(),
-        path_parameters={"conversationId": conversation_id},
-    )
+    reply = stack.reply_event("Dạ còn ạ")
     sent_answer: dict[str, Any] = {}
 
     def send() -> None:

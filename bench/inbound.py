@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from bench import dynamo_cost, message_writes
-from bench.stack import SHOP, bench_stack, delivery
+from bench.stack import bench_stack, delivery
 from local.make_events import http_event, sqs_event
 
 WARM_RUNS = 300
@@ -119,19 +119,7 @@ def measure() -> dict[str, Any]:
         first_wru = dynamo_cost.write_units_of(writes, before, dynamo_cost.snapshot(table.name))
 
         # 2c. an agent's text reply sent within the request, then its "delivered" status webhook
-        listing = lambdas.invoke(
-            "ConversationsFunction",
-            http_event("GET", "/conversations", "/conversations", query={"shopId": SHOP}, headers=stack.auth_headers()),
-        )
-        conversation_id = json.loads(listing["body"])["data"]["conversations"][0]["id"]
-        reply_event = http_event(
-            "POST",
-            "/conversations/{conversationId}/messages",
-            f"/conversations/{conversation_id}/messages",
-            headers=stack.auth_headers(),
-            body=json.dumps({"content": {"type": "text", "text": "Dạ còn ạ"}}).encode(),
-            path_parameters={"conversationId": conversation_id},
-        )
+        reply_event = stack.reply_event("Dạ còn ạ")
         lambdas.invoke("ConversationsFunction", reply_event)  # warm the send path
         calls.clear()
         writes.clear()

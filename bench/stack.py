@@ -93,6 +93,23 @@ class BenchStack:
     def connect_account(self) -> None:
         connect_account(self.lambdas)
 
+    def reply_event(self, text: str) -> dict[str, Any]:
+        """An agent's ``POST /conversations/{id}/messages`` of ``text`` to the shop's newest conversation (read
+        with the API, as the front end would find it)."""
+        listing = self.lambdas.invoke(
+            "ConversationsFunction",
+            http_event("GET", "/conversations", "/conversations", query={"shopId": SHOP}, headers=self.auth_headers()),
+        )
+        conversation_id = json.loads(listing["body"])["data"]["conversations"][0]["id"]
+        return http_event(
+            "POST",
+            "/conversations/{conversationId}/messages",
+            f"/conversations/{conversation_id}/messages",
+            headers=self.auth_headers(),
+            body=json.dumps({"content": {"type": "text", "text": text}}).encode(),
+            path_parameters={"conversationId": conversation_id},
+        )
+
 
 @contextmanager
 def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]:

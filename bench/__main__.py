@@ -9,7 +9,9 @@ for the analytics counters' (bench/analytics.py: the reads of GET /analytics/mes
 1,000,000 messages, the write units per message; bench/hot_counter.py: one shop at 1,000 messages a second,
 the writes a second of its hottest counter item); ``python -m bench inbound`` for the webhook ingestion's
 (bench/inbound.py: the receiver, an inbound message's calls and write units, what each write unit buys and
-what other designs would write, the processor's throughput)."""
+what other designs would write, the processor's throughput); ``python -m bench campaigns`` for the campaigns'
+(bench/campaigns.py: the fan-out of 1,000, 10,000 and 100,000 customers — time, AWS calls and memory per
+recipient — and the sender's achieved rate on a campaign's messages against its ceiling)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import ai, ai_reply, analytics, aws_calls, bulk, coldstart, flows, hot_counter, inbound, sender
+from bench import ai, ai_reply, analytics, aws_calls, bulk, campaigns, coldstart, flows, hot_counter, inbound, sender
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     bulk_deliveries = bulk.measure()
     flow_figures = flows.measure_apart()
     analytics_figures = measure_analytics()
+    campaign_figures = campaigns.measure()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         "bulk_deliveries": bulk_deliveries,
         "flows": flow_figures,
         "analytics": analytics_figures,
+        "campaigns": campaign_figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     print_bulk(bulk_deliveries)
     flows.report(flow_figures)
     report_analytics(analytics_figures)
+    campaigns.report(campaign_figures)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
@@ -128,6 +133,7 @@ SECTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str,
     "flows": ("flows", flows.measure_apart, flows.report),
     "analytics": ("analytics", measure_analytics, report_analytics),
     "inbound": ("webhook_ingestion", inbound.measure, inbound.report),
+    "campaigns": ("campaigns", campaigns.measure, campaigns.report),
 }
 
 

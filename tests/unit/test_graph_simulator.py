@@ -286,3 +286,21 @@ def test_the_service_applies_the_simulators_statuses_as_metas(
     messages = api.get(f"/conversations/{conversation['id']}").data["messages"]
     [read_back] = [m for m in messages if m["id"] == failed_id]
     assert [error["code"] for error in read_back["errors"]] == [131026]
+
+
+def test_the_local_stack_serves_its_simulators_controls_on_its_own_port(simulator: GraphSimulator) -> None:
+    """``make statuses`` posts to the stack's port: ``/_simulator/…`` is its simulator's, the rest the API's."""
+    from werkzeug.test import Client
+
+    from local.stack import SimulatorControls
+
+    def api(environ: dict[str, Any], start_response: Any) -> Any:
+        return Response("the API", status=200)(environ, start_response)
+
+    client = Client(SimulatorControls(api, simulator))
+    send(simulator, LAN, template("promo"))
+    answer = client.post("/_simulator/statuses", json={"status": "delivered"})
+    assert answer.status_code == 200
+    assert the_status(answer.get_json()["webhooks"][0])["recipient_id"] == LAN
+    assert client.get("/_simulator/requests").get_json()["requests"][0]["body"]["to"] == LAN
+    assert client.get("/api/v1/whatsapp/health").get_data(as_text=True) == "the API"

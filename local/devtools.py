@@ -30,7 +30,8 @@ from local.lambdas import ensure_layer_on_path
 DEV_SHOP = "shop-1"
 DEV_PHONE_NUMBER_ID = "106540352242922"
 # The WhatsApp Business Account the README's sample webhook names (events/webhook-body-text.json, entry.id):
-# the first session's shop learns it from that webhook.
+# the first session's shop learns it from that webhook, and every customer message ``say`` and ``press`` post
+# names it, as the statuses the Graph simulator posts do (a shop connected with it learns no other).
 DEV_WABA_ID = DEFAULT_WABA_ID
 DEFAULT_API = "http://127.0.0.1:3000/api/v1/whatsapp"
 # Where the Graph simulator's controls are: the local stack serves its own simulator's on its port.
@@ -48,8 +49,9 @@ def mint_token(
 
 
 def customer_delivery(message: dict[str, Any], phone_number_id: str, customer: str, name: str) -> bytes:
-    """A Meta delivery of one message from ``customer`` to ``phone_number_id``, sent now: ``message`` is
-    its type and content (``{"type": "text", "text": {...}}``); the sender, id and timestamp are added."""
+    """A Meta delivery of one message from ``customer`` to ``phone_number_id`` (of the README's WhatsApp
+    Business Account), sent now: ``message`` is its type and content (``{"type": "text", "text": {...}}``);
+    the sender, id and timestamp are added."""
     message = {
         "from": customer,
         "id": f"wamid.LOCAL.{uuid.uuid4().hex}",
@@ -64,7 +66,7 @@ def customer_delivery(message: dict[str, Any], phone_number_id: str, customer: s
     }
     payload = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        "entry": [{"id": DEV_WABA_ID, "changes": [{"field": "messages", "value": value}]}],
     }
     return json.dumps(payload).encode()
 

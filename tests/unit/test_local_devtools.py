@@ -14,7 +14,7 @@ import pytest
 
 from local import devtools
 from local.defaults import LOCAL_DEFAULTS
-from local.graph_simulator import GraphSimulator
+from local.graph_simulator import DEFAULT_WABA_ID, GraphSimulator
 from mkt_whatsapp.whatsapp.inbound_content import content_of, readable_text, typed_text
 from mkt_whatsapp.whatsapp.signature import is_valid
 from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
@@ -64,6 +64,10 @@ def test_say_posts_a_signed_text_message(posted: Posted, capsys: pytest.CaptureF
     assert phone_number_id == devtools.DEV_PHONE_NUMBER_ID
     assert message.sender_phone == "84900000001"
     assert content_of(message) == {"type": "text", "text": "Có giao hàng không?"}
+    # The README's WhatsApp Business Account, as the simulator's statuses name it: a shop connected with it
+    # (or that learnt it from the README's sample webhook) is told of no other.
+    [entry] = WebhookDelivery.model_validate_json(call["content"]).entry
+    assert entry.id == devtools.DEV_WABA_ID == DEFAULT_WABA_ID
 
 
 def test_press_posts_a_signed_reply_button_press(posted: Posted, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ SAM_PYTHONS ?= 3.12.1:3.11.7
 FUZZ_EXAMPLES ?= 10
 FUZZ_SEED ?= 20261126
 
-.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench cost token sign say press template-event flow validate build clean
+.PHONY: dev test unit e2e template lint typecheck openapi fuzz bench cost token sign say press template-event statuses flow validate build clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,6 +82,11 @@ template-event: $(STAMP)
 	@$(BIN)/python -m local.devtools template-event --name "$(NAME)" --language "$(or $(LANGUAGE),vi)" \
 		--waba "$(or $(WABA),419561257915477)" --status "$(STATUS)" --quality "$(QUALITY)" --category "$(CATEGORY)" \
 		--api "$(or $(API),http://127.0.0.1:$(PORT)/api/v1/whatsapp)"
+
+## statuses: have the Graph simulator post Meta's signed statuses of the messages it accepted, e.g. make statuses STATUS=delivered (or read, or failed [CODE=131049]; TO=<waId>[,<waId>…]: only theirs; PHONE=<number>: only its messages; WABA=<account>, the README's by default)
+statuses: $(STAMP)
+	@$(BIN)/python -m local.devtools statuses --status "$(STATUS)" --to "$(TO)" --phone-number-id "$(PHONE)" \
+		--waba "$(WABA)" $(if $(CODE),--error-code "$(CODE)") --graph "$(or $(GRAPH),http://127.0.0.1:$(PORT))"
 
 ## flow: create a flow file for a shop (its shopId replaced; shop-1 unless SHOP=) and activate it, e.g. make flow FILE=docs/flows/welcome-menu.json (placeholders: SET="AI_AGENT_ID=<id> NAME=VALUE …")
 flow: $(STAMP)

@@ -1,8 +1,9 @@
 """Developer helpers for the local stack: mint a dev JWT, sign a webhook body like Meta does, post a
 customer's text message (``say``, optionally as written from a click-to-WhatsApp ad) or reply-button press
 (``press``) now, signed, as Meta would deliver it, post Meta's webhooks for a change of a message template
-(``template-event``: its status, quality or category), and create and activate a flow file for a shop, its
-placeholders substituted (``flow``)."""
+(``template-event``: its status, quality or category), have the Graph simulator post Meta's statuses of the
+messages it accepted (``statuses``: delivered, read, failed), and create and activate a flow file for a shop,
+its placeholders substituted (``flow``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from local import defaults
+from local.graph_simulator import (
+    CATEGORY_UPDATE,
+    DEFAULT_WABA_ID,
+    QUALITY_UPDATE,
+    STATUS_UPDATE,
+    template_webhook,
+)
 from local.lambdas import ensure_layer_on_path
 
 # The README's first session: its shop and the number it connects (what ``say``, ``press`` and ``flow`` use
@@ -22,9 +30,12 @@ from local.lambdas import ensure_layer_on_path
 DEV_SHOP = "shop-1"
 DEV_PHONE_NUMBER_ID = "106540352242922"
 # The WhatsApp Business Account the README's sample webhook names (events/webhook-body-text.json, entry.id):
-# the first session's shop learns it from that webhook.
-DEV_WABA_ID = "419561257915477"
+# the first session's shop learns it from that webhook, and every customer message ``say`` and ``press`` post
+# names it, as the statuses the Graph simulator posts do (a shop connected with it learns no other).
+DEV_WABA_ID = DEFAULT_WABA_ID
 DEFAULT_API = "http://127.0.0.1:3000/api/v1/whatsapp"
+# Where the Graph simulator's controls are: the local stack serves its own simulator's on its port.
+DEFAULT_GRAPH = "http://127.0.0.1:3000"
 
 
 def mint_token(
@@ -38,8 +49,9 @@ def mint_token(
 
 
 def customer_delivery(message: dict[str, Any], phone_number_id: str, customer: str, name: str) -> bytes:
-    """A Meta delivery of one message from ``customer`` to ``phone_number_id``, sent now: ``message`` is
-    its type and content (``{"type": "text", "text": {...}}``); the sender, id and timestamp are added."""
+    """A Meta delivery of one message from ``customer`` to ``phone_number_id`` (of the README's WhatsApp
+    Business Account), sent now: ``message`` is its type and content (``{"type": "text", "text": {...}}``);
+    the sender, id and timestamp are added."""
     message = {
         "from": customer,
         "id": f"wamid.LOCAL.{uuid.uuid4().hex}",
@@ -54,7 +66,7 @@ def customer_delivery(message: dict[str, Any], phone_number_id: str, customer: s
     }
     payload = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        "entry": [{"id": DEV_WABA_ID, "changes": [{"field": "messages", "value": value}]}],
     }
     return json.dumps(payload).encode()
 
@@ -132,8 +144,6 @@ def template_event_deliveries(
     """Meta's webhooks for a change of the template ``name`` in ``language`` of the account ``waba_id``, sent
     now: one per aspect given (``status``: the status event, e.g. ``PAUSED``; ``quality``: the new quality
     score; ``category``: the new category), in Meta's shapes (local/graph_simulator.template_webhook)."""
-    from local.graph_simulator import CATEGORY_UPDATE, QUALITY_UPDATE, STATUS_UPDATE, template_webhook
-
     template = {"name": name, "language": language}
     bodies = []
     if status:
@@ -143,6 +153,49 @@ def template_event_deliveries(
     if category:
         bodies.append(template_webhook(waba_id, CATEGORY_UPDATE, template, new_category=category.upper()))
     return [json.dumps(body).encode() for body in bodies]
+
+
+def post_statuses(
+    graph: str,
+    status: str,
+    to: list[str],
+    *,
+    phone_number_id: str = "",
+    waba_id: str = "",
+    error_code: int | None = None,
+) -> dict[str, Any]:
+    """Have the Graph simulator at ``graph`` post Meta's ``status`` of the sends it accepted (``to``: only
+    those to these waIds, all when empty; ``phone_number_id``: only that number's) to its webhook target
+    (``POST /_simulator/statuses``); its answer (``webhooks``: what it posted)."""
+    import httpx
+
+    spec: dict[str, Any] = {"status": status}
+    if to:
+        spec["to"] = to
+    if phone_number_id:
+        spec["phoneNumberId"] = phone_number_id
+    if waba_id:
+        spec["wabaId"] = waba_id
+    if error_code is not None:
+        spec["errorCode"] = error_code
+    answer = httpx.post(f"{graph.rstrip('/')}/_simulator/statuses", json=spec, timeout=60)
+    if answer.status_code != 200:
+        raise ValueError(f"the Graph simulator answered {answer.status_code}: {answer.text}")
+    return dict(answer.json())
+
+
+def posted_statuses_line(status: str, webhooks: list[dict[str, Any]]) -> str:
+    """What ``statuses`` prints: how many it posted, and to whom (``posted 2 delivered statuses: 849…, 849…``)."""
+    recipients = sorted(
+        {
+            entry["recipient_id"]
+            for body in webhooks
+            for change in body["entry"][0]["changes"]
+            for entry in change["value"]["statuses"]
+        }
+    )
+    plural = "status" if len(webhooks) == 1 else "statuses"
+    return f"posted {len(webhooks)} {status} {plural}: {', '.join(recipients)}"
 
 
 def substituted(text: str, settings: dict[str, str]) -> str:
@@ -211,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     template_event.add_argument("--status", default="", help="a status event: APPROVED, PAUSED, REJECTED…")
     template_event.add_argument("--quality", default="", help="the new quality score: GREEN, YELLOW, RED")
     template_event.add_argument("--category", default="", help="the new category: MARKETING, UTILITY…")
+    statuses = commands.add_parser(
+        "statuses", help="have the Graph simulator post Meta's statuses of the messages it accepted, signed"
+    )
+    statuses.add_argument("--status", required=True, choices=("sent", "delivered", "read", "failed"))
+    statuses.add_argument(
+        "--to", action="append", default=[], help="only the messages to this waId (repeat, or comma-separated)"
+    )
+    statuses.add_argument("--phone-number-id", default="", help="only this number's messages (default: every one)")
+    statuses.add_argument("--waba", default="", help="the WhatsApp Business Account they name (the README's)")
+    statuses.add_argument("--error-code", type=int, default=None, help="a failed status's Meta code (131026)")
+    statuses.add_argument(
+        "--graph", default=DEFAULT_GRAPH, help="the Graph simulator (the local stack serves its own's controls)"
+    )
     flow = commands.add_parser("flow", help="create a flow from a JSON file for a shop and activate it")
     flow.add_argument("file", type=Path)
     flow.add_argument("--shop", default=DEV_SHOP, help=f"the shop whose flow it is (default {DEV_SHOP})")
@@ -245,6 +311,29 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for body in bodies:
             print(post_signed(args.api, body))
+        return 0
+    if args.command == "statuses":
+        to = [wa_id for value in args.to for wa_id in value.split(",") if wa_id]
+        try:
+            answer = post_statuses(
+                args.graph,
+                args.status,
+                to,
+                phone_number_id=args.phone_number_id,
+                waba_id=args.waba,
+                error_code=args.error_code,
+            )
+        except (ValueError, OSError) as error:
+            print(error, file=sys.stderr)
+            return 1
+        webhooks = answer.get("webhooks") or []
+        if not webhooks:
+            print(f"the Graph simulator accepted no message {'to ' + ', '.join(to) if to else 'yet'}", file=sys.stderr)
+            return 1
+        if not answer.get("postedTo"):
+            print("the Graph simulator has no webhook target: PUT /_simulator/webhook-target", file=sys.stderr)
+            return 1
+        print(posted_statuses_line(args.status, webhooks))
         return 0
     if args.command == "flow":
         try:

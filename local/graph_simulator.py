@@ -19,6 +19,14 @@ Routes (any version segment, e.g. ``/v23.0``):
   is added, with ``components``) and post the webhooks Meta sends for it (:func:`template_webhook`), signed,
   to the webhook target (``PUT /_simulator/webhook-target`` ``{"url", "appSecret"}``; the local stack sets
   its own). Answers the webhook bodies.
+- ``POST /_simulator/statuses``: what Meta does with the sends it accepted: post Meta's signed ``statuses``
+  webhooks to the webhook target, one a send (:func:`status_webhook`), for every send it answered with a
+  ``wamid`` (``to``: only those to these waIds; ``phoneNumberId``: only that number's): ``status`` is
+  ``sent``, ``delivered``, ``read`` or ``failed`` (with ``errorCode``, 131026 unless told, and Meta's title).
+  ``sent`` and ``delivered`` carry Meta's ``pricing``: a template is billed in its category as the account's
+  catalogue has it (``marketing`` for one it does not know), anything else is free ``service``. Each names
+  the account ``wabaId``, else the one the number was given (``PUT /_simulator/phone-numbers/{id}``), else
+  :data:`DEFAULT_WABA_ID`. Answers the webhook bodies and where they went.
 
 On its own: ``python -m local.graph_simulator --port 8002`` (the local stack and the tests start it in
 process; the sender benchmark runs it as its own process, as Meta is).
@@ -46,6 +54,10 @@ from werkzeug.wrappers import Request, Response
 _NUMBER = re.compile(r"^/(v\d+\.\d+)/([^/]+)$")
 _MESSAGES = re.compile(r"^/(v\d+\.\d+)/([^/]+)/messages$")
 _TEMPLATES = re.compile(r"^/(v\d+\.\d+)/([^/]+)/message_templates$")
+
+# The WhatsApp Business Account a number belongs to unless told: the one the README's sample webhook names
+# (events/webhook-body-text.json's entry.id; local/devtools.DEV_WABA_ID).
+DEFAULT_WABA_ID = "419561257915477"
 
 STATUS_UPDATE = "message_template_status_update"
 QUALITY_UPDATE = "message_template_quality_update"
@@ -223,6 +235,70 @@ def template_webhook(
     }
 
 
+# The statuses Meta reports of a message the business sent, and Meta's titles of the errors a message fails with
+# (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/).
+MESSAGE_STATUSES = ("sent", "delivered", "read", "failed")
+PRICED_STATUSES = ("sent", "delivered")
+UNDELIVERABLE = 131026
+META_ERROR_TITLES: dict[int, str] = {
+    131000: "Something went wrong",
+    131026: "Message undeliverable",
+    131047: "Re-engagement message",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement.",
+    131050: "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on "
+    "WhatsApp from your business.",
+}
+ERROR_CODES_PAGE = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+
+
+def meta_pricing(template_category: str | None) -> dict[str, Any]:
+    """Meta's ``pricing`` of a message (per-message pricing): a template is billed in its category, anything
+    else is a free service message (it can only go inside the customer service window)."""
+    if template_category is None:
+        return {"billable": False, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}
+    return {"billable": True, "pricing_model": "PMP", "category": template_category.lower(), "type": "regular"}
+
+
+def meta_status_error(code: int) -> dict[str, Any]:
+    """One of a ``failed`` status's ``errors``, in Meta's shape."""
+    title = META_ERROR_TITLES.get(code, f"Error {code}")
+    return {"code": code, "title": title, "message": title, "error_data": {"details": title}, "href": ERROR_CODES_PAGE}
+
+
+def status_webhook(
+    waba_id: str, phone_number_id: str, display_phone_number: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    """The webhook Meta posts for one status of a message the number sent, in Meta's shape: ``status`` is the
+    ``statuses[]`` entry (``id``: the wamid, ``status``, ``timestamp``, ``recipient_id``, and ``pricing`` or
+    ``errors`` as Meta adds them)."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": waba_id,
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": display_phone_number,
+                                "phone_number_id": phone_number_id,
+                            },
+                            "statuses": [status],
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _display_phone_number(phone_number_id: str, custom: dict[str, Any]) -> str:
+    """How the number shows (``displayPhoneNumber`` when set), as its details give it."""
+    return str(custom.get("displayPhoneNumber", f"+1 555-{phone_number_id[-4:]:0>4}"))
+
+
 def _json(status: int, payload: Any) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
 
@@ -274,7 +350,7 @@ class SimulatorState:
 class GraphSimulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = SimulatorState()
-        self._server: BaseWSGIServer = make_server(host, port, self._wsgi, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, self.wsgi, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="graph-simulator", daemon=True)
 
     @property
@@ -291,7 +367,8 @@ class GraphSimulator:
 
     # --- WSGI ------------------------------------------------------------------------------------------
 
-    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """The simulator as a WSGI application (its server's; the local stack's port serves its controls)."""
         request = Request(environ)
         return self._handle(request)(environ, start_response)
 
@@ -347,7 +424,7 @@ class GraphSimulator:
             200,
             {
                 "id": phone_number_id,
-                "display_phone_number": custom.get("displayPhoneNumber", f"+1 555-{phone_number_id[-4:]:0>4}"),
+                "display_phone_number": _display_phone_number(phone_number_id, custom),
                 "verified_name": custom.get("verifiedName", "Local Test Shop"),
                 "quality_rating": custom.get("qualityRating", "GREEN"),
                 "whatsapp_business_manager_messaging_limit": custom.get("messagingLimit", "TIER_2K"),
@@ -428,6 +505,99 @@ class GraphSimulator:
                 post_signed_webhook(target, body, secret)
         return bodies
 
+    def status_webhooks(
+        self,
+        status: str,
+        *,
+        to: list[str] | None = None,
+        phone_number_id: str = "",
+        waba_id: str = "",
+        error_code: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Meta's webhooks for ``status`` of each send it accepted (``to``: only those to these waIds;
+        ``phone_number_id``: only that number's), one a send, in the order they were sent."""
+        if status not in MESSAGE_STATUSES:
+            raise ValueError(f"status is one of {', '.join(MESSAGE_STATUSES)}, not {status!r}")
+        wanted = {wa_id.lstrip("+") for wa_id in to} if to else None
+        now = str(int(time.time()))
+        bodies = []
+        with self.state.lock:
+            for record in self.state.requests:
+                match = _MESSAGES.match(record["path"])
+                body = record["body"]
+                if not record.get("wamid") or match is None or not isinstance(body, dict):
+                    continue
+                number, recipient = match.group(2), str(body.get("to", "")).lstrip("+")
+                if (phone_number_id and number != phone_number_id) or (wanted is not None and recipient not in wanted):
+                    continue
+                custom = self.state.numbers.get(number, {})
+                account = waba_id or str(custom.get("wabaId") or DEFAULT_WABA_ID)
+                entry: dict[str, Any] = {
+                    "id": record["wamid"],
+                    "status": status,
+                    "timestamp": now,
+                    "recipient_id": recipient,
+                }
+                if status in PRICED_STATUSES:
+                    entry["pricing"] = meta_pricing(self._category_of(account, body))
+                if status == "failed":
+                    entry["errors"] = [meta_status_error(UNDELIVERABLE if error_code is None else error_code)]
+                display = re.sub(r"\D", "", _display_phone_number(number, custom))
+                bodies.append(status_webhook(account, number, display, entry))
+        return bodies
+
+    def _category_of(self, waba_id: str, send: dict[str, Any]) -> str | None:
+        """The category Meta bills a send in: a template's as the account's catalogue has it (``MARKETING``
+        for one it does not know, as Meta bills a template it cannot place); None for anything else (call
+        with the lock held)."""
+        if send.get("type") != "template":
+            return None
+        template = send.get("template") or {}
+        language = template.get("language")
+        code = language.get("code") if isinstance(language, dict) else language
+        found = next(
+            (
+                entry
+                for entry in self.state.templates_of(waba_id)
+                if entry["name"] == template.get("name") and entry["language"] == code
+            ),
+            None,
+        )
+        return str(found["category"]) if found else "MARKETING"
+
+    def post_statuses(self, spec: dict[str, Any]) -> Response:
+        """``POST /_simulator/statuses``: post the webhooks of :meth:`status_webhooks` to the webhook target,
+        signed; answers them and where they went (``postedTo``: null without a target)."""
+        to = spec.get("to")
+        if isinstance(to, str):
+            to = [to]
+        if to is not None and (not isinstance(to, list) or not all(isinstance(wa_id, str) for wa_id in to)):
+            return _json(400, {"error": "to is a list of waIds"})
+        code = spec.get("errorCode")
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+            return _json(400, {"error": "errorCode is Meta's error code, a number"})
+        try:
+            bodies = self.status_webhooks(
+                str(spec.get("status", "")),
+                to=to,
+                phone_number_id=str(spec.get("phoneNumberId") or ""),
+                waba_id=str(spec.get("wabaId") or ""),
+                error_code=code,
+            )
+        except ValueError as error:
+            return _json(400, {"error": str(error)})
+        with self.state.lock:
+            target, secret = self.state.webhook_url, self.state.app_secret
+        if not target:
+            return _json(200, {"webhooks": bodies, "postedTo": None})
+        for posted, body in enumerate(bodies):
+            try:
+                post_signed_webhook(target, body, secret)
+            except OSError as error:  # urllib's HTTPError (the target refused it) and URLError are OSErrors
+                message = f"the webhook target {target} did not take a status webhook: {error}"
+                return _json(502, {"error": message, "webhooks": bodies[:posted], "postedTo": target})
+        return _json(200, {"webhooks": bodies, "postedTo": target})
+
     def _send(self, phone_number_id: str, body_text: str, record: dict[str, Any]) -> Response:
         """Accept a send with a fresh wamid, kept on the request's ``record`` (``wamid``: what a test posts
         Meta's statuses for)."""
@@ -488,6 +658,8 @@ class GraphSimulator:
                 self.state.webhook_url = str(spec.get("url", ""))
                 self.state.app_secret = str(spec.get("appSecret", ""))
                 return _json(200, {"url": self.state.webhook_url})
+        if action == "statuses" and request.method == "POST":
+            return self.post_statuses(request.get_json(force=True, silent=True) or {})
         if action.startswith("templates/") and request.method == "POST":
             spec = request.get_json(force=True) or {}
             if not spec.get("name") or not spec.get("language"):

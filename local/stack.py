@@ -63,6 +63,7 @@ class LocalStack:
     components: list[Any] = field(default_factory=list)
     pollers: list[SqsPoller | StreamPoller] = field(default_factory=list)
     physical: dict[str, str] = field(default_factory=dict)
+    simulator: GraphSimulator | None = None  # the stack's own (none when GRAPH_API_BASE_URL names another)
 
     def __post_init__(self) -> None:
         self._stopped = threading.Event()
@@ -153,12 +154,13 @@ class LocalStack:
     def _configure_functions(self) -> None:
         if not self.graph_api_base_url:
             simulator = GraphSimulator(host="127.0.0.1").start()
-            # Template changes made on the simulator (POST /_simulator/templates/{waba}) reach this stack's
-            # webhooks as Meta's would, signed with its app secret.
+            # Template changes and message statuses made on the simulator (POST /_simulator/templates/{waba},
+            # /_simulator/statuses) reach this stack's webhooks as Meta's would, signed with its app secret.
             simulator.state.webhook_url = self.webhook_url
             simulator.state.app_secret = defaults.value("META_APP_SECRET")
             self.components.append(simulator)
             self.graph_api_base_url = simulator.url
+            self.simulator = simulator
         if not self.openai_base_url:
             from local.openai_simulator import OpenAISimulator
 
@@ -231,6 +233,8 @@ class LocalStack:
         service = LocalApigwService(api, SamRunner(self.lambdas), port=self.port, host=self.host)
         service.create()
         function_urls.install(service._app, self.lambdas)
+        if self.simulator is not None:
+            service._app.wsgi_app = SimulatorControls(service._app.wsgi_app, self.simulator)
         self.http = make_server(self.host, self.port, service._app, threaded=True, fd=self._api_socket.fileno())
         self.port = self.http.port
         threading.Thread(target=self.http.serve_forever, name="api-gateway", daemon=True).start()
@@ -256,6 +260,31 @@ class LocalStack:
             self._api_socket.close()
         for component in reversed(self.components):
             component.stop()
+
+
+class SimulatorControls:
+    """WSGI: the Graph simulator's control routes (``/_simulator/…``: its requests, statuses, templates…) on
+    the API's port, answered by the stack's own simulator, so a developer command needs no other address
+    (``make statuses``); every other path goes on to ``app``."""
+
+    def __init__(self, app: Any, simulator: GraphSimulator) -> None:
+        self.app = app
+        self.simulator = simulator
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO") or "/"
+        if not path.startswith("/_simulator/"):
+            return self.app(environ, start_response)
+        started = time.monotonic()
+        statuses: list[int] = []
+
+        def record_status(status: str, headers: Any, *rest: Any) -> Any:
+            statuses.append(int(status.split(" ", 1)[0]))
+            return start_response(status, headers, *rest)
+
+        answer = self.simulator.wsgi(environ, record_status)
+        terminal.report_path(environ.get("REQUEST_METHOD", "?"), path, statuses[0] if statuses else 0, started)
+        return answer
 
 
 def main(argv: list[str] | None = None) -> int:

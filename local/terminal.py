@@ -220,9 +220,13 @@ def after_invocation() -> None:
 
 def report_request(event: dict[str, Any], status: int, started: float) -> None:
     """One line for an HTTP API (payload 2.0) request; ``started`` is a ``time.monotonic()`` reading."""
+    http = event.get("requestContext", {}).get("http", {})
+    report_path(http.get("method", "?"), event.get("rawPath") or http.get("path", "?"), status, started)
+
+
+def report_path(method: str, path: str, status: int, started: float) -> None:
+    """One line for a request to ``path`` (an API's, or the Graph simulator's controls on the API's port)."""
     if _installed is not None:
-        http = event.get("requestContext", {}).get("http", {})
-        method, path = http.get("method", "?"), event.get("rawPath") or http.get("path", "?")
         _installed.terminal.print(request_line(method, path, status, _since(started)))
 
 

@@ -1,23 +1,31 @@
-"""The README's first session, run as written (bash + curl + make) against a local stack."""
+"""The README's sessions, run as written (bash + curl + make) against a local stack."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def bash_block(heading: str) -> str:
+    """The first bash block of the README's section ``heading``."""
+    section = README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert found, f"no bash block in the README's {heading!r}"
+    return found.group(1)
+
+
 def first_session_script() -> str:
-    text = README.read_text()
-    section = text.split("## A first session with curl", 1)[1]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return bash_block("A first session with curl")
 
 
 def run_as_written(stack: RunningStack, script: str) -> list[str]:
@@ -73,8 +81,7 @@ def test_the_readme_session_works_as_written(stack: RunningStack) -> None:
 
 
 def ai_session_script() -> str:
-    section = README.read_text().split("## An AI sales agent", 1)[1]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return bash_block("An AI sales agent")
 
 
 def test_the_readme_ai_session_works_as_written(stack: RunningStack) -> None:
@@ -95,8 +102,7 @@ def test_the_readme_ai_session_works_as_written(stack: RunningStack) -> None:
 
 
 def flow_session_script() -> str:
-    section = README.read_text().split("## Flows in make dev", 1)[1]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return bash_block("Flows in make dev")
 
 
 def test_the_readme_flow_session_works_as_written(stack: RunningStack) -> None:
@@ -126,8 +132,7 @@ def test_the_readme_flow_session_works_as_written(stack: RunningStack) -> None:
 
 
 def analytics_session_script() -> str:
-    section = README.read_text().split("## Analytics in make dev", 1)[1]
-    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return bash_block("Analytics in make dev")
 
 
 def test_the_readme_analytics_session_reports_the_traffic_exactly(stack: RunningStack) -> None:
@@ -149,3 +154,57 @@ def test_the_readme_analytics_session_reports_the_traffic_exactly(stack: Running
     )
     assert automations == "Welcome and menu 1 1.0"
     assert ai == "1 0 True True"
+
+
+@pytest.fixture(scope="module")
+def campaign_stack() -> Iterator[RunningStack]:
+    """``CAMPAIGN_POLL_SECONDS=1 make dev``, as the campaigns section suggests: its own Graph simulator (whose
+    controls the stack serves on its port: ``make statuses``), a campaign looked at every second."""
+    running = start_stack({"CAMPAIGN_POLL_SECONDS": "1"})
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_the_readme_campaign_session_fills_the_funnel_as_written(campaign_stack: RunningStack) -> None:
+    """make dev, issue 14's "done when": a new shop syncs its templates from the simulator, customers opt in
+    (START) and are tagged, a campaign for the tag is dry-run, launched, paused, resumed and completed, and
+    the funnel fills from the simulator's statuses (make statuses) and a customer's reply."""
+    script = bash_block("Campaigns in make dev")
+    assert "make -s statuses" in script
+    lines = run_as_written(campaign_stack, script)
+    assert len(lines) == 24, "\n".join(lines)
+    connected, synced, spring, *said = lines[:7]
+    vip, dry_run, actions, completed = lines[7:10], lines[10], lines[11:14], lines[14]
+    sends, delivered, read, replied = lines[15:17], lines[17], lines[18], lines[19]
+    funnel, recipients = lines[20], lines[21:]
+    assert (connected, synced, spring) == ("201", "12 True", "spring_sale APPROVED MARKETING")
+    assert said == ['{"success":true}'] * 4
+    assert sorted(vip) == [
+        "84907000001 Lan ['vip'] opted_in",
+        "84907000002 Minh ['vip'] opted_in",
+        "84907000003 Hùng ['vip'] unknown",
+    ]
+    assert dry_run == "marketing 3 2 {'total': 1, 'noConsent': 1}"
+    assert actions == ["running", "paused", "running"]
+    assert completed == "completed {'recipients': 3, 'sent': 2, 'failed': 0, 'skipped': 1}"
+    # One send per opted-in vip customer, their name in it; nothing to Hùng (no consent) or Tú (not vip).
+    assert sorted(sends) == ["84907000001 spring_sale Lan", "84907000002 spring_sale Minh"]
+    recorded = httpx.get(f"http://127.0.0.1:{campaign_stack.port}/_simulator/requests").json()["requests"]
+    accepted = [r["body"]["to"] for r in recorded if r.get("wamid") and "/106540352242926/" in r["path"]]
+    assert sorted(accepted) == ["84907000001", "84907000002"]
+    assert delivered == "posted 2 delivered statuses: 84907000001, 84907000002"
+    assert read == "posted 1 read status: 84907000001"
+    assert replied == '{"success":true}'
+    assert funnel == (
+        "{'messages': 2, 'sent': 2, 'delivered': 2, 'read': 1, 'failed': 0, 'failedByCode': {}, "
+        "'limitedByMeta': 0, 'replied': 1, 'billable': {'marketing': 2}, 'estimatedMetaChargeUsd': 0.1464}"
+    )
+    assert sorted(recipients) == [
+        "84907000001 sent read",
+        "84907000002 sent delivered",
+        "84907000003 skipped no_consent",
+    ]
+    # make dev's terminal: every webhook named the shop's own WhatsApp Business Account, nothing failed.
+    assert [line for line in campaign_stack.printed() if line.startswith(("WARNING", "ERROR"))] == []

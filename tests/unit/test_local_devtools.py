@@ -1,6 +1,6 @@
-"""The developer commands behind `make say`, `make press`, `make template-event` and `make flow`
+"""The developer commands behind `make say`, `make press`, `make template-event`, `make statuses` and `make flow`
 (local/devtools.py): what they post, read as the service reads Meta's deliveries, and signed as Meta signs
-them."""
+them (`make statuses` asks the Graph simulator, which posts and signs)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from local import devtools
 from local.defaults import LOCAL_DEFAULTS
+from local.graph_simulator import DEFAULT_WABA_ID, GraphSimulator
 from mkt_whatsapp.whatsapp.inbound_content import content_of, readable_text, typed_text
 from mkt_whatsapp.whatsapp.signature import is_valid
 from mkt_whatsapp.whatsapp.webhook_models import WebhookDelivery
@@ -63,6 +64,10 @@ def test_say_posts_a_signed_text_message(posted: Posted, capsys: pytest.CaptureF
     assert phone_number_id == devtools.DEV_PHONE_NUMBER_ID
     assert message.sender_phone == "84900000001"
     assert content_of(message) == {"type": "text", "text": "Có giao hàng không?"}
+    # The README's WhatsApp Business Account, as the simulator's statuses name it: a shop connected with it
+    # (or that learnt it from the README's sample webhook) is told of no other.
+    [entry] = WebhookDelivery.model_validate_json(call["content"]).entry
+    assert entry.id == devtools.DEV_WABA_ID == DEFAULT_WABA_ID
 
 
 def test_press_posts_a_signed_reply_button_press(posted: Posted, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,3 +228,60 @@ def test_template_event_posts_metas_signed_webhooks_for_each_change(
 def test_template_event_needs_a_change(posted: Posted) -> None:
     assert devtools.main(["template-event", "--name", "order_update", "--api", API]) == 2
     assert posted.calls == []
+
+
+def test_statuses_has_the_simulator_post_them_and_says_to_whom(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make statuses``: one control request to the Graph simulator (through the local stack's port); it
+    prints how many statuses the simulator posted, and to whom."""
+    simulator = GraphSimulator().start()
+    try:
+        for to in ("84907000002", "84907000001"):
+            reply = httpx.post(
+                f"{simulator.url}/v23.0/{devtools.DEV_PHONE_NUMBER_ID}/messages",
+                headers={"Authorization": "Bearer EAAlocal"},
+                json={"messaging_product": "whatsapp", "to": to, "type": "template", "template": {"name": "promo"}},
+            )
+            assert reply.status_code == 200
+        posted = Posted(httpx.Response(200, json={"webhooks": simulator.status_webhooks("failed"), "postedTo": API}))
+        monkeypatch.setattr(httpx, "post", posted)
+        argv = ["statuses", "--status", "failed", "--to", "84907000001,84907000002", "--graph", simulator.url]
+        assert devtools.main([*argv, "--phone-number-id", "106540352242926", "--error-code", "131049"]) == 0
+    finally:
+        simulator.stop()
+    assert capsys.readouterr().out == "posted 2 failed statuses: 84907000001, 84907000002\n"
+    [call] = posted.calls
+    assert call["url"] == f"{simulator.url}/_simulator/statuses"
+    assert call["json"] == {
+        "status": "failed",
+        "to": ["84907000001", "84907000002"],
+        "phoneNumberId": "106540352242926",
+        "errorCode": 131049,
+    }
+
+
+def test_statuses_for_every_message_by_default(posted: Posted) -> None:
+    posted.replies.append(httpx.Response(200, json={"webhooks": [], "postedTo": API}))
+    assert devtools.main(["statuses", "--status", "read", "--to", "", "--phone-number-id", "", "--waba", ""]) == 1
+    [call] = posted.calls
+    assert call["url"] == f"{devtools.DEFAULT_GRAPH}/_simulator/statuses"
+    assert call["json"] == {"status": "read"}  # every message the simulator accepted, the README's account
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (httpx.Response(200, json={"webhooks": [], "postedTo": API}), "accepted no message to 84907000009"),
+        (httpx.Response(400, json={"error": "status is one of"}), "answered 400"),
+        (httpx.Response(200, json={"webhooks": [{"entry": []}], "postedTo": None}), "no webhook target"),
+    ],
+)
+def test_statuses_that_posted_nothing_is_a_failed_command(
+    posted: Posted, capsys: pytest.CaptureFixture[str], answer: httpx.Response, says: str
+) -> None:
+    posted.replies.append(answer)
+    assert devtools.main(["statuses", "--status", "delivered", "--to", "84907000009"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert says in captured.err

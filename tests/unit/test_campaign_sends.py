@@ -358,6 +358,103 @@ def test_cancel_mid_send_marks_what_is_not_sent_cancelled_and_never_sends_it(sho
     assert detail(api, campaign_id)["status"] == "cancelled"
 
 
+# --- a campaign message in the sender's retry path ------------------------------------------------------
+
+
+def accepted(shop: dict[str, Any]) -> list[str]:
+    """Whom the Graph simulator accepted a campaign send for (a faulted request is not a send)."""
+    return sorted(
+        request["body"]["to"]
+        for request in list(shop["graph"].state.requests)
+        if request.get("wamid") and request["body"].get("type") == "template"
+    )
+
+
+def a_send_left_for_a_retry(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A launched campaign whose first send met a Meta 500: its message is stored ``queued`` and back on the
+    outbound queue for the sender's retry, its recipient still ``queued``. Returns the campaign and that
+    recipient."""
+    from local.graph_simulator import Fault
+
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    shop["graph"].state.faults.append(Fault(match="/messages", status=500, count=1, body={"error": {"message": "x"}}))
+    assert sender_batch(shop["aws"], 1) == 1
+    [(recipient, message)] = [
+        (r, m)
+        for r in recipients(campaign_id).values()
+        if (m := get_table().get(keys.message_pk(str(r.get("messageId"))), keys.MESSAGE_SK)) is not None
+    ]
+    assert (recipient["status"], message["status"], message["campaignId"]) == ("queued", "queued", campaign_id)
+    assert len(template_sends(shop["graph"])) == 1
+    assert accepted(shop) == []
+    return campaign_id, recipient
+
+
+def stored_message(recipient: dict[str, Any]) -> dict[str, Any]:
+    message = get_table().get(keys.message_pk(str(recipient["messageId"])), keys.MESSAGE_SK)
+    assert message is not None
+    return message
+
+
+def test_a_campaign_message_retried_while_its_campaign_runs_is_sent_once(shop: dict[str, Any]) -> None:
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert accepted(shop) == EVERYONE
+    assert stored_message(recipient)["status"] == "sent"
+    assert detail(shop["api"], campaign_id)["stats"]["sent"] == 5
+
+
+def test_a_campaign_message_retried_after_its_campaign_is_cancelled_is_withdrawn_not_sent(shop: dict[str, Any]) -> None:
+    api, aws = shop["api"], shop["aws"]
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    assert api.post(f"/campaigns/{campaign_id}/cancel").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)  # four recipients and the message's retry
+
+    assert len(template_sends(shop["graph"])) == 1  # nothing more reached Meta
+    message = stored_message(recipient)
+    assert (message["status"], message["errors"][0]["code"]) == ("failed", "CAMPAIGN_CANCELLED")
+    assert recipients(campaign_id)[recipient["customerKey"]]["status"] == "cancelled"
+    stats = wait_for(lambda: (s := current(campaign_id)["stats"])["cancelled"] == 5 and s, what="the cancellation")
+    assert (stats["sent"], stats["failed"], stats["queued"], stats["paused"]) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("then", ["resume", "cancel"])
+def test_a_campaign_message_retried_after_its_campaign_is_paused_waits_with_its_recipient(
+    shop: dict[str, Any], then: str
+) -> None:
+    """Paused, the retry parks the recipient with its stored message: a resume sends that message, once; a
+    cancellation's sweep withdraws it."""
+    api, aws = shop["api"], shop["aws"]
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    assert api.post(f"/campaigns/{campaign_id}/pause").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+    assert len(template_sends(shop["graph"])) == 1
+    parked = recipients(campaign_id)[recipient["customerKey"]]
+    assert (parked["status"], parked["messageQueued"]) == ("paused", True)
+    assert stored_message(recipient)["status"] == "queued"
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["paused"], stats["queued"], stats["sent"]) == (5, 0, 0)
+
+    assert api.post(f"/campaigns/{campaign_id}/{then}").status == 200
+    if then == "resume":
+        send_until(aws, status_is(campaign_id, "completed"))
+        assert accepted(shop) == EVERYONE  # each once, the retried message among them
+        message = stored_message(recipient)
+        assert (message["status"], message["sendAttempts"]) == ("sent", 2)
+        stats = detail(api, campaign_id)["stats"]
+        assert (stats["sent"], stats["paused"], stats["queued"]) == (5, 0, 0)
+    else:
+        stats = wait_for(lambda: (s := current(campaign_id)["stats"])["cancelled"] == 5 and s, what="the sweep")
+        assert (stats["sent"], stats["paused"], stats["queued"]) == (0, 0, 0)
+        message = stored_message(recipient)
+        assert (message["status"], message["errors"][0]["code"]) == ("failed", "CAMPAIGN_CANCELLED")
+        drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+        assert len(template_sends(shop["graph"])) == 1
+
+
 # --- the tier, quiet hours, the schedule ----------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ once), ``wait`` (``seconds``), ``until`` (``at``: the schedule), or ``end``.
   ``LEASE``) and they are enqueued; the sender sends them or parks them again. When nothing is queued or
   waiting any more, the campaign is ``completed``. Otherwise it looks again after ``campaign_poll_seconds``.
 - **Paused** or replaced by a newer execution (its ``generation``): end. A resume starts the next one.
-- **Cancelled**: mark every waiting recipient cancelled, a page at a time; end.
+- **Cancelled**: mark every waiting recipient cancelled, a page at a time (one parked with its stored message
+  has the message withdrawn: campaigns/sending.py); end.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp.campaigns import audience, quiet_hours
+from mkt_whatsapp.campaigns import audience, quiet_hours, sending
 from mkt_whatsapp.core import queues
 from mkt_whatsapp.core.clock import iso
 from mkt_whatsapp.core.errors import BusinessRuleViolation
@@ -260,12 +261,17 @@ def _wake(campaign: Item, now: datetime) -> int:
 
 
 def _sweep(campaign: Item) -> int:
-    """Mark a page of each waiting state of a cancelled campaign cancelled; returns how many."""
+    """Mark a page of each waiting state of a cancelled campaign cancelled; returns how many. A recipient
+    parked with its stored message (``messageQueued``) is cancelled by the sender's rule, which withdraws the
+    message (campaigns/sending.cancel); the others are moved 99 to a transaction."""
     table = get_table()
     campaign_id = str(campaign["campaignId"])
     at = iso(datetime.now(UTC))
     swept = 0
     for state in campaign_store.PARKED:
         waiting = campaign_store.parked(table, campaign_id, state, due_by=None, limit=get_settings().campaign_page_size)
-        swept += len(campaign_store.move_recipients(table, campaign_id, waiting, campaign_store.CANCELLED, at=at))
+        with_message = [recipient for recipient in waiting if recipient.get("messageQueued")]
+        swept += sum(sending.cancel(campaign, recipient) == campaign_store.CANCELLED for recipient in with_message)
+        alone = [recipient for recipient in waiting if not recipient.get("messageQueued")]
+        swept += len(campaign_store.move_recipients(table, campaign_id, alone, campaign_store.CANCELLED, at=at))
     return swept

@@ -389,6 +389,7 @@ def _move_op(
     at: str,
     wake_at: str = "",
     reason: str | None = None,
+    message_queued: bool = False,
 ) -> Write:
     customer_key = str(recipient["customerKey"])
     names = {"#status": "status"}
@@ -398,6 +399,9 @@ def _move_op(
     if reason is not None:
         sets.append("reason = :reason")
         values[":reason"] = reason
+    if message_queued:
+        sets.append("messageQueued = :queued")
+        values[":queued"] = True
     if to_state in PARKED:
         parking = _parking(campaign_id, to_state, customer_key, wake_at)
         sets += ["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]
@@ -425,19 +429,22 @@ def move_recipients(
     at: str,
     wake_at: str = "",
     reason: str | None = None,
+    message_queued: bool = False,
 ) -> list[Item]:
     """Move recipients (as read) to ``to_state``, counted, 99 to a transaction; a chunk one of whose
-    recipients moved meanwhile is done one by one. Returns those moved."""
+    recipients moved meanwhile is done one by one. Returns those moved. ``message_queued``: their message is
+    stored, ``queued`` and nobody is sending it (it waits with them; a cancellation withdraws it)."""
     moved: list[Item] = []
+    options: dict[str, Any] = {"at": at, "wake_at": wake_at, "reason": reason, "message_queued": message_queued}
     for start in range(0, len(moving), CHUNK):
         chunk = moving[start : start + CHUNK]
         try:
-            _move(table, campaign_id, chunk, to_state, at=at, wake_at=wake_at, reason=reason)
+            _move(table, campaign_id, chunk, to_state, **options)
             moved += [dict(recipient) for recipient in chunk]
         except RecipientMoved:
             for recipient in chunk:
                 try:
-                    _move(table, campaign_id, [recipient], to_state, at=at, wake_at=wake_at, reason=reason)
+                    _move(table, campaign_id, [recipient], to_state, **options)
                     moved.append(dict(recipient))
                 except RecipientMoved:
                     continue
@@ -453,13 +460,15 @@ def _move(
     at: str,
     wake_at: str,
     reason: str | None,
+    message_queued: bool,
 ) -> None:
     deltas: Counter[str] = Counter()
     for recipient in chunk:
         deltas[counter(str(recipient["status"]), recipient.get("reason"))] -= 1
         deltas[counter(to_state, reason)] += 1
     writes = [
-        _move_op(table, campaign_id, recipient, to_state, at=at, wake_at=wake_at, reason=reason) for recipient in chunk
+        _move_op(table, campaign_id, r, to_state, at=at, wake_at=wake_at, reason=reason, message_queued=message_queued)
+        for r in chunk
     ]
     changed = {name: amount for name, amount in deltas.items() if amount}
     if changed:  # a recipient staying in its state (a new wake time) counts nothing

@@ -455,6 +455,30 @@ def test_a_campaign_message_retried_after_its_campaign_is_paused_waits_with_its_
         assert len(template_sends(shop["graph"])) == 1
 
 
+# --- a recipient given up ------------------------------------------------------------------------------
+
+
+def test_an_abandoned_recipient_whose_message_is_stored_has_it_withdrawn(shop: dict[str, Any]) -> None:
+    """A recipient given up while its stored message waits for a retry: the message is failed SEND_ABANDONED
+    with it, and the retry then sends nothing."""
+    from mkt_whatsapp.campaigns import sending
+    from mkt_whatsapp.store import campaigns as campaign_store
+
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    campaign = campaign_store.get(get_table(), campaign_id)
+    assert campaign is not None
+    assert sending.abandon(campaign, recipient) == "withdrawn"
+    message = stored_message(recipient)
+    assert (message["status"], message["errors"][0]["code"]) == ("failed", "SEND_ABANDONED")
+    settled = recipients(campaign_id)[recipient["customerKey"]]
+    assert (settled["status"], settled["reason"]) == ("failed", "SEND_ABANDONED")
+
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert accepted(shop) == [wa_id for wa_id in EVERYONE if wa_id != recipient["waId"]]
+    stats = detail(shop["api"], campaign_id)["stats"]
+    assert (stats["sent"], stats["failed"]) == (4, 1)
+
+
 # --- the tier, quiet hours, the schedule ----------------------------------------------------------------
 
 

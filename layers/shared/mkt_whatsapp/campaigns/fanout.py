@@ -271,7 +271,7 @@ def _sweep(campaign: Item) -> int:
     for state in campaign_store.PARKED:
         waiting = campaign_store.parked(table, campaign_id, state, due_by=None, limit=get_settings().campaign_page_size)
         with_message = [recipient for recipient in waiting if recipient.get("messageQueued")]
-        swept += sum(sending.cancel(campaign, recipient) == campaign_store.CANCELLED for recipient in with_message)
+        swept += sum(sending.cancel(campaign, recipient) != "in_flight" for recipient in with_message)
         alone = [recipient for recipient in waiting if not recipient.get("messageQueued")]
         swept += len(campaign_store.move_recipients(table, campaign_id, alone, campaign_store.CANCELLED, at=at))
     return swept

@@ -39,6 +39,9 @@ claim decides. Parking, not a record cycling through the queue's backoff, becaus
 record would run out of its five receives, or cycle for nothing), the campaign's stats show it ``paused`` with
 the others, and one mechanism wakes everything a pause held; the cancellation's sweep withdraws the message of
 a recipient parked with one (campaigns/fanout.py).
+
+A recipient the sender never gets through can be given up (:func:`abandon`): failed ``SEND_ABANDONED``, its
+stored message withdrawn with the same reason, by the same rule.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ CONVERSATION_NAMESPACE = uuid.UUID("0b8f7c1e-92d4-5e6a-8c3b-7a1f4e9d2c60")
 # template (those sending it).
 _ACCOUNT_REFUSALS = (standing.ACCOUNT_ACTION_REQUIRED, standing.ACCOUNT_DISCONNECTED)
 _TEMPLATE_REFUSALS = ("UNKNOWN_TEMPLATE", "TEMPLATE_NOT_APPROVED")
+
+# A recipient the sender never got through, given up (campaigns/fanout.py counts its attempts).
+ABANDONED = "SEND_ABANDONED"
 
 # A campaign's status, kept two seconds per container: a batch reads each of its campaigns once, and a pause
 # or a cancellation reaches every sender within these seconds.
@@ -152,25 +158,43 @@ def retry_message(body: dict[str, Any], receive_count: int, receipt_handle: str,
 
 
 def cancel(campaign: Item, recipient: Item) -> str:
-    """Cancel a recipient of a cancelled campaign, withdrawing its message if it is stored and not on its way."""
+    """Cancel a recipient of a cancelled campaign, withdrawing its message if it is stored and not on its way.
+    Returns what became of it: ``cancelled``, ``withdrawn``, ``settled`` (its message had ended) or
+    ``in_flight``."""
     return _park(campaign, recipient, campaign_store.CANCELLED)
+
+
+def abandon(campaign: Item, recipient: Item) -> str:
+    """Give up a queued recipient the sender never got through (its records failed every time, or were lost
+    every time): failed ``SEND_ABANDONED``, its message withdrawn with the same reason if it is stored and
+    nobody is sending it — so it is never sent later. Returns what became of it (as :func:`cancel`)."""
+    table = get_table()
+    message = message_store.get(table, str(recipient["messageId"]))
+    if message is not None:
+        return _withdraw(message, ABANDONED, "The sender failed on this campaign message every time it tried")
+    campaign_store.move_recipients(
+        table,
+        str(campaign["campaignId"]),
+        [recipient],
+        campaign_store.FAILED,
+        at=iso(datetime.now(UTC)),
+        reason=ABANDONED,
+    )
+    return campaign_store.FAILED
 
 
 def _park(campaign: Item, recipient: Item, state: str, *, wake_at: str = "") -> str:
     """Park (or cancel) a recipient the campaign does not send to now, unless its message is on its way
-    (see the module). Returns the recipient's state, or ``in_flight``."""
+    (see the module). Returns the recipient's state, or what became of its message (as :func:`cancel`)."""
     table = get_table()
-    message_id = str(recipient["messageId"])
-    message = message_store.get(table, message_id)
+    message = message_store.get(table, str(recipient["messageId"]))
+    if message is not None and state == campaign_store.CANCELLED:
+        return _withdraw(
+            message, delivery.CAMPAIGN_CANCELLED, "The campaign was cancelled before this message was sent"
+        )
     if message is not None and message.get("status") != "queued":
         delivery.settle_campaign_recipient(message)  # sent or failed already; else being sent, settled later
         return "in_flight"
-    if message is not None and state == campaign_store.CANCELLED:
-        withdrawn = delivery.withdraw(
-            message_id,
-            {"code": delivery.CAMPAIGN_CANCELLED, "title": "The campaign was cancelled before this message was sent"},
-        )
-        return campaign_store.CANCELLED if withdrawn is not None else "in_flight"  # else an attempt took it
     # A woken recipient parked again gets its new wake time (a paused one: whenever the campaign runs).
     campaign_store.move_recipients(
         table,
@@ -182,6 +206,16 @@ def _park(campaign: Item, recipient: Item, state: str, *, wake_at: str = "") -> 
         message_queued=message is not None,
     )
     return state
+
+
+def _withdraw(message: Item, code: str, title: str) -> str:
+    """Withdraw a campaign's stored message (delivery.withdraw: its recipient settled with it), unless it has
+    ended (its recipient is settled from it) or an attempt is sending it right now (which settles it)."""
+    if message.get("status") not in ("queued", "sending"):
+        delivery.settle_campaign_recipient(message)
+        return "settled"
+    withdrawn = delivery.withdraw(str(message["id"]), {"code": code, "title": title})
+    return "in_flight" if withdrawn is None else "withdrawn"
 
 
 def _send(campaign: Item, recipient: Item, deadline: float | None) -> str:

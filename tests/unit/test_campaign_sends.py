@@ -3,11 +3,13 @@ its steps by the in-process runner) enumerates the audience a page at a time and
 (drained here as its event source mapping would) sends each recipient once through the send rules, at the
 number's rate and the tier's limit; pause, resume and cancel take effect for what is not sent; quiet hours in
 Asia/Ho_Chi_Minh; a scheduled launch; a template paused by Meta, or the account needing action, pauses the
-campaign. Exactly once under a fan-out retry, a sender crash mid-batch and a recipient enqueued twice."""
+campaign. Exactly once under a fan-out retry, a sender crash mid-batch, a recipient enqueued twice, a send's
+retry meeting a pause or a cancel, and a record the queue lost or dead-lettered (found again by the runner)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -455,7 +457,85 @@ def test_a_campaign_message_retried_after_its_campaign_is_paused_waits_with_its_
         assert len(template_sends(shop["graph"])) == 1
 
 
-# --- a recipient given up ------------------------------------------------------------------------------
+# --- records the queue lost or dead-lettered ------------------------------------------------------------
+
+
+@pytest.fixture
+def stalls_soon(shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The runner takes queued recipients for lost after 1 s without a change (not 20 minutes), and a record
+    the sender fails comes back at once (the queue's visibility timeout 0, not 180 s)."""
+    from mkt_whatsapp.campaigns import fanout
+
+    monkeypatch.setattr(fanout, "STALL", timedelta(seconds=1))
+    sqs, url = shop["aws"].client("sqs"), shop["aws"].physical["OutboundQueue"]
+    visibility = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+    yield
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=visibility)
+
+
+def test_a_recipient_the_sender_fails_on_every_time_is_abandoned_and_the_campaign_completes(
+    shop: dict[str, Any], stalls_soon: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender raises on one recipient's record every time (five receives, then the dead-letter queue):
+    the runner hands it to the sender again MAX_ATTEMPTS times, then fails it SEND_ABANDONED; the campaign
+    completes with everyone else sent once."""
+    from mkt_whatsapp.campaigns import fanout, sending
+    from tests.support import queue_depth
+
+    poison = EVERYONE[2]
+    real_send_record = sending.send_record
+
+    def fails_on_one(body: dict[str, Any], *args: Any) -> str:
+        if body["customerKey"] == poison:
+            raise RuntimeError("the sender fails on this record")
+        return real_send_record(body, *args)
+
+    monkeypatch.setattr(sending, "send_record", fails_on_one)
+    api = shop["api"]
+    campaign_id = launch(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"), timeout=60)
+
+    assert accepted(shop) == [wa_id for wa_id in EVERYONE if wa_id != poison]
+    abandoned = recipients(campaign_id)[poison]
+    assert (abandoned["status"], abandoned["reason"], abandoned["attempts"]) == (
+        "failed",
+        "SEND_ABANDONED",
+        fanout.MAX_ATTEMPTS,
+    )
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["sent"], stats["failed"], stats["queued"]) == (4, 1, 0)
+    assert queue_depth(shop["aws"], "OutboundDeadLetterQueue") >= 1  # each round ended there, alarmed
+
+
+@pytest.mark.parametrize("then", ["runs", "cancel"])
+def test_a_record_the_queue_lost_is_enqueued_again_by_the_runner(
+    shop: dict[str, Any], stalls_soon: None, then: str
+) -> None:
+    """One recipient's record is deleted from the queue unhandled: once the campaign's queued recipients stop
+    moving, the runner finds it queued and enqueues it again — sent exactly once, or, the campaign cancelled
+    meanwhile, cancelled by the sender."""
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    sqs, url = aws.client("sqs"), aws.physical["OutboundQueue"]
+    [lost] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=30)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=lost["ReceiptHandle"])
+    lost_key = json.loads(lost["Body"])["customerKey"]
+
+    if then == "runs":
+        send_until(aws, status_is(campaign_id, "completed"))
+        assert accepted(shop) == EVERYONE
+        assert recipients(campaign_id)[lost_key]["attempts"] == 1
+        assert detail(api, campaign_id)["stats"]["sent"] == 5
+    else:
+        assert api.post(f"/campaigns/{campaign_id}/cancel").status == 200
+        senders_see_it()
+        send_until(aws, lambda: current(campaign_id)["stats"]["cancelled"] == 5, what="the lost one cancelled")
+        assert recipients(campaign_id)[lost_key]["status"] == "cancelled"
+        stats = detail(api, campaign_id)["stats"]
+        assert (stats["sent"], stats["queued"]) == (0, 0)
+        assert template_sends(shop["graph"]) == []
 
 
 def test_an_abandoned_recipient_whose_message_is_stored_has_it_withdrawn(shop: dict[str, Any]) -> None:

@@ -40,8 +40,9 @@ record would run out of its five receives, or cycle for nothing), the campaign's
 the others, and one mechanism wakes everything a pause held; the cancellation's sweep withdraws the message of
 a recipient parked with one (campaigns/fanout.py).
 
-A recipient the sender never gets through can be given up (:func:`abandon`): failed ``SEND_ABANDONED``, its
-stored message withdrawn with the same reason, by the same rule.
+A recipient whose records the queue lost, or dead-lettered, is enqueued again by the campaign's execution; one
+that never gets through is given up there (:func:`abandon`): failed ``SEND_ABANDONED``, its stored message
+withdrawn with the same reason, by the same rule.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ partition, ``CAMPAIGN#<campaignId>``:
 - ``RECIPIENT#<customerKey>``: what the campaign does with one customer, once: ``messageId`` (a UUIDv5 of
   the campaign and the customer), ``status`` (:data:`STATES`), ``reason`` (a skip's or a failure's),
   ``position`` (where the enumeration met the customer: a retried page knows its own recipients from a
-  duplicate), the rendered ``components``. Put with ``attribute_not_exists``: once per (campaign, customer).
-  A recipient that waits (:data:`PARKED`) is in GSI1 (``CAMPAIGN#<id>#PARKED#<state>`` /
-  ``<wakeAt>#<customerKey>``), a sparse index: waking them reads only them.
+  duplicate), the rendered ``components``; ``updatedAt`` (its last move), ``attempts`` (times it was handed to
+  the sender again after its record was lost: campaigns/fanout.py), ``messageQueued`` (it waits with its
+  message stored). Put with ``attribute_not_exists``: once per (campaign, customer). A recipient that waits
+  (:data:`PARKED`) is in GSI1 (``CAMPAIGN#<id>#PARKED#<state>`` / ``<wakeAt>#<customerKey>``), a sparse index:
+  waking them reads only them. A ``queued`` one is in no index: only a recovery looks for them
+  (:func:`queued_page`).
 """
 
 from __future__ import annotations
@@ -489,6 +492,45 @@ def settle_recipient(
         if move_recipients(table, campaign_id, [recipient], outcome, at=at, reason=reason):
             return True
     return False
+
+
+def queued_page(
+    table: Table, campaign_id: str, *, start: Mapping[str, Any] | None, limit: int
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """The campaign's recipients still ``queued`` among its next ``limit`` recipients after ``start`` (None: from
+    the first), in customer-key order, and where the next page starts (None: none left). One Query that reads
+    every recipient of the page, whatever its state: for finding records the queue lost, not for every day."""
+    return table.query_page(
+        None,
+        "PK",
+        keys.campaign_pk(campaign_id),
+        sk_prefix=keys.RECIPIENT_PREFIX,
+        limit=limit,
+        start=start,
+        filter_expression="#status = :queued",
+        values={":queued": QUEUED},
+        names={"#status": "status"},
+    )
+
+
+def count_attempt(table: Table, campaign_id: str, queued: Sequence[Mapping[str, Any]], *, at: str) -> list[Item]:
+    """One more attempt on each recipient still ``queued`` (``attempts``; ``updatedAt``: handed to the sender
+    again at ``at``); returns those counted (one that moved meanwhile is left out). One write each: only
+    recipients whose records were lost are ever counted."""
+    counted: list[Item] = []
+    for recipient in queued:
+        changed = table.update_if(
+            keys.campaign_pk(campaign_id),
+            keys.campaign_recipient_sk(str(recipient["customerKey"])),
+            "SET attempts = if_not_exists(attempts, :zero) + :one, updatedAt = :at",
+            {":zero": 0, ":one": 1, ":at": at, ":queued": QUEUED},
+            names={"#status": "status"},
+            condition="#status = :queued",
+            return_values="ALL_NEW",
+        )
+        if changed is not None:
+            counted.append(changed)
+    return counted
 
 
 def parked(table: Table, campaign_id: str, state: str, *, due_by: str | None, limit: int) -> list[Item]:

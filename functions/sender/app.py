@@ -1,6 +1,6 @@
 """Outbound sender: sends the queued messages of the outbound queue, with retries and backoff, and the
-campaigns' recipients (campaigns/sending.py); failed records are reported individually (partial batch
-response).
+campaigns' recipients; a campaign's message back for a retry is looked at with its campaign first
+(campaigns/sending.py). Failed records are reported individually (partial batch response).
 
 A batch's records are sent concurrently (Powertools' AsyncBatchProcessor, each send in a thread of one
 pool sharing the container's HTTP connection pool): a batch of ten takes about one Graph round trip, not
@@ -39,6 +39,8 @@ async def send_one(record: SQSRecord, lambda_context: LambdaContext | None = Non
     body, receives = _body(record.body), int(record.attributes.approximate_receive_count)
     if sending.is_campaign_record(body):  # a campaign's recipient (campaigns/sending.py)
         work = partial(sending.send_record, body, receives, record.receipt_handle, deadline)
+    elif sending.is_campaign_message(body):  # a campaign's stored message, retried unless its campaign holds it
+        work = partial(sending.retry_message, sender.parse(record.body), receives, record.receipt_handle, deadline)
     else:  # a stored message to send
         work = partial(sender.send_record, sender.parse(record.body), receives, record.receipt_handle, deadline)
     status = await asyncio.get_running_loop().run_in_executor(_pool, work)

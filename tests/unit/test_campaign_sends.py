@@ -3,11 +3,13 @@ its steps by the in-process runner) enumerates the audience a page at a time and
 (drained here as its event source mapping would) sends each recipient once through the send rules, at the
 number's rate and the tier's limit; pause, resume and cancel take effect for what is not sent; quiet hours in
 Asia/Ho_Chi_Minh; a scheduled launch; a template paused by Meta, or the account needing action, pauses the
-campaign. Exactly once under a fan-out retry, a sender crash mid-batch and a recipient enqueued twice."""
+campaign. Exactly once under a fan-out retry, a sender crash mid-batch, a recipient enqueued twice, a send's
+retry meeting a pause or a cancel, and a record the queue lost or dead-lettered (found again by the runner)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -356,6 +358,205 @@ def test_cancel_mid_send_marks_what_is_not_sent_cancelled_and_never_sends_it(sho
     assert (stats["sent"], stats["queued"], stats["paused"]) == (2, 0, 0)
     assert len(template_sends(shop["graph"])) == 2
     assert detail(api, campaign_id)["status"] == "cancelled"
+
+
+# --- a campaign message in the sender's retry path ------------------------------------------------------
+
+
+def accepted(shop: dict[str, Any]) -> list[str]:
+    """Whom the Graph simulator accepted a campaign send for (a faulted request is not a send)."""
+    return sorted(
+        request["body"]["to"]
+        for request in list(shop["graph"].state.requests)
+        if request.get("wamid") and request["body"].get("type") == "template"
+    )
+
+
+def a_send_left_for_a_retry(shop: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A launched campaign whose first send met a Meta 500: its message is stored ``queued`` and back on the
+    outbound queue for the sender's retry, its recipient still ``queued``. Returns the campaign and that
+    recipient."""
+    from local.graph_simulator import Fault
+
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    shop["graph"].state.faults.append(Fault(match="/messages", status=500, count=1, body={"error": {"message": "x"}}))
+    assert sender_batch(shop["aws"], 1) == 1
+    [(recipient, message)] = [
+        (r, m)
+        for r in recipients(campaign_id).values()
+        if (m := get_table().get(keys.message_pk(str(r.get("messageId"))), keys.MESSAGE_SK)) is not None
+    ]
+    assert (recipient["status"], message["status"], message["campaignId"]) == ("queued", "queued", campaign_id)
+    assert len(template_sends(shop["graph"])) == 1
+    assert accepted(shop) == []
+    return campaign_id, recipient
+
+
+def stored_message(recipient: dict[str, Any]) -> dict[str, Any]:
+    message = get_table().get(keys.message_pk(str(recipient["messageId"])), keys.MESSAGE_SK)
+    assert message is not None
+    return message
+
+
+def test_a_campaign_message_retried_while_its_campaign_runs_is_sent_once(shop: dict[str, Any]) -> None:
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert accepted(shop) == EVERYONE
+    assert stored_message(recipient)["status"] == "sent"
+    assert detail(shop["api"], campaign_id)["stats"]["sent"] == 5
+
+
+def test_a_campaign_message_retried_after_its_campaign_is_cancelled_is_withdrawn_not_sent(shop: dict[str, Any]) -> None:
+    api, aws = shop["api"], shop["aws"]
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    assert api.post(f"/campaigns/{campaign_id}/cancel").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)  # four recipients and the message's retry
+
+    assert len(template_sends(shop["graph"])) == 1  # nothing more reached Meta
+    message = stored_message(recipient)
+    assert (message["status"], message["errors"][0]["code"]) == ("failed", "CAMPAIGN_CANCELLED")
+    assert recipients(campaign_id)[recipient["customerKey"]]["status"] == "cancelled"
+    stats = wait_for(lambda: (s := current(campaign_id)["stats"])["cancelled"] == 5 and s, what="the cancellation")
+    assert (stats["sent"], stats["failed"], stats["queued"], stats["paused"]) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("then", ["resume", "cancel"])
+def test_a_campaign_message_retried_after_its_campaign_is_paused_waits_with_its_recipient(
+    shop: dict[str, Any], then: str
+) -> None:
+    """Paused, the retry parks the recipient with its stored message: a resume sends that message, once; a
+    cancellation's sweep withdraws it."""
+    api, aws = shop["api"], shop["aws"]
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    assert api.post(f"/campaigns/{campaign_id}/pause").status == 200
+    senders_see_it()
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+    assert len(template_sends(shop["graph"])) == 1
+    parked = recipients(campaign_id)[recipient["customerKey"]]
+    assert (parked["status"], parked["messageQueued"]) == ("paused", True)
+    assert stored_message(recipient)["status"] == "queued"
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["paused"], stats["queued"], stats["sent"]) == (5, 0, 0)
+
+    assert api.post(f"/campaigns/{campaign_id}/{then}").status == 200
+    if then == "resume":
+        send_until(aws, status_is(campaign_id, "completed"))
+        assert accepted(shop) == EVERYONE  # each once, the retried message among them
+        message = stored_message(recipient)
+        assert (message["status"], message["sendAttempts"]) == ("sent", 2)
+        stats = detail(api, campaign_id)["stats"]
+        assert (stats["sent"], stats["paused"], stats["queued"]) == (5, 0, 0)
+    else:
+        stats = wait_for(lambda: (s := current(campaign_id)["stats"])["cancelled"] == 5 and s, what="the sweep")
+        assert (stats["sent"], stats["paused"], stats["queued"]) == (0, 0, 0)
+        message = stored_message(recipient)
+        assert (message["status"], message["errors"][0]["code"]) == ("failed", "CAMPAIGN_CANCELLED")
+        drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)
+        assert len(template_sends(shop["graph"])) == 1
+
+
+# --- records the queue lost or dead-lettered ------------------------------------------------------------
+
+
+@pytest.fixture
+def stalls_soon(shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The runner takes queued recipients for lost after 1 s without a change (not 20 minutes), and a record
+    the sender fails comes back at once (the queue's visibility timeout 0, not 180 s)."""
+    from mkt_whatsapp.campaigns import fanout
+
+    monkeypatch.setattr(fanout, "STALL", timedelta(seconds=1))
+    sqs, url = shop["aws"].client("sqs"), shop["aws"].physical["OutboundQueue"]
+    visibility = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+    yield
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=visibility)
+
+
+def test_a_recipient_the_sender_fails_on_every_time_is_abandoned_and_the_campaign_completes(
+    shop: dict[str, Any], stalls_soon: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender raises on one recipient's record every time (five receives, then the dead-letter queue):
+    the runner hands it to the sender again MAX_ATTEMPTS times, then fails it SEND_ABANDONED; the campaign
+    completes with everyone else sent once."""
+    from mkt_whatsapp.campaigns import fanout, sending
+    from tests.support import queue_depth
+
+    poison = EVERYONE[2]
+    real_send_record = sending.send_record
+
+    def fails_on_one(body: dict[str, Any], *args: Any) -> str:
+        if body["customerKey"] == poison:
+            raise RuntimeError("the sender fails on this record")
+        return real_send_record(body, *args)
+
+    monkeypatch.setattr(sending, "send_record", fails_on_one)
+    api = shop["api"]
+    campaign_id = launch(shop)
+    send_until(shop["aws"], status_is(campaign_id, "completed"), timeout=60)
+
+    assert accepted(shop) == [wa_id for wa_id in EVERYONE if wa_id != poison]
+    abandoned = recipients(campaign_id)[poison]
+    assert (abandoned["status"], abandoned["reason"], abandoned["attempts"]) == (
+        "failed",
+        "SEND_ABANDONED",
+        fanout.MAX_ATTEMPTS,
+    )
+    stats = detail(api, campaign_id)["stats"]
+    assert (stats["sent"], stats["failed"], stats["queued"]) == (4, 1, 0)
+    assert queue_depth(shop["aws"], "OutboundDeadLetterQueue") >= 1  # each round ended there, alarmed
+
+
+@pytest.mark.parametrize("then", ["runs", "cancel"])
+def test_a_record_the_queue_lost_is_enqueued_again_by_the_runner(
+    shop: dict[str, Any], stalls_soon: None, then: str
+) -> None:
+    """One recipient's record is deleted from the queue unhandled: once the campaign's queued recipients stop
+    moving, the runner finds it queued and enqueues it again — sent exactly once, or, the campaign cancelled
+    meanwhile, cancelled by the sender."""
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    sqs, url = aws.client("sqs"), aws.physical["OutboundQueue"]
+    [lost] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=30)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=lost["ReceiptHandle"])
+    lost_key = json.loads(lost["Body"])["customerKey"]
+
+    if then == "runs":
+        send_until(aws, status_is(campaign_id, "completed"))
+        assert accepted(shop) == EVERYONE
+        assert recipients(campaign_id)[lost_key]["attempts"] == 1
+        assert detail(api, campaign_id)["stats"]["sent"] == 5
+    else:
+        assert api.post(f"/campaigns/{campaign_id}/cancel").status == 200
+        senders_see_it()
+        send_until(aws, lambda: current(campaign_id)["stats"]["cancelled"] == 5, what="the lost one cancelled")
+        assert recipients(campaign_id)[lost_key]["status"] == "cancelled"
+        stats = detail(api, campaign_id)["stats"]
+        assert (stats["sent"], stats["queued"]) == (0, 0)
+        assert template_sends(shop["graph"]) == []
+
+
+def test_an_abandoned_recipient_whose_message_is_stored_has_it_withdrawn(shop: dict[str, Any]) -> None:
+    """A recipient given up while its stored message waits for a retry: the message is failed SEND_ABANDONED
+    with it, and the retry then sends nothing."""
+    from mkt_whatsapp.campaigns import sending
+    from mkt_whatsapp.store import campaigns as campaign_store
+
+    campaign_id, recipient = a_send_left_for_a_retry(shop)
+    campaign = campaign_store.get(get_table(), campaign_id)
+    assert campaign is not None
+    assert sending.abandon(campaign, recipient) == "withdrawn"
+    message = stored_message(recipient)
+    assert (message["status"], message["errors"][0]["code"]) == ("failed", "SEND_ABANDONED")
+    settled = recipients(campaign_id)[recipient["customerKey"]]
+    assert (settled["status"], settled["reason"]) == ("failed", "SEND_ABANDONED")
+
+    send_until(shop["aws"], status_is(campaign_id, "completed"))
+    assert accepted(shop) == [wa_id for wa_id in EVERYONE if wa_id != recipient["waId"]]
+    stats = detail(shop["api"], campaign_id)["stats"]
+    assert (stats["sent"], stats["failed"]) == (4, 1)
 
 
 # --- the tier, quiet hours, the schedule ----------------------------------------------------------------

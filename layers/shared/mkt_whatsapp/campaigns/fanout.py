@@ -13,11 +13,29 @@ once), ``wait`` (``seconds``), ``until`` (``at``: the schedule), or ``end``.
   — and commits the cursor once. Inside the quiet hours it waits for their end instead; when the messaging
   tier's 24-hour limit is reached, recipients wait for it (``waiting_tier``) instead of being enqueued.
 - **Running, enumerated**: wake what waits and may go now (paused recipients after a resume, quiet hours
-  over, tier capacity back): their wake time is moved on by a lease (they are not woken again for
-  ``LEASE``) and they are enqueued; the sender sends them or parks them again. When nothing is queued or
-  waiting any more, the campaign is ``completed``. Otherwise it looks again after ``campaign_poll_seconds``.
+  over, tier capacity back): each is moved back to ``queued`` (out of the parked index, so it is not woken
+  twice, and counted among the queued the tier's capacity leaves room for) and enqueued; the sender sends it
+  or parks it again. When nothing is queued or waiting any more, the campaign is ``completed``. Otherwise it
+  looks again after ``campaign_poll_seconds``, watching its queued recipients (below).
 - **Paused** or replaced by a newer execution (its ``generation``): end. A resume starts the next one.
-- **Cancelled**: mark every waiting recipient cancelled, a page at a time; end.
+- **Cancelled**: mark every waiting recipient cancelled, a page at a time (one parked with its stored message
+  has the message withdrawn: campaigns/sending.py); then, while recipients are still queued (the sender
+  cancels them as it meets them), watch them as a running campaign does; end when none is.
+
+**Records the queue lost.** A queued recipient is in the queue or in the sender's hands — unless its record
+was lost: dead-lettered after the sender failed on it at every receive (an unexpected exception, a timeout),
+or deleted unhandled. Nothing in the table points at queued recipients (an index entry would cost two more
+writes for every recipient, sent or not), so they are found only when they are likely lost: the execution
+carries a **watch** from step to step (the campaign's ``queued`` count and since when it has not changed; in
+the machine's state, no write). When the count has not moved for :data:`STALL` — longer than a record's five
+receives take to reach the dead-letter queue, while a large campaign's own backlog keeps it moving — a
+**recovery** reads the campaign's recipients a page a step (``RECOVERY_PAGE``, a Query of the partition
+filtered to ``queued``: a full read of the recipients, paid only then) and takes those queued since before the
+watch began: each is counted an attempt (``attempts``, one write) and enqueued again — the sender is
+idempotent per recipient, so a record that was only late is still sent once. One that has had
+:data:`MAX_ATTEMPTS` is abandoned: failed ``SEND_ABANDONED``, its message withdrawn if it is stored and not
+being sent (campaigns/sending.abandon). So every recipient ends settled and the campaign completes, after
+about ``MAX_ATTEMPTS + 1`` stalls at worst.
 """
 
 from __future__ import annotations
@@ -32,9 +50,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from mkt_whatsapp.campaigns import audience, quiet_hours
+from mkt_whatsapp.campaigns import audience, quiet_hours, sending
 from mkt_whatsapp.core import queues
-from mkt_whatsapp.core.clock import iso
+from mkt_whatsapp.core.clock import iso, parse_iso
 from mkt_whatsapp.core.errors import BusinessRuleViolation
 from mkt_whatsapp.core.settings import get_settings
 from mkt_whatsapp.store import accounts as account_store
@@ -44,8 +62,13 @@ from mkt_whatsapp.store.table import Item
 
 logger = Logger(child=True)
 
-# A woken recipient is not woken again for this long: time to cross the queue to the sender.
-LEASE = timedelta(minutes=15)
+# A campaign whose queued recipients have not moved for this long has lost records: one dead-lettered after
+# the sender failed on it five times (180 s apart at most: 15 minutes), or one deleted unhandled.
+STALL = timedelta(minutes=20)
+# Times a lost recipient is handed to the sender again before it is abandoned (failed SEND_ABANDONED).
+MAX_ATTEMPTS = 3
+# Recipients a recovery step reads (one Query, which DynamoDB stops at 1 MB).
+RECOVERY_PAGE = 1000
 # The messages of a campaign's recipients: one id per (campaign, customer), whoever sends it, however often.
 MESSAGE_NAMESPACE = uuid.UUID("6f1d6a52-4c2e-5b8a-9f0e-2d9c4a7b1e30")
 
@@ -85,7 +108,12 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
         _start(campaign, generation, iso(now))
         return {**out, "next": "step"}
     if campaign["status"] == "cancelled":
-        return {**out, "next": "step" if _sweep(campaign) else "end"}
+        if _sweep(campaign):
+            return {**out, "next": "step"}
+        queued = campaign_store.counts(table, campaign_id).get(campaign_store.QUEUED, 0)
+        if not queued:
+            return {**out, "next": "end"}
+        return {**out, **_watch_queued(run, campaign, queued, now)}  # the sender cancels them; a lost one is found
     if campaign["status"] != "running":
         return {**out, "next": "end"}
     quiet_end = quiet_hours.window_end(campaign.get("quietHours"), now)
@@ -94,7 +122,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
             return {**out, "next": "wait", "seconds": max(1, int((quiet_end - now).total_seconds()) + 1)}
         _page(campaign, generation)
         return {**out, "next": "step"}
-    if quiet_end is None and _wake(campaign, now):
+    if "recovery" not in run and quiet_end is None and _wake(campaign, now):
         return {**out, "next": "step"}
     counted = campaign_store.counts(table, campaign_id)
     if not any(counted.get(state, 0) for state in (campaign_store.QUEUED, *campaign_store.PARKED)):
@@ -106,7 +134,7 @@ def step(run: dict[str, Any]) -> dict[str, Any]:
             generation=generation,
         )
         return {**out, "next": "end"}
-    return {**out, "next": "wait", "seconds": get_settings().campaign_poll_seconds}
+    return {**out, **_watch_queued(run, campaign, counted.get(campaign_store.QUEUED, 0), now)}
 
 
 def failed(run: dict[str, Any], error: dict[str, Any] | None) -> dict[str, Any]:
@@ -238,12 +266,12 @@ def _page(campaign: Item, generation: int) -> None:
 
 
 def _wake(campaign: Item, now: datetime) -> int:
-    """Enqueue what waits and may go now, a page of each state at most, each leased for ``LEASE``; returns
-    how many were woken."""
+    """Enqueue what waits and may go now, a page of each state at most, each moved back to ``queued`` first
+    (out of the parked index: it is not woken twice); returns how many were woken."""
     table = get_table()
     campaign_id = str(campaign["campaignId"])
     size = get_settings().campaign_page_size
-    due_by, lease_until = iso(now), iso(now + LEASE)
+    due_by = iso(now)
     woken = 0
     for state in campaign_store.PARKED:
         limit = size
@@ -253,19 +281,69 @@ def _wake(campaign: Item, now: datetime) -> int:
             if limit <= 0:
                 continue
         due = campaign_store.parked(table, campaign_id, state, due_by=due_by, limit=limit)
-        leased = campaign_store.move_recipients(table, campaign_id, due, state, at=due_by, wake_at=lease_until)
-        enqueue(campaign, leased)
-        woken += len(leased)
+        moved = campaign_store.move_recipients(table, campaign_id, due, campaign_store.QUEUED, at=due_by)
+        enqueue(campaign, moved)
+        woken += len(moved)
     return woken
 
 
+def _watch_queued(run: dict[str, Any], campaign: Item, queued: int, now: datetime) -> dict[str, Any]:
+    """What comes after a look that found nothing to wake: the next look, after ``campaign_poll_seconds``,
+    carrying the watch on the campaign's queued recipients (``watch``: their count and since when it has not
+    changed). When ``queued`` has not moved for :data:`STALL`, the records of those queued since before the
+    watch began are taken for lost: a recovery reads the recipients a page a step (``recovery``: where it is)
+    and hands them to the sender again (:func:`_recover`)."""
+    poll = {"next": "wait", "seconds": get_settings().campaign_poll_seconds}
+    recovery = run.get("recovery")
+    if recovery is None:
+        watch = run.get("watch") or {}
+        if not queued or watch.get("queued") != queued:
+            return {**poll, "watch": {"queued": queued, "since": iso(now)}}
+        if now - parse_iso(str(watch["since"])) < STALL:
+            return {**poll, "watch": watch}
+        recovery = {"before": watch["since"], "cursor": None}
+    following = _recover(campaign, str(recovery["before"]), recovery.get("cursor"), now)
+    if following is not None:
+        return {"next": "step", "recovery": {**recovery, "cursor": following}}
+    return {**poll, "watch": {"queued": queued, "since": iso(now)}}
+
+
+def _recover(campaign: Item, before: str, cursor: dict[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """One page of a recovery: the recipients queued (``updatedAt``, else ``createdAt``) before ``before`` are
+    enqueued again, each attempt counted on it; one that has had :data:`MAX_ATTEMPTS` is abandoned
+    (campaigns/sending.abandon). Returns where the next page starts (None: the recipients are all read)."""
+    table = get_table()
+    campaign_id = str(campaign["campaignId"])
+    queued, following = campaign_store.queued_page(table, campaign_id, start=cursor, limit=RECOVERY_PAGE)
+    stuck = [r for r in queued if str(r.get("updatedAt") or r.get("createdAt") or "") < before]
+    again: list[Item] = []
+    for recipient in stuck:
+        if int(recipient.get("attempts", 0)) >= MAX_ATTEMPTS:
+            sending.abandon(campaign, recipient)
+        else:
+            again.append(recipient)
+    counted = campaign_store.count_attempt(table, campaign_id, again, at=iso(now))
+    enqueue(campaign, counted)
+    if stuck:
+        logger.warning(
+            "campaign recipients whose records were lost",
+            extra={"campaignId": campaign_id, "enqueued": len(counted), "abandoned": len(stuck) - len(again)},
+        )
+    return following
+
+
 def _sweep(campaign: Item) -> int:
-    """Mark a page of each waiting state of a cancelled campaign cancelled; returns how many."""
+    """Mark a page of each waiting state of a cancelled campaign cancelled; returns how many. A recipient
+    parked with its stored message (``messageQueued``) is cancelled by the sender's rule, which withdraws the
+    message (campaigns/sending.cancel); the others are moved 99 to a transaction."""
     table = get_table()
     campaign_id = str(campaign["campaignId"])
     at = iso(datetime.now(UTC))
     swept = 0
     for state in campaign_store.PARKED:
         waiting = campaign_store.parked(table, campaign_id, state, due_by=None, limit=get_settings().campaign_page_size)
-        swept += len(campaign_store.move_recipients(table, campaign_id, waiting, campaign_store.CANCELLED, at=at))
+        with_message = [recipient for recipient in waiting if recipient.get("messageQueued")]
+        swept += sum(sending.cancel(campaign, recipient) != "in_flight" for recipient in with_message)
+        alone = [recipient for recipient in waiting if not recipient.get("messageQueued")]
+        swept += len(campaign_store.move_recipients(table, campaign_id, alone, campaign_store.CANCELLED, at=at))
     return swept

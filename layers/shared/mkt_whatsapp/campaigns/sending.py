@@ -1,7 +1,13 @@
-"""The sender's side of a campaign: one record of the outbound queue names a recipient (``campaignId``,
-``shopId``, ``customerKey``); the sender (functions/sender) hands it here.
+"""The sender's side of a campaign. The outbound queue carries two kinds of campaign records, and the sender
+(functions/sender) hands both here:
 
-For each record, in this order:
+- **a recipient** (``campaignId``, ``shopId``, ``customerKey``: the fan-out's, a wake's, a recovery's), handled
+  by :func:`send_record`;
+- **a stored message back for a retry** (``messageId``, ``shopId``, ``body``, and its ``campaignId`` and
+  ``customerKey``: a campaign send that failed transiently, handed to the queue by messaging/delivery),
+  handled by :func:`retry_message`.
+
+A recipient, in this order:
 
 1. The recipient as stored: one settled already (a redelivery, a record enqueued twice) is done — nothing
    is sent again.
@@ -18,8 +24,25 @@ For each record, in this order:
    action, or the template no longer sendable, pauses the campaign saying why and parks the recipient;
    anything else (the customer opted out meanwhile…) fails it with the rule's code.
 
-A recipient whose message is stored already is never parked or cancelled: it is on its way, and its
-outcome settles it.
+A stored message back for a retry meets steps 2 and 3 before Meta is called again — the same cached status,
+so a pause or a cancellation stops it within the same seconds as a recipient not yet sent — and is then the
+sender's own retry (messaging/sender.send_record: backoff, ``RETRIES_EXHAUSTED`` on the last receive).
+
+Parking or cancelling a recipient whose message is stored already (:func:`_park`): a message being sent
+(``sending``) or ended is on its way or done, and its outcome settles the recipient. A message ``queued``
+that nobody is sending is not on its way: the campaign cancelled, it is **withdrawn** — failed
+``CAMPAIGN_CANCELLED`` (messages have no cancelled status; ``failed`` with the reason is what the API shows)
+and its recipient settled ``cancelled``, counted once; paused or in quiet hours, the recipient is **parked
+with it** (``messageQueued``) exactly as a recipient not yet sent is: the queue record is done, the resume or
+the end of the quiet hours wakes the recipient, and its send delivers the stored message — once, as its
+claim decides. Parking, not a record cycling through the queue's backoff, because a pause may last days (a
+record would run out of its five receives, or cycle for nothing), the campaign's stats show it ``paused`` with
+the others, and one mechanism wakes everything a pause held; the cancellation's sweep withdraws the message of
+a recipient parked with one (campaigns/fanout.py).
+
+A recipient whose records the queue lost, or dead-lettered, is enqueued again by the campaign's execution; one
+that never gets through is given up there (:func:`abandon`): failed ``SEND_ABANDONED``, its stored message
+withdrawn with the same reason, by the same rule.
 """
 
 from __future__ import annotations
@@ -35,8 +58,7 @@ from mkt_whatsapp.conversations import actions
 from mkt_whatsapp.core.cache import TimedCache
 from mkt_whatsapp.core.clock import iso
 from mkt_whatsapp.core.errors import BusinessRuleViolation, NotFound
-from mkt_whatsapp.messaging import delivery, standing
-from mkt_whatsapp.messaging.sender import MAX_RECEIVES, RetryLater, back_off
+from mkt_whatsapp.messaging import delivery, sender, standing
 from mkt_whatsapp.store import campaigns as campaign_store
 from mkt_whatsapp.store import conversations as conversation_store
 from mkt_whatsapp.store import customers as customer_store
@@ -52,6 +74,9 @@ CONVERSATION_NAMESPACE = uuid.UUID("0b8f7c1e-92d4-5e6a-8c3b-7a1f4e9d2c60")
 _ACCOUNT_REFUSALS = (standing.ACCOUNT_ACTION_REQUIRED, standing.ACCOUNT_DISCONNECTED)
 _TEMPLATE_REFUSALS = ("UNKNOWN_TEMPLATE", "TEMPLATE_NOT_APPROVED")
 
+# A recipient the sender never got through, given up (campaigns/fanout.py counts its attempts).
+ABANDONED = "SEND_ABANDONED"
+
 # A campaign's status, kept two seconds per container: a batch reads each of its campaigns once, and a pause
 # or a cancellation reaches every sender within these seconds.
 STATUS_SECONDS = 2.0
@@ -59,7 +84,13 @@ _campaigns: TimedCache[str, Item | None] = TimedCache(seconds=STATUS_SECONDS)
 
 
 def is_campaign_record(body: object) -> bool:
-    return isinstance(body, dict) and "campaignId" in body and "customerKey" in body
+    """A campaign's recipient to send (``{campaignId, shopId, customerKey}``)."""
+    return isinstance(body, dict) and "campaignId" in body and "customerKey" in body and "messageId" not in body
+
+
+def is_campaign_message(body: object) -> bool:
+    """A campaign's stored message back for a retry (``{messageId, shopId, body, campaignId, customerKey}``)."""
+    return isinstance(body, dict) and "campaignId" in body and "customerKey" in body and "messageId" in body
 
 
 def _campaign(campaign_id: str) -> Item | None:
@@ -68,13 +99,26 @@ def _campaign(campaign_id: str) -> Item | None:
 
 def prepare(bodies: list[dict[str, Any]]) -> None:
     """Before a batch's records are sent concurrently: read each of its campaigns once."""
-    for campaign_id in dict.fromkeys(str(body["campaignId"]) for body in bodies if is_campaign_record(body)):
+    for campaign_id in dict.fromkeys(str(body["campaignId"]) for body in bodies if "campaignId" in body):
         _campaign(campaign_id)
+
+
+def _held(campaign: Item, now: datetime) -> tuple[str, str] | None:
+    """Why the campaign sends nothing now: the state its recipients wait in and their wake time (empty:
+    whenever it runs); None when it sends."""
+    if campaign.get("status") == "cancelled":
+        return campaign_store.CANCELLED, ""
+    if campaign.get("status") != "running":
+        return campaign_store.PAUSED, ""
+    quiet_end = quiet_hours.window_end(campaign.get("quietHours"), now)
+    if quiet_end is not None:
+        return campaign_store.WAITING_QUIET, iso(quiet_end)
+    return None
 
 
 def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, deadline: float | None) -> str:
     """Handle one campaign record (see the module); returns what became of the recipient, or raises
-    :class:`RetryLater` (transient: the record comes back after the backoff)."""
+    :class:`~mkt_whatsapp.messaging.sender.RetryLater` (transient: the record comes back after the backoff)."""
     campaign_id, customer_key = str(body["campaignId"]), str(body["customerKey"])
     table = get_table()
     recipient = campaign_store.get_recipient(table, campaign_id, customer_key)
@@ -83,37 +127,96 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
     campaign = _campaign(campaign_id)
     if campaign is None:
         return "missing"
-    if campaign.get("status") == "cancelled":
-        return _park(campaign, recipient, campaign_store.CANCELLED)
-    if campaign.get("status") != "running":
-        return _park(campaign, recipient, campaign_store.PAUSED)
     now = datetime.now(UTC)
-    quiet_end = quiet_hours.window_end(campaign.get("quietHours"), now)
-    if quiet_end is not None:
-        return _park(campaign, recipient, campaign_store.WAITING_QUIET, wake_at=iso(quiet_end))
+    held = _held(campaign, now)
+    if held is not None:
+        state, wake_at = held
+        return _park(campaign, recipient, state, wake_at=wake_at)
     try:
         return _send(campaign, recipient, deadline)
     except (TransactionConflict, conversation_store.ConversationGone, delivery.Transient) as reason:
-        if receive_count >= MAX_RECEIVES:
+        if receive_count >= sender.MAX_RECEIVES:
             campaign_store.settle_recipient(
                 table, campaign_id, customer_key, campaign_store.FAILED, at=iso(now), reason="RETRIES_EXHAUSTED"
             )
-        back_off(receipt_handle, receive_count)
-        raise RetryLater(str(reason)) from reason
+        sender.back_off(receipt_handle, receive_count)
+        raise sender.RetryLater(str(reason)) from reason
 
 
-def _park(campaign: Item, recipient: Item, state: str, *, wake_at: str = "") -> str:
-    """Park (or cancel) a recipient the campaign does not send to now, unless its message is on its way."""
+def retry_message(body: dict[str, Any], receive_count: int, receipt_handle: str, deadline: float | None) -> str:
+    """Handle a campaign's stored message back for a retry (see the module): held by its campaign, its
+    recipient is parked with it or, the campaign cancelled, it is withdrawn; otherwise the sender retries it.
+    Returns what became of it, or raises :class:`~mkt_whatsapp.messaging.sender.RetryLater`."""
+    campaign = _campaign(str(body["campaignId"]))
+    held = None if campaign is None else _held(campaign, datetime.now(UTC))
+    if campaign is None or held is None:
+        return sender.send_record(body, receive_count, receipt_handle, deadline)
+    recipient = campaign_store.get_recipient(get_table(), str(body["campaignId"]), str(body["customerKey"]))
+    if recipient is None or recipient.get("status") in campaign_store.SETTLED:
+        return "settled"
+    state, wake_at = held
+    return _park(campaign, recipient, state, wake_at=wake_at)
+
+
+def cancel(campaign: Item, recipient: Item) -> str:
+    """Cancel a recipient of a cancelled campaign, withdrawing its message if it is stored and not on its way.
+    Returns what became of it: ``cancelled``, ``withdrawn``, ``settled`` (its message had ended) or
+    ``in_flight``."""
+    return _park(campaign, recipient, campaign_store.CANCELLED)
+
+
+def abandon(campaign: Item, recipient: Item) -> str:
+    """Give up a queued recipient the sender never got through (its records failed every time, or were lost
+    every time): failed ``SEND_ABANDONED``, its message withdrawn with the same reason if it is stored and
+    nobody is sending it — so it is never sent later. Returns what became of it (as :func:`cancel`)."""
     table = get_table()
     message = message_store.get(table, str(recipient["messageId"]))
     if message is not None:
-        delivery.settle_campaign_recipient(message)  # sent or failed already; else on its way, settled later
+        return _withdraw(message, ABANDONED, "The sender failed on this campaign message every time it tried")
+    campaign_store.move_recipients(
+        table,
+        str(campaign["campaignId"]),
+        [recipient],
+        campaign_store.FAILED,
+        at=iso(datetime.now(UTC)),
+        reason=ABANDONED,
+    )
+    return campaign_store.FAILED
+
+
+def _park(campaign: Item, recipient: Item, state: str, *, wake_at: str = "") -> str:
+    """Park (or cancel) a recipient the campaign does not send to now, unless its message is on its way
+    (see the module). Returns the recipient's state, or what became of its message (as :func:`cancel`)."""
+    table = get_table()
+    message = message_store.get(table, str(recipient["messageId"]))
+    if message is not None and state == campaign_store.CANCELLED:
+        return _withdraw(
+            message, delivery.CAMPAIGN_CANCELLED, "The campaign was cancelled before this message was sent"
+        )
+    if message is not None and message.get("status") != "queued":
+        delivery.settle_campaign_recipient(message)  # sent or failed already; else being sent, settled later
         return "in_flight"
     # A woken recipient parked again gets its new wake time (a paused one: whenever the campaign runs).
     campaign_store.move_recipients(
-        table, str(campaign["campaignId"]), [recipient], state, at=iso(datetime.now(UTC)), wake_at=wake_at
+        table,
+        str(campaign["campaignId"]),
+        [recipient],
+        state,
+        at=iso(datetime.now(UTC)),
+        wake_at=wake_at,
+        message_queued=message is not None,
     )
     return state
+
+
+def _withdraw(message: Item, code: str, title: str) -> str:
+    """Withdraw a campaign's stored message (delivery.withdraw: its recipient settled with it), unless it has
+    ended (its recipient is settled from it) or an attempt is sending it right now (which settles it)."""
+    if message.get("status") not in ("queued", "sending"):
+        delivery.settle_campaign_recipient(message)
+        return "settled"
+    withdrawn = delivery.withdraw(str(message["id"]), {"code": code, "title": title})
+    return "in_flight" if withdrawn is None else "withdrawn"
 
 
 def _send(campaign: Item, recipient: Item, deadline: float | None) -> str:

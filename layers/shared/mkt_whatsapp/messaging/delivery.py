@@ -1,7 +1,11 @@
 """Delivering a stored, queued outbound message through the Graph API: one attempt (claimed, paced by the
 per-number send rate, recorded as ``sent`` or ``failed``), and the hand-over to the outbound queue after a
 transient failure. Used by ``send`` (within the caller's invocation) and by the sender worker, which gets a
-ready Graph body and so never loads the content models."""
+ready Graph body and so never loads the content models.
+
+A stored message that is not to be sent after all (its campaign was cancelled, its campaign recipient
+abandoned) is withdrawn: taken as an attempt takes it, then failed with the reason, so no attempt sends it.
+A campaign message's end settles its recipient, once, whoever learns it."""
 
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ FINISH_SECONDS = 2.0
 SENDING_LEASE_SECONDS = 120
 # A message in one of these has ended, as far as its campaign's recipient is concerned.
 _SETTLED = ("sent", "delivered", "read", "played", "failed")
+# The error of a campaign message withdrawn because its campaign was cancelled before it could be sent.
+CAMPAIGN_CANCELLED = "CAMPAIGN_CANCELLED"
 UNCONFIRMED_TITLE = (
     "A sender stopped while sending this message; it may not have reached the customer. Send it again if needed."
 )
@@ -82,10 +88,7 @@ def attempt(
     twice. ``deadline`` (epoch seconds): give the claim back rather than wait for a send slot past it.
     """
     table = get_table()
-    now = datetime.now(UTC)
-    claimed = message_store.claim_for_sending(
-        table, message_id, iso(now), stale_before=iso(now - timedelta(seconds=SENDING_LEASE_SECONDS))
-    )
+    claimed = _claim(message_id)
     if claimed is None:
         stored = message_store.get(table, message_id) or {}
         if stored.get("status") == "sending":
@@ -139,7 +142,28 @@ def attempt(
     return 201, _answer(message_id, {**claimed, "status": "sent", "whatsAppMessageId": sent.whatsapp_message_id})
 
 
-def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
+def _claim(message_id: str) -> Item | None:
+    """Take a message for sending: ``queued``, or claimed by a sender that stopped (message_store.claim_for_sending)."""
+    now = datetime.now(UTC)
+    return message_store.claim_for_sending(
+        get_table(), message_id, iso(now), stale_before=iso(now - timedelta(seconds=SENDING_LEASE_SECONDS))
+    )
+
+
+def withdraw(message_id: str, error: dict[str, Any]) -> Item | None:
+    """A stored message that is not to be sent after all: failed with ``error`` (``code``, ``title``), its
+    campaign recipient settled. It is taken as :func:`attempt` takes it, so no attempt sends it meanwhile; one
+    claimed by a sender that stopped may have reached WhatsApp and is failed ``SEND_UNCONFIRMED`` instead.
+    Returns the message as failed, or None when an attempt is sending it right now or it has ended already."""
+    claimed = _claim(message_id)
+    if claimed is None:
+        return None
+    if claimed.get("status") == "sending":
+        error = {"code": "SEND_UNCONFIRMED", "title": UNCONFIRMED_TITLE}
+    return fail(message_id, [error])
+
+
+def fail(message_id: str, errors: list[dict[str, Any]]) -> Item:
     failed = message_store.mark_failed(
         get_table(), message_id, now_iso(), [{k: v for k, v in error.items() if v is not None} for error in errors]
     )
@@ -151,47 +175,54 @@ def fail(message_id: str, errors: list[dict[str, Any]]) -> None:
 
         waits.message_failed(failed)
     settle_campaign_recipient(failed)
+    return failed
 
 
 def settle_campaign_recipient(message: Item) -> None:
     """A campaign's message that ended (sent or failed): its recipient says so, counted once
-    (store/campaigns.settle_recipient), whichever attempt learnt it."""
+    (store/campaigns.settle_recipient), whichever attempt learnt it. A message withdrawn because its campaign
+    was cancelled (``CAMPAIGN_CANCELLED``) settles its recipient ``cancelled``."""
     campaign_id, customer_key = message.get("campaignId"), message.get("customerKey")
     status = message.get("status")
     if not campaign_id or not customer_key or status not in _SETTLED:
         return
-    reason = None
+    outcome, reason = campaign_store.SENT, None
     if status == "failed":
         errors = message.get("errors") or [{}]
         reason = str(errors[0].get("code") or "FAILED")
+        outcome = campaign_store.FAILED
+        if reason == CAMPAIGN_CANCELLED:
+            outcome, reason = campaign_store.CANCELLED, None
     campaign_store.settle_recipient(
-        get_table(),
-        str(campaign_id),
-        str(customer_key),
-        "failed" if status == "failed" else "sent",
-        at=now_iso(),
-        reason=reason,
+        get_table(), str(campaign_id), str(customer_key), outcome, at=now_iso(), reason=reason
     )
 
 
-def outbound_record(message_id: str, shop_id: str, body: dict[str, Any]) -> str:
-    """What the outbound queue carries: the stored message to send, its shop and the Graph body."""
-    return json.dumps({"messageId": message_id, "shopId": shop_id, "body": body}, ensure_ascii=False)
+def outbound_record(message_id: str, shop_id: str, body: dict[str, Any], *, stored: Item | None = None) -> str:
+    """What the outbound queue carries: the stored message to send, its shop and the Graph body. A campaign's
+    message (``stored`` names its ``campaignId``) also carries its ``campaignId`` and ``customerKey``, so the
+    sender looks at the campaign before it sends it again (campaigns/sending.retry_message)."""
+    record: dict[str, Any] = {"messageId": message_id, "shopId": shop_id, "body": body}
+    if stored is not None and stored.get("campaignId"):
+        record.update(campaignId=stored["campaignId"], customerKey=stored.get("customerKey"))
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _hand_to_sender(message_id: str, shop_id: str, body: dict[str, Any], reason: str) -> tuple[int, dict[str, Any]]:
     """A transient failure within the request: onto the outbound queue; the sender retries with backoff."""
-    table = get_table()
+    stored = message_store.get(get_table(), message_id) or {}
     queue_url = get_settings().outbound_queue_url
     try:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=outbound_record(message_id, shop_id, body))
+        aws.sqs().send_message(
+            QueueUrl=queue_url, MessageBody=outbound_record(message_id, shop_id, body, stored=stored)
+        )
     except (BotoCoreError, ClientError) as error:  # the message stays queued and visible; say so
         logger.exception("could not queue a message for retry", extra={"messageId": message_id})
         raise ServiceUnavailable(
             "The message is stored but could not be queued; retry", code="QUEUE_UNAVAILABLE"
         ) from error
     logger.info("send handed to the outbound queue", extra={"messageId": message_id, "reason": reason})
-    return 202, _answer(message_id, message_store.get(table, message_id) or {})
+    return 202, _answer(message_id, stored)
 
 
 def _answer(message_id: str, stored: Item) -> dict[str, Any]:

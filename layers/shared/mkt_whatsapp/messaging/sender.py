@@ -1,5 +1,6 @@
 """The outbound sender: drains the outbound queue (messages whose send failed transiently, and the
-campaigns' recipients: campaigns/sending.py) and sends each queued message once.
+campaigns' recipients: campaigns/sending.py, which also looks at a campaign's message with its campaign
+before it is retried here) and sends each queued message once.
 
 Retries: a transient failure (network, 5xx, Meta's throughput errors, anything ``is_transient``) leaves
 the message ``queued``, pushes the SQS message's visibility out by an exponential backoff with full

@@ -14,9 +14,12 @@ partition, ``CAMPAIGN#<campaignId>``:
 - ``RECIPIENT#<customerKey>``: what the campaign does with one customer, once: ``messageId`` (a UUIDv5 of
   the campaign and the customer), ``status`` (:data:`STATES`), ``reason`` (a skip's or a failure's),
   ``position`` (where the enumeration met the customer: a retried page knows its own recipients from a
-  duplicate), the rendered ``components``. Put with ``attribute_not_exists``: once per (campaign, customer).
-  A recipient that waits (:data:`PARKED`) is in GSI1 (``CAMPAIGN#<id>#PARKED#<state>`` /
-  ``<wakeAt>#<customerKey>``), a sparse index: waking them reads only them.
+  duplicate), the rendered ``components``; ``updatedAt`` (its last move), ``attempts`` (times it was handed to
+  the sender again after its record was lost: campaigns/fanout.py), ``messageQueued`` (it waits with its
+  message stored). Put with ``attribute_not_exists``: once per (campaign, customer). A recipient that waits
+  (:data:`PARKED`) is in GSI1 (``CAMPAIGN#<id>#PARKED#<state>`` / ``<wakeAt>#<customerKey>``), a sparse index:
+  waking them reads only them. A ``queued`` one is in no index: only a recovery looks for them
+  (:func:`queued_page`).
 """
 
 from __future__ import annotations
@@ -389,6 +392,7 @@ def _move_op(
     at: str,
     wake_at: str = "",
     reason: str | None = None,
+    message_queued: bool = False,
 ) -> Write:
     customer_key = str(recipient["customerKey"])
     names = {"#status": "status"}
@@ -398,6 +402,9 @@ def _move_op(
     if reason is not None:
         sets.append("reason = :reason")
         values[":reason"] = reason
+    if message_queued:
+        sets.append("messageQueued = :queued")
+        values[":queued"] = True
     if to_state in PARKED:
         parking = _parking(campaign_id, to_state, customer_key, wake_at)
         sets += ["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]
@@ -425,19 +432,22 @@ def move_recipients(
     at: str,
     wake_at: str = "",
     reason: str | None = None,
+    message_queued: bool = False,
 ) -> list[Item]:
     """Move recipients (as read) to ``to_state``, counted, 99 to a transaction; a chunk one of whose
-    recipients moved meanwhile is done one by one. Returns those moved."""
+    recipients moved meanwhile is done one by one. Returns those moved. ``message_queued``: their message is
+    stored, ``queued`` and nobody is sending it (it waits with them; a cancellation withdraws it)."""
     moved: list[Item] = []
+    options: dict[str, Any] = {"at": at, "wake_at": wake_at, "reason": reason, "message_queued": message_queued}
     for start in range(0, len(moving), CHUNK):
         chunk = moving[start : start + CHUNK]
         try:
-            _move(table, campaign_id, chunk, to_state, at=at, wake_at=wake_at, reason=reason)
+            _move(table, campaign_id, chunk, to_state, **options)
             moved += [dict(recipient) for recipient in chunk]
         except RecipientMoved:
             for recipient in chunk:
                 try:
-                    _move(table, campaign_id, [recipient], to_state, at=at, wake_at=wake_at, reason=reason)
+                    _move(table, campaign_id, [recipient], to_state, **options)
                     moved.append(dict(recipient))
                 except RecipientMoved:
                     continue
@@ -453,13 +463,15 @@ def _move(
     at: str,
     wake_at: str,
     reason: str | None,
+    message_queued: bool,
 ) -> None:
     deltas: Counter[str] = Counter()
     for recipient in chunk:
         deltas[counter(str(recipient["status"]), recipient.get("reason"))] -= 1
         deltas[counter(to_state, reason)] += 1
     writes = [
-        _move_op(table, campaign_id, recipient, to_state, at=at, wake_at=wake_at, reason=reason) for recipient in chunk
+        _move_op(table, campaign_id, r, to_state, at=at, wake_at=wake_at, reason=reason, message_queued=message_queued)
+        for r in chunk
     ]
     changed = {name: amount for name, amount in deltas.items() if amount}
     if changed:  # a recipient staying in its state (a new wake time) counts nothing
@@ -480,6 +492,45 @@ def settle_recipient(
         if move_recipients(table, campaign_id, [recipient], outcome, at=at, reason=reason):
             return True
     return False
+
+
+def queued_page(
+    table: Table, campaign_id: str, *, start: Mapping[str, Any] | None, limit: int
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """The campaign's recipients still ``queued`` among its next ``limit`` recipients after ``start`` (None: from
+    the first), in customer-key order, and where the next page starts (None: none left). One Query that reads
+    every recipient of the page, whatever its state: for finding records the queue lost, not for every day."""
+    return table.query_page(
+        None,
+        "PK",
+        keys.campaign_pk(campaign_id),
+        sk_prefix=keys.RECIPIENT_PREFIX,
+        limit=limit,
+        start=start,
+        filter_expression="#status = :queued",
+        values={":queued": QUEUED},
+        names={"#status": "status"},
+    )
+
+
+def count_attempt(table: Table, campaign_id: str, queued: Sequence[Mapping[str, Any]], *, at: str) -> list[Item]:
+    """One more attempt on each recipient still ``queued`` (``attempts``; ``updatedAt``: handed to the sender
+    again at ``at``); returns those counted (one that moved meanwhile is left out). One write each: only
+    recipients whose records were lost are ever counted."""
+    counted: list[Item] = []
+    for recipient in queued:
+        changed = table.update_if(
+            keys.campaign_pk(campaign_id),
+            keys.campaign_recipient_sk(str(recipient["customerKey"])),
+            "SET attempts = if_not_exists(attempts, :zero) + :one, updatedAt = :at",
+            {":zero": 0, ":one": 1, ":at": at, ":queued": QUEUED},
+            names={"#status": "status"},
+            condition="#status = :queued",
+            return_values="ALL_NEW",
+        )
+        if changed is not None:
+            counted.append(changed)
+    return counted
 
 
 def parked(table: Table, campaign_id: str, state: str, *, due_by: str | None, limit: int) -> list[Item]:

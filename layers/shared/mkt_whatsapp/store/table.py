@@ -167,27 +167,36 @@ class Table:
 
     def query_page(
         self,
-        index: str,
+        index: str | None,
         pk_name: str,
         pk_value: str,
         *,
         limit: int,
         start: Mapping[str, Any] | None = None,
+        sk_prefix: str | None = None,
         filter_expression: str | None = None,
         values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
     ) -> tuple[list[Item], dict[str, Any] | None]:
-        """One page of an index partition in sort-key order: the items among the next ``limit`` entries after
-        ``start`` that match the filter, and where the next page starts (None: the partition is done). One
-        Query call: a page reads at most ``limit`` entries, however few match."""
+        """One page of an index partition (``index`` None: the table's), in sort-key order and only sort keys
+        starting with ``sk_prefix`` if given: the items among the next ``limit`` entries after ``start`` that
+        match the filter, and where the next page starts (None: the partition is done). One Query call: a page
+        reads at most ``limit`` entries, however few match."""
+        condition, all_names = "#pk = :pk", {"#pk": pk_name, **(names or {})}
+        all_values: dict[str, Any] = {":pk": pk_value, **(values or {})}
+        if sk_prefix is not None:
+            condition += " AND begins_with(#sk, :prefix)"
+            all_names["#sk"] = pk_name.replace("PK", "SK")
+            all_values[":prefix"] = sk_prefix
         kwargs: dict[str, Any] = {
             "TableName": self.name,
-            "IndexName": index,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": pk_name, **(names or {})},
-            "ExpressionAttributeValues": serialize({":pk": pk_value, **(values or {})}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": all_names,
+            "ExpressionAttributeValues": serialize(all_values),
             "Limit": limit,
         }
+        if index is not None:
+            kwargs["IndexName"] = index
         if filter_expression:
             kwargs["FilterExpression"] = filter_expression
         if start:

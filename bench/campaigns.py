@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import resource
 import subprocess
 import sys
@@ -272,7 +273,15 @@ def _run_runner(env: dict[str, str], campaign_id: str) -> dict[str, Any]:
     results = context.Queue()
     runner = context.Process(target=_runner, args=(env, campaign_id, results))
     runner.start()
-    report = dict(results.get(timeout=3600))
+    while True:
+        try:
+            report = dict(results.get(timeout=5))
+            break
+        except queue.Empty:
+            if not runner.is_alive():
+                raise RuntimeError(
+                    f"the campaign runner died (exit code {runner.exitcode}): see its traceback above"
+                ) from None
     runner.join(timeout=30)
     return report
 

@@ -712,3 +712,27 @@ def test_the_account_needing_action_pauses_its_running_campaigns(shop: dict[str,
     assert campaign["statusReason"]["code"] == "ACCOUNT_ACTION_REQUIRED"
     stats = campaign["stats"]
     assert (stats["failed"], stats["paused"], stats["sent"]) == (1, 4, 0)
+
+
+def test_a_resume_s_records_are_not_parked_again_by_a_sender_still_holding_the_pause(
+    shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender keeps a campaign's status for STATUS_SECONDS; here for a minute, as if the resume's records
+    reached it at once: records of the resume's generation read the campaign again and are sent."""
+    from mkt_whatsapp.campaigns import sending
+    from mkt_whatsapp.core.cache import TimedCache
+
+    monkeypatch.setattr(sending, "_campaigns", TimedCache(seconds=60.0))
+    api, aws = shop["api"], shop["aws"]
+    campaign_id = launch(shop)
+    enumerated(shop, campaign_id)
+    assert api.post(f"/campaigns/{campaign_id}/pause").status == 200
+    drain(aws, "OutboundQueue", "SenderFunction", batch_size=10)  # the sender reads the pause: all parked
+    assert current(campaign_id)["stats"]["paused"] == 5
+
+    assert api.post(f"/campaigns/{campaign_id}/resume").status == 200
+    wait_for(lambda: current(campaign_id)["stats"]["paused"] == 0, what="the resume's wake")
+    assert sender_batch(aws, 10) == 5  # the woken five, in one batch
+    stats = current(campaign_id)["stats"]
+    assert (stats["sent"], stats["paused"]) == (5, 0)
+    assert sent_once_each(shop) == EVERYONE

@@ -78,9 +78,16 @@ def message_id_of(campaign_id: str, customer_key: str) -> str:
 
 
 def outbound_record(campaign: Item, customer_key: str) -> str:
-    """What the outbound queue carries for a campaign's recipient (the sender reads the rest from it)."""
+    """What the outbound queue carries for a campaign's recipient (the sender reads the rest from it), with
+    the ``generation`` that enqueued it: a sender holding the campaign as it was before (paused, say) reads
+    it again rather than park what a resume woke."""
     return json.dumps(
-        {"campaignId": campaign["campaignId"], "shopId": campaign["shopId"], "customerKey": customer_key},
+        {
+            "campaignId": campaign["campaignId"],
+            "shopId": campaign["shopId"],
+            "customerKey": customer_key,
+            "generation": int(campaign.get("generation", 0)),
+        },
         ensure_ascii=False,
     )
 

@@ -14,6 +14,8 @@ A recipient, in this order:
 2. The campaign's status, read at most once a batch per campaign (a 2-second cache the batch's
    :func:`prepare` fills): ``cancelled`` marks the recipient cancelled; ``paused`` (or anything but
    ``running``) parks it ``paused`` until a resume wakes it. A pause takes effect within the batch after it.
+   A record names the generation that enqueued it: one later than the cached campaign's (a resume's) reads
+   the campaign again, so what a resume wakes is not parked again by a pause two seconds old.
 3. The quiet hours: inside them the recipient waits (``waiting_quiet``) until they end.
 4. The send itself, through ``messaging/send.send`` like every other sender (``sentBy: campaign:<id>``, the
    message carrying ``campaignId``), in the customer's open conversation or one opened for it, with the
@@ -93,14 +95,33 @@ def is_campaign_message(body: object) -> bool:
     return isinstance(body, dict) and "campaignId" in body and "customerKey" in body and "messageId" in body
 
 
-def _campaign(campaign_id: str) -> Item | None:
-    return _campaigns.get(campaign_id, lambda: campaign_store.get(get_table(), campaign_id, consistent=True))
+def _campaign(campaign_id: str, generation: int | None = None) -> Item | None:
+    """The campaign as this container last read it (at most STATUS_SECONDS ago) — read again if a record
+    names a later ``generation`` than the one held: a resume's records never meet the pause they ended."""
+    load = lambda: campaign_store.get(get_table(), campaign_id, consistent=True)  # noqa: E731
+    campaign = _campaigns.get(campaign_id, load)
+    if campaign is not None and generation is not None and int(campaign.get("generation", 0)) < generation:
+        _campaigns.forget(campaign_id)
+        campaign = _campaigns.get(campaign_id, load)
+    return campaign
+
+
+def _generation(body: dict[str, Any]) -> int | None:
+    value = body.get("generation")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def prepare(bodies: list[dict[str, Any]]) -> None:
-    """Before a batch's records are sent concurrently: read each of its campaigns once."""
-    for campaign_id in dict.fromkeys(str(body["campaignId"]) for body in bodies if "campaignId" in body):
-        _campaign(campaign_id)
+    """Before a batch's records are sent concurrently: read each of its campaigns once (at the latest
+    generation its records name)."""
+    latest: dict[str, int | None] = {}
+    for body in bodies:
+        if "campaignId" in body:
+            campaign_id, generation = str(body["campaignId"]), _generation(body)
+            known = latest.get(campaign_id)
+            latest[campaign_id] = generation if known is None else max(known, generation or 0)
+    for campaign_id, generation in latest.items():
+        _campaign(campaign_id, generation)
 
 
 def _held(campaign: Item, now: datetime) -> tuple[str, str] | None:
@@ -124,7 +145,7 @@ def send_record(body: dict[str, Any], receive_count: int, receipt_handle: str, d
     recipient = campaign_store.get_recipient(table, campaign_id, customer_key)
     if recipient is None or recipient.get("status") in campaign_store.SETTLED:
         return "settled"
-    campaign = _campaign(campaign_id)
+    campaign = _campaign(campaign_id, _generation(body))
     if campaign is None:
         return "missing"
     now = datetime.now(UTC)

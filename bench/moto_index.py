@@ -34,6 +34,8 @@ from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 _ORIGINAL: dict[str, Any] = {}
 # (table name, index name, hash value) -> the partition's items sorted as moto sorts them
 _SORTED: dict[tuple[str, str, DynamoType], list[Item]] = {}
+# (table name, partition key) -> the table partition's sort keys and items, sorted by sort key
+_SORTED_PARTITIONS: dict[tuple[str, DynamoType], tuple[list[str], list[Item]]] = {}
 
 
 def _index_keys(table: Table, index_name: str) -> tuple[str, str] | None:
@@ -92,8 +94,9 @@ def query(
     )
     if not covered:
         if index_name is None and hash_key is not None and self.range_key_attr:
-            # A query of the table reads the one partition (moto walks the whole table, sorted, for it).
-            partition = list(self.items.get(hash_key, {}).values())
+            # A query of the table reads the one partition (moto walks the whole table, sorted, for it), and
+            # of it only the sort keys a prefix or an equality can match.
+            partition = _table_partition(self, hash_key, range_comparison, range_objs)
             self.all_items = lambda: partition  # type: ignore[method-assign]
         try:
             return _ORIGINAL["query"](  # type: ignore[no-any-return]
@@ -148,9 +151,39 @@ def query(
     return results, scanned, last_evaluated_key
 
 
+def _table_partition(
+    table: Table, hash_key: DynamoType, range_comparison: str | None, range_objs: list[DynamoType]
+) -> list[Item]:
+    """The items of the table's partition ``hash_key`` that a sort-key condition may match (a superset: moto
+    applies the condition to them), from the partition kept sorted by its string sort keys."""
+    cached = _SORTED_PARTITIONS.get((table.name, hash_key))
+    if cached is None:
+        members = [item for item in table.items.get(hash_key, {}).values() if isinstance(item, Item)]
+        if not all(item.range_key is not None and item.range_key.type == "S" for item in members):
+            return members
+        members.sort(key=lambda item: str(item.range_key.value))  # type: ignore[union-attr]
+        cached = ([str(item.range_key.value) for item in members], members)  # type: ignore[union-attr]
+        _SORTED_PARTITIONS[(table.name, hash_key)] = cached
+    sort_keys, members = cached
+    wanted = range_objs[0].value if range_objs and range_objs[0].type == "S" else None
+    comparison = {"BEGINS_WITH": "prefix", "EQ": "equal", "=": "equal"}.get((range_comparison or "").upper())
+    if comparison is None or not isinstance(wanted, str):
+        return list(members)
+    first = bisect.bisect_left(sort_keys, wanted)
+    last = first
+    while last < len(sort_keys) and (
+        sort_keys[last].startswith(wanted) if comparison == "prefix" else sort_keys[last] == wanted
+    ):
+        last += 1
+    return members[first:last]
+
+
 def _forget(backend: DynamoDBBackend, table_name: str, *items: Item | None) -> None:
     """Drop the sorted partitions any of ``items`` belongs to (an item before or after a write)."""
     table = backend.get_table(table_name)
+    for item in items:
+        if item is not None:
+            _SORTED_PARTITIONS.pop((table.name, item.hash_key), None)
     for index in table.all_indexes():
         keys = _index_keys(table, index.name)
         if keys is None:
@@ -177,6 +210,8 @@ def _written(name: str) -> Any:
             if not isinstance(key, dict):  # a call shape this seam does not know: forget the table's partitions
                 for cached in [k for k in _SORTED if k[0] == table.name]:
                     _SORTED.pop(cached, None)
+                for partition in [k for k in _SORTED_PARTITIONS if k[0] == table.name]:
+                    _SORTED_PARTITIONS.pop(partition, None)
 
     return write
 
@@ -205,3 +240,4 @@ def uninstall() -> None:
     for name in ("put_item", "update_item", "delete_item"):
         setattr(DynamoDBBackend, name, _ORIGINAL.pop(name))
     _SORTED.clear()
+    _SORTED_PARTITIONS.clear()

@@ -94,7 +94,17 @@ def _writes(table: Any, seed: int) -> Any:
             table.delete_item(Key={"PK": "SHOP#1", "SK": f"C#{n:05d}"})
         else:
             table.put_item(Item={"PK": "CAMPAIGN#1", "SK": f"RECIPIENT#{n}"})
+        # A query of the table's partition after each write: the sorted partition it was read from is dropped.
+        for prefix in ("C#000", "RECIPIENT#"):
+            partition = "CAMPAIGN#1" if prefix == "RECIPIENT#" else "SHOP#1"
+            read = table.query(
+                KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+                ExpressionAttributeValues={":p": partition, ":s": prefix},
+            )["Items"]
+            seen.append([item["SK"] for item in read])
 
+    seen: list[list[str]] = []
+    between.seen = seen  # type: ignore[attr-defined]
     return between
 
 
@@ -110,11 +120,14 @@ def _filled(name: str) -> Any:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_pages_are_moto_s_under_writes_between_them(seed: int) -> None:
     plain = _filled("plain")
-    expected = _pages(plain, _writes(plain, seed), FilterExpression="contains(tags, :t)", values={":t": "vip"})
+    plain_writes = _writes(plain, seed)
+    expected = _pages(plain, plain_writes, FilterExpression="contains(tags, :t)", values={":t": "vip"})
     moto_index.install()
     seamed = _filled("seamed")
-    answered = _pages(seamed, _writes(seamed, seed), FilterExpression="contains(tags, :t)", values={":t": "vip"})
+    seamed_writes = _writes(seamed, seed)
+    answered = _pages(seamed, seamed_writes, FilterExpression="contains(tags, :t)", values={":t": "vip"})
     assert answered == expected
+    assert seamed_writes.seen == plain_writes.seen
     assert len(expected) > 5
     assert sum(map(len, expected)) > 40
 
@@ -159,3 +172,32 @@ def test_table_queries_read_the_partition_as_moto_does() -> None:
     moto_index.install()
     assert read() == expected
     assert sum(map(len, expected)) == 30 + 46
+
+
+@pytest.mark.usefixtures("emulator")
+def test_a_table_query_reads_only_its_partition_and_its_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam's point: the whole table is never walked for a covered query (moto's Table.all_items)."""
+    from moto.dynamodb.models.table import Table
+
+    table = _filled("t")
+    table.put_item(Item={"PK": "SHOP#1", "SK": "ACCOUNT"})
+    table.put_item(Item={"PK": "SHOP#1", "SK": "ACCOUNT#USAGE#1"})
+    moto_index.install()
+
+    def walked(self: Any) -> list[Any]:
+        raise AssertionError("moto walked the whole table")
+
+    monkeypatch.setattr(Table, "all_items", walked)
+    prefix = table.query(
+        KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+        ExpressionAttributeValues={":p": "SHOP#1", ":s": "ACCOUNT"},
+    )["Items"]
+    assert [item["SK"] for item in prefix] == ["ACCOUNT", "ACCOUNT#USAGE#1"]
+    exact = table.query(
+        KeyConditionExpression="PK = :p AND SK = :s", ExpressionAttributeValues={":p": "SHOP#1", ":s": "C#00007"}
+    )["Items"]
+    assert [item["SK"] for item in exact] == ["C#00007"]
+    index = table.query(
+        IndexName="GSI2", KeyConditionExpression="GSI2PK = :p", ExpressionAttributeValues={":p": "P#2"}
+    )["Items"]
+    assert len(index) == 24

@@ -15,11 +15,13 @@ Python heap's peak within each step (tracemalloc) and the process's peak RSS —
 customers: flat if the fan-out holds a page, not the audience. Checked, or the bench fails: every customer is
 one ``queued`` recipient and one queue message.
 
-**Sending.** A campaign of 1,000 recipients enumerated by the same runner into a staging queue, then offered
-to the outbound queue a backlog at a time (as bench/sender.py does: moto counts a queue by scanning it) and
-sent by four sender containers at a configured per-number rate. Measured: the achieved rate against the
-configured ceiling, the busiest sliding second of departures and of arrivals at the simulator (never above
-the ceiling), the AWS calls per message; checked: each customer got exactly one message.
+**Sending.** A campaign enumerated by the same runner into a staging queue, then offered to the outbound
+queue a backlog at a time (as bench/sender.py does: moto counts a queue by scanning it) and sent by four
+sender containers at a configured per-number rate: 1,000 recipients at Meta's default 80 a second (beyond
+the emulator's reach: a campaign message is about 20 AWS calls), 500 at 5 a second (within it). Measured:
+the achieved rate against the configured ceiling, the busiest sliding second of departures (when the sender
+let a send go: what the service paces) and of arrivals at the simulator (never above the ceiling but for
+transit jitter), the AWS calls per message; checked: each customer got exactly one message.
 
 ``python -m bench campaigns`` measures this section alone.
 """
@@ -53,8 +55,9 @@ from local.make_events import http_event
 
 ROOT = tpl.ROOT
 AUDIENCES = (1_000, 10_000, 100_000)
-SENDING_RECIPIENTS = 1_000
-SENDING_RATES = (80, 10)
+# (recipients, the number's send rate a second): Meta's default rate, which the emulator cannot reach with a
+# campaign message's calls; and a rate below the emulator's reach, which shows the ceiling held and reached.
+SENDING = ((1_000, 80), (500, 5))
 SENDER_CONTAINERS = 4
 BACKLOG = 120
 TEMPLATE = {
@@ -435,7 +438,7 @@ def sending(recipients: int, rate: int) -> dict[str, Any]:
 def measure() -> dict[str, Any]:
     return {
         "fan_out": {str(customers): fan_out(customers) for customers in AUDIENCES},
-        "sending": {f"rate_{rate}": sending(SENDING_RECIPIENTS, rate) for rate in SENDING_RATES},
+        "sending": {f"rate_{rate}": sending(recipients, rate) for recipients, rate in SENDING},
     }
 
 

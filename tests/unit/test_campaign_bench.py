@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from bench import campaign
+from bench import campaign, cost
+from bench import prices as p
 
 CUSTOMERS, PAGE = 12, 5
 
@@ -93,3 +94,17 @@ def test_calls_and_units_per_message_are_within_sane_bounds(measured: dict[str, 
     assert runner_calls <= 15 * phase_total(measured, campaign.RUNNER, "invocations")
     total = sum(p["aws_calls"] + sum(p["event_source_mapping_requests"].values()) for p in measured["phases"].values())
     assert 20 <= total / CUSTOMERS <= 60
+
+
+def test_make_cost_prices_the_measured_campaign(measured: dict[str, Any]) -> None:
+    results = {"campaigns": measured}
+    table = cost.campaign_messages(results, cost.template_facts())
+    scale = 1000 / CUSTOMERS
+    transitions = table.line("Step Functions transitions")
+    assert transitions.usd == pytest.approx(
+        measured["state_transitions"] * scale * p.STEP_FUNCTIONS_PER_THOUSAND_TRANSITIONS / 1000
+    )
+    writes = sum(line.usd for line in table.lines if line.item.endswith("DynamoDB writes"))
+    units = sum(p["write_units"].get("total", 0) for p in measured["phases"].values())
+    assert writes == pytest.approx(units * scale * p.DYNAMODB_PER_MILLION_WRU / 1_000_000)
+    assert 0 < table.total < 1  # dollars per 1,000 campaign messages

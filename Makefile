@@ -53,7 +53,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH)
 
-## cost: the AWS cost per 1,000,000 inbound and sent messages, per 1,000 flow executions and AI replies, and idle per month, from make bench's counts and bench/prices.py
+## cost: the AWS cost per 1,000,000 inbound and sent messages, per 1,000 flow executions, AI replies and campaign messages (Meta's charge apart), and idle per month, from make bench's counts (python -m bench.campaign: a campaign's) and bench/prices.py
 cost: $(STAMP)
 	@$(BIN)/python -m bench.cost
 

@@ -1,10 +1,13 @@
 """``make cost``: the AWS cost per 1,000,000 inbound messages, per 1,000,000 sent messages, per 1,000
-executions of each example flow and per 1,000 AI replies, and the idle cost per month.
+executions of each example flow, per 1,000 AI replies and per 1,000 campaign messages, and the idle cost per
+month.
 
 The counts are ``make bench``'s (bench/results/latest.json: AWS calls, write and read units from item
-sizes, state transitions, SQS requests, the handlers' measured milliseconds), the sizes and batch sizes
-template.yaml's (read with local/template.py), the prices bench/prices.py's (the one place for them) and
-the AI provider's token prices layers/shared/mkt_whatsapp/ai/pricing.py's, shown apart from AWS's. Where
+sizes, state transitions, SQS requests, the handlers' measured milliseconds; its ``campaigns`` section
+``python -m bench.campaign``'s), the sizes and batch sizes template.yaml's (read with local/template.py),
+the prices bench/prices.py's (the one place for them), the AI provider's token prices
+layers/shared/mkt_whatsapp/ai/pricing.py's and Meta's per-message rates
+layers/shared/mkt_whatsapp/analytics/campaigns.py's, each shown apart from AWS's. Where
 the bench measured nothing (Lambda duration in AWS, read units of some reads), the assumption is a named
 constant below and is printed beside the figure it feeds. Every line prints its arithmetic.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +42,7 @@ RRU_PER_READ_CALL = 1.0  # a read call whose units were not metered: items < 4 K
 STATUS_WEBHOOKS_PER_SENT = 3  # Meta's sent, delivered and read statuses for each message it accepted
 COMPLETION_TOKENS = 150  # an AI reply's completion tokens (the simulator does not model them)
 PROVIDER_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-5-mini")
+CAMPAIGN_POLL_SECONDS = 30  # template.yaml: CampaignRunnerFunction's CAMPAIGN_POLL_SECONDS
 SQS_IDLE_POLLERS = 5  # Lambda's pollers per SQS event source mapping, each a 20 s long poll
 SECONDS_PER_MONTH = 30 * 24 * 3600
 
@@ -753,6 +758,203 @@ def ai_replies(results: dict[str, Any], facts: Facts, count: int = 1000) -> Tabl
     return table
 
 
+# ---------------------------------------------------------------------------------------------- campaigns
+
+# bench/campaign.py's phases by what they are a part of, in the order they are printed.
+CAMPAIGN_STAGES = {
+    "CampaignsFunction": "campaign API (create, launch)",
+    "CampaignRunnerFunction": "campaign runner (fan-out, polls)",
+    "SenderFunction": "sender",
+    "WebhooksFunction": "status webhooks: receiver",
+    "InboundProcessorFunction": "status webhooks: processor",
+    "StatsFunction": "stats function (counters)",
+}
+CAMPAIGN_QUEUES = {
+    "outbound queue": ("CampaignRunnerFunction", "SenderFunction"),
+    "inbound queue": ("WebhooksFunction", "InboundProcessorFunction"),
+}
+# Calls whose service bills something else: Step Functions bills the state transitions, not StartExecution.
+CAMPAIGN_UNBILLED_CALLS = ("stepfunctions:StartExecution",)
+
+
+def short_stage(function: str) -> str:
+    return CAMPAIGN_STAGES[function].split(" (")[0]
+
+
+def campaign_run(results: dict[str, Any]) -> dict[str, Any]:
+    if "campaigns" not in results:
+        raise MissingMeasurement(
+            "bench/results/latest.json has no 'campaigns': run `python -m bench.campaign` (bench/campaign.py "
+            "refreshes that section alone)"
+        )
+    run: dict[str, Any] = results["campaigns"]
+    if not run.get("sent_once_each") or run.get("campaign_status") != "completed":
+        raise MissingMeasurement(
+            f"bench/results/latest.json's campaign did not send each customer once and complete "
+            f"(sent_once_each {run.get('sent_once_each')}, status {run.get('campaign_status')}): nothing to price"
+        )
+    return run
+
+
+def campaign_by_function(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The run's phases added up by function: invocations, billed ms, calls by operation (the service's and
+    its event source mapping's), write and read units."""
+    totals: dict[str, dict[str, Any]] = {}
+    for phase in run["phases"].values():
+        function = phase["function"]
+        if function not in CAMPAIGN_STAGES:
+            raise ValueError(f"bench/campaign.py measured {function}, which make cost does not price")
+        total = totals.setdefault(
+            function, {"invocations": 0, "billed_ms": 0, "calls": Counter(), "write_units": 0, "read_units": 0.0}
+        )
+        total["invocations"] += phase["invocations"]
+        total["billed_ms"] += phase["billed_ms"]
+        total["calls"].update(phase["by_operation"])
+        total["calls"].update(phase["event_source_mapping_requests"])
+        total["write_units"] += phase["write_units"].get("total", 0)
+        total["read_units"] += phase["read_units"]
+    return {function: totals[function] for function in CAMPAIGN_STAGES if function in totals}
+
+
+def campaign_messages(results: dict[str, Any], facts: Facts, count: int = 1000) -> Table:
+    run = campaign_run(results)
+    messages = int(run["messages_sent"])
+    scale = count / messages
+    per = f"× {n(count)} / {n(messages)}"
+    table = Table(
+        f"Campaign messages: AWS cost per {n(count)} (MEASURED: one campaign to {n(run['customers'])} customers, "
+        f"launch to Meta's read statuses and their counters; bench/campaign.py)"
+    )
+    transitions = int(run["state_transitions"])
+    states = Counter(run["states"])
+    table.add(
+        "Step Functions transitions",
+        f"{transitions} ({', '.join(f'{s} {k}' for s, k in states.items())}) {per} = {n(transitions * scale)}"
+        f" × {price(p.STEP_FUNCTIONS_PER_THOUSAND_TRANSITIONS)} / 1,000",
+        transitions * scale * p.STEP_FUNCTIONS_PER_THOUSAND_TRANSITIONS / 1000,
+    )
+    functions = campaign_by_function(run)
+    api = functions["CampaignsFunction"]["invocations"]
+    table.add(
+        "campaign API: HTTP API requests",
+        f"{api} {per} = {n(api * scale)} × {price(p.HTTP_API_PER_MILLION_REQUESTS)} / 1M",
+        api * scale * p.HTTP_API_PER_MILLION_REQUESTS / MILLION,
+    )
+    if facts.webhook_function_url:
+        statuses = functions["WebhooksFunction"]["invocations"]
+        table.add(
+            "status webhooks: function URL",
+            f"{n(statuses * scale)} × {price(p.LAMBDA_FUNCTION_URL_PER_MILLION)} (no charge of its own)",
+            0.0,
+        )
+    sender_batches = functions["SenderFunction"]["invocations"]
+    for function, stage in CAMPAIGN_STAGES.items():
+        figures = functions[function]
+        invocations = figures["invocations"]
+        lambda_requests(table, f"{stage}: Lambda requests", invocations * scale, f"{invocations} {per}")
+        ms = figures["billed_ms"] / messages
+        how = "measured in process against moto, an upper bound: DynamoDB requests one at a time"
+        if function == "SenderFunction":
+            ms += sender_batches * GRAPH_ROUND_TRIP_MS / messages
+            how += f", + {sender_batches} batches × Graph {n(GRAPH_ROUND_TRIP_MS)} ms (assumed)"
+        lambda_duration(
+            table, f"{stage}: Lambda duration", count, facts.memory_mb[function], round(ms, 2), f"{how}, per message"
+        )
+    for queue, owners in CAMPAIGN_QUEUES.items():
+        calls: Counter[str] = Counter()
+        for function in owners:
+            calls.update({k: v for k, v in functions[function]["calls"].items() if k.startswith("sqs:")})
+        requests = sum(calls.values())
+        detail = " + ".join(f"{v} {k.removeprefix('sqs:')}" for k, v in sorted(calls.items()))
+        sqs(table, f"{queue}: SQS requests", requests * scale, f"({detail}) {per}")
+    decrypts = sum(f["calls"].get("kms:Decrypt", 0) for f in functions.values())
+    table.add(
+        "KMS decrypts (token cache misses)",
+        f"{decrypts} {per} = {n(decrypts * scale)} × {price(p.KMS_PER_10K_REQUESTS)} / 10,000",
+        decrypts * scale * p.KMS_PER_10K_REQUESTS / 10_000,
+    )
+    for function, stage in CAMPAIGN_STAGES.items():
+        units = functions[function]["write_units"]
+        if units:
+            wru(table, f"{stage}: DynamoDB writes", units * scale, f"{n(units)} WRU {per}")
+    reads = {function: f["read_units"] for function, f in functions.items() if f["read_units"]}
+    total_reads = sum(reads.values())
+    rru(
+        table,
+        "DynamoDB reads",
+        total_reads * scale,
+        f"({' + '.join(f'{n(round(v, 1))} {short_stage(k)}' for k, v in reads.items())}) RRU"
+        f" (measured: item sizes, consistency) {per}",
+    )
+
+    priced = {"dynamodb", "sqs", "kms"}
+    unbilled = Counter(
+        {k: v for f in functions.values() for k, v in f["calls"].items() if k in CAMPAIGN_UNBILLED_CALLS}
+    )
+    unknown = {k for f in functions.values() for k in f["calls"] if k.split(":")[0] not in priced and k not in unbilled}
+    if unknown:
+        raise ValueError(f"bench/campaign.py measured calls make cost has no price for: {sorted(unknown)}")
+    calls_per_message = {
+        short_stage(function): round(sum(f["calls"].values()) / messages, 2) for function, f in functions.items()
+    }
+    units_per_message = sum(f["write_units"] for f in functions.values()) / messages
+    table.details.append(
+        f"per message: {n(round(sum(calls_per_message.values()), 2))} AWS requests {calls_per_message},"
+        f" {n(round(units_per_message, 2))} WRU, {n(round(total_reads / messages, 2))} RRU; the runner answered"
+        f" {', '.join(run['runner_answers'])} for {n(run['customers'])} customers in pages of {run['page_size']}"
+    )
+    table.notes.append(
+        f"{', '.join(f'{k} ×{v}' for k, v in unbilled.items())} {per}: no charge of its own (Step Functions bills"
+        " the transitions)"
+    )
+    rate = int(run["send_rate_per_second"])
+    table.notes.append(
+        f"the execution polls every {CAMPAIGN_POLL_SECONDS} s while the sender sends (3 transitions and an invocation"
+        f" each): {n(messages)} sends at {rate}/s take {n(round(messages / rate, 1))} s in AWS, one poll"
+        f" ({n(run['send_seconds'])} s in process, moto the slow part); a larger campaign polls about once per"
+        f" {n(rate * CAMPAIGN_POLL_SECONDS)} messages"
+    )
+    table.notes.append(
+        f"once per campaign, counted {n(scale)} times here: the launch (2 API requests, StartExecution), the poll"
+        f" that completes it and Done; a campaign of {n(count)} pays them once"
+    )
+    table.notes.append(
+        "stats batches as local/stream_worker.py delivers them after each phase (Lambda fills a batch of up to "
+        "1,000 after its filter: at most these invocations); each status a webhook of its own"
+    )
+    table.notes.append("Meta's charge for the messages is NOT in this total: see the next table")
+    return table
+
+
+def meta_charge(results: dict[str, Any], count: int = 1000) -> Table:
+    """Meta's charge, apart from AWS's: the rate card the service's funnel estimate uses."""
+    from mkt_whatsapp.analytics.campaigns import META_RATES_USD
+
+    run = campaign_run(results)
+    rate = float(META_RATES_USD["marketing"])
+    table = Table(
+        f"Campaign messages: META's charge per {n(count)} delivered marketing messages (NOT AWS's; "
+        "ASSUMED rates: layers/shared/mkt_whatsapp/analytics/campaigns.py META_RATES_USD)"
+    )
+    table.add(
+        "Meta: marketing messages delivered",
+        f"{n(count)} × {price(rate)} (META_RATES_USD['marketing'])",
+        count * rate,
+    )
+    funnel = run["funnel"]
+    billable = int(funnel["billable"].get("marketing", 0))
+    table.notes.append(
+        "Meta bills a marketing message when it is delivered, at the rate of the recipient's market: the "
+        "table is the service's estimate for the shops' market, not Meta's invoice"
+    )
+    table.notes.append(
+        f"the measured campaign's funnel (from the stats function's counters): {n(funnel['delivered'])} delivered,"
+        f" {n(billable)} billable marketing, estimated {usd(funnel['estimatedMetaChargeUsd'])}"
+        f" = {usd(funnel['estimatedMetaChargeUsd'] * count / billable) if billable else '-'} per {n(count)}"
+    )
+    return table
+
+
 # ---------------------------------------------------------------------------------------------- idle
 
 
@@ -812,6 +1014,8 @@ def build(results: dict[str, Any], facts: Facts) -> list[Table]:
         sent(results, facts),
         *flow_tables(results, facts),
         ai_replies(results, facts),
+        campaign_messages(results, facts),
+        meta_charge(results),
         idle(facts),
     ]
 
@@ -821,10 +1025,11 @@ def render(tables: list[Table], results: dict[str, Any]) -> str:
     flows_at = results.get("flows", {}).get("measured_at", "?")
     analytics_at = results.get("analytics", {}).get("measured_at", "?")
     inbound_at = results.get("webhook_ingestion", {}).get("measured_at", measured_at)
+    campaigns_at = results.get("campaigns", {}).get("measured_at", "?")
     out = [
         f"AWS cost at public on-demand prices ({p.REGION}; bench/prices.py, taken {p.TAKEN})",
         f"counts: bench/results/latest.json (measured {measured_at}; webhook ingestion {inbound_at}, "
-        f"flows {flows_at}, analytics {analytics_at})",
+        f"flows {flows_at}, analytics {analytics_at}, campaigns {campaigns_at})",
         f"assumed where nothing was measured: {n(AWS_CALL_MS)} ms per AWS call, Graph {n(GRAPH_ROUND_TRIP_MS)} ms, "
         f"AI provider {n(PROVIDER_ROUND_TRIP_MS)} ms, stats batch {n(STATS_BATCH_MS)} ms, "
         f"{n(RRU_PER_READ_CALL)} RRU per unmetered read call; Lambda arm64; free tiers ignored",

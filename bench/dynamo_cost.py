@@ -7,13 +7,14 @@ item as the previous write of the interval left it (:func:`item_writes`)."""
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
+from boto3.dynamodb.types import Binary, TypeDeserializer
 
 _deserializer = TypeDeserializer()
 
@@ -23,6 +24,7 @@ INDEXES: dict[str, tuple[tuple[str, str], set[str] | None]] = {
     "GSI2": (("GSI2PK", "GSI2SK"), {"searchName", "phoneDigits", "tags"}),
 }
 BASE_KEYS = ("PK", "SK")
+WRITES = ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem")
 
 
 def value_size(value: Any) -> int:
@@ -32,6 +34,8 @@ def value_size(value: Any) -> int:
         return len(value.encode())
     if isinstance(value, bytes | bytearray):
         return len(value)
+    if isinstance(value, Binary):  # a B attribute as boto3 deserialises it (an account's encrypted token)
+        return len(value.value)
     if isinstance(value, int | float | Decimal):
         digits = len(str(abs(Decimal(str(value)))).replace(".", "").lstrip("0")) or 1
         return math.ceil(digits / 2) + 1
@@ -181,6 +185,44 @@ def _entries(
     return entries
 
 
+class ItemImages:
+    """The images a phase's writes are billed against, read item by item instead of by scanning the table
+    (:func:`snapshot` reads every item, which makes a large table the benchmark's own cost): each item
+    written, just before the phase's first write to it (:meth:`note`, called before the request is sent) and
+    at the phase's end (:meth:`after`). Equivalent to snapshots taken at the phase's start and end for the
+    items the service wrote, when the service is the only writer. Read with a client of its own, so these
+    reads are not counted as the service's."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("dynamodb", region_name="us-east-1")
+        self.images: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.tables: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+
+    def note(self, operation: str, params: dict[str, Any]) -> None:
+        """A write is about to be sent: remember the image of each item it writes, if not yet."""
+        with self.lock:
+            for identity, (_operation, _kind, body) in _entries([(operation, params)]):
+                if identity not in self.images:
+                    self.tables[identity] = str(body["TableName"])
+                    self.images[identity] = self._read(identity)
+
+    @property
+    def before(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {identity: image for identity, image in self.images.items() if image is not None}
+
+    def after(self) -> dict[tuple[str, str], dict[str, Any]]:
+        found = {identity: self._read(identity) for identity in self.images}
+        return {identity: image for identity, image in found.items() if image is not None}
+
+    def _read(self, identity: tuple[str, str]) -> dict[str, Any] | None:
+        pk, sk = identity
+        answer = self.client.get_item(
+            TableName=self.tables[identity], Key={"PK": {"S": pk}, "SK": {"S": sk}}, ConsistentRead=True
+        )
+        return plain(answer["Item"]) if answer.get("Item") else None
+
+
 def write_units_of(
     writes: list[tuple[str, dict[str, Any]]],
     before: dict[tuple[str, str], dict[str, Any]],
@@ -192,3 +234,36 @@ def write_units_of(
     for write in written:
         total.update(write.units)
     return {"total": sum(total.values()), "by_target": dict(total), "items_written": len(written)}
+
+
+def read_units(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> float:
+    """RRU of one read as DynamoDB bills it, from its request and its answer (moto does not meter them): per
+    started 4 KB, half for an eventually consistent read. A GetItem: the item (or the minimum, none found). A
+    BatchGetItem: each key answered on its own, one with no item the minimum. A Query: the items it read
+    before any filter — the answered items' size, scaled by ``ScannedCount`` over ``Count`` — at least the
+    minimum. Keys left unprocessed are not billed (they are asked again, and billed then)."""
+    if operation == "GetItem":
+        factor = 1.0 if params.get("ConsistentRead") else 0.5
+        return factor * units_4k(item_size(plain(parsed["Item"])) if parsed.get("Item") else 0)
+    if operation == "BatchGetItem":
+        total = 0.0
+        for table, request in params["RequestItems"].items():
+            factor = 1.0 if request.get("ConsistentRead") else 0.5
+            found = (parsed.get("Responses") or {}).get(table, [])
+            unprocessed = len(((parsed.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys", []))
+            missing = len(request["Keys"]) - unprocessed - len(found)
+            total += factor * (sum(units_4k(item_size(plain(raw))) for raw in found) + missing)
+        return total
+    if operation == "Query":
+        factor = 1.0 if params.get("ConsistentRead") else 0.5
+        items = parsed.get("Items", [])
+        size = sum(item_size(plain(raw)) for raw in items)
+        if items:
+            size = math.ceil(size * int(parsed.get("ScannedCount", len(items))) / len(items))
+        return factor * units_4k(size)
+    raise ValueError(f"not a read: {operation}")
+
+
+def units_4k(size: int) -> int:
+    """Read units of ``size`` bytes read strongly consistently: 1 per started 4 KB, at least 1."""
+    return max(1, math.ceil(size / 4096))

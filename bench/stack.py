@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,9 +53,11 @@ def auth_headers() -> dict[str, str]:
     return {"authorization": f"Bearer {bench_token()}", "content-type": "application/json"}
 
 
-def connect_account(lambdas: LocalLambdas) -> None:
-    """Connect the bench shop's number through the Accounts function (the Graph simulator answers)."""
-    body = json.dumps({"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}).encode()
+def connect_account(lambdas: LocalLambdas, waba_id: str | None = None) -> None:
+    """Connect the bench shop's number through the Accounts function (the Graph simulator answers), with its
+    WhatsApp Business Account when ``waba_id`` is given (what a template sync and a campaign need)."""
+    account = {"shopId": SHOP, "phoneNumberId": PHONE_NUMBER_ID, "accessToken": "EAAbench"}
+    body = json.dumps({**account, **({"wabaId": waba_id} if waba_id else {})}).encode()
     event = http_event("POST", "/accounts", "/accounts", headers=auth_headers(), body=body)
     answer = lambdas.invoke("AccountsFunction", event)
     assert answer["statusCode"] == 201, answer
@@ -90,8 +93,8 @@ class BenchStack:
     def auth_headers(self) -> dict[str, str]:
         return auth_headers()
 
-    def connect_account(self) -> None:
-        connect_account(self.lambdas)
+    def connect_account(self, waba_id: str | None = None) -> None:
+        connect_account(self.lambdas, waba_id)
 
     def reply_event(self, text: str) -> dict[str, Any]:
         """An agent's ``POST /conversations/{id}/messages`` of ``text`` to the shop's newest conversation (read
@@ -112,9 +115,11 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]:
+def bench_stack(stack_name: str, *, flows: bool = False, campaigns: bool = False) -> Iterator[BenchStack]:
     """``flows``: moto executes the flow state machine too (its Lambda tasks run in this process, as
-    local/stepfunctions.py routes them), and the functions know its ARN."""
+    local/stepfunctions.py routes them), and the functions know its ARN. ``campaigns``: the campaign state
+    machine exists and the functions know its ARN, but moto does not execute it: the bench steps its runner
+    itself (bench/campaign.py)."""
     from mkt_whatsapp.core import aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call
@@ -145,9 +150,12 @@ def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]
             session = boto3.session.Session(region_name="us-east-1")
             physical = tpl.deploy_resources(session, stack_name, {})
             os.environ.update(tpl.data_environment(physical))
-            if flows:
+            if flows or campaigns:
                 physical.update(tpl.deploy_state_machines(session, stack_name))
+            if flows:
                 os.environ["FLOW_STATE_MACHINE_ARN"] = physical["FlowStateMachine"]
+            if campaigns:
+                os.environ["CAMPAIGN_STATE_MACHINE_ARN"] = physical["CampaignStateMachine"]
             forget_container_state()
             stack = BenchStack(
                 session=session, physical=physical, lambdas=LocalLambdas(tpl.functions()), simulator=simulator
@@ -157,8 +165,11 @@ def bench_stack(stack_name: str, *, flows: bool = False) -> Iterator[BenchStack]
 
                 stepfunctions.install(stack.lambdas, {name: name for name in stack.lambdas.specs})
 
+            counting = threading.Lock()  # the sender's sends run in threads of its own: no count lost between them
+
             def on_call(model: Any, **_: Any) -> None:
-                stack.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+                with counting:
+                    stack.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
             def on_parameters(model: Any, params: dict[str, Any], **_: Any) -> None:
                 if model.name in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):

@@ -22,6 +22,8 @@ FACTS = cost.Facts(
         "SenderFunction": 1024,
         "FlowRunnerFunction": 512,
         "AiResponderFunction": 512,
+        "CampaignsFunction": 512,
+        "CampaignRunnerFunction": 512,
     },
     batch_size={"InboundProcessorFunction": 10, "SenderFunction": 10, "AiResponderFunction": 5, "StatsFunction": 1000},
     kms_keys=1,
@@ -88,6 +90,111 @@ COUNTS: dict[str, Any] = {
 }
 
 
+def campaign_phase(function: str, invocations: int, billed_ms: int, **more: Any) -> dict[str, Any]:
+    return {
+        "function": function,
+        "invocations": invocations,
+        "billed_ms": billed_ms,
+        "by_operation": more.get("calls", {}),
+        "event_source_mapping_requests": more.get("mapping", {}),
+        "write_units": {"total": more.get("wru", 0)},
+        "read_units": more.get("rru", 0.0),
+    }
+
+
+# A campaign to 100 customers (the shape bench/campaign.py writes): one page, a wait, the end.
+CAMPAIGN: dict[str, Any] = {
+    "customers": 100,
+    "page_size": 250,
+    "send_rate_per_second": 80,
+    "campaign_status": "completed",
+    "messages_sent": 100,
+    "sent_once_each": True,
+    "send_seconds": 2.5,
+    "runner_answers": ["step", "wait", "end"],
+    "states": ["Step", "Route", "Step", "Route", "Pause", "Step", "Route", "Done"],
+    "state_transitions": 8,
+    "funnel": {"delivered": 100, "billable": {"marketing": 100}, "estimatedMetaChargeUsd": 7.32},
+    "phases": {
+        "launch": campaign_phase(
+            "CampaignsFunction", 2, 100, calls={"dynamodb:GetItem": 2, "stepfunctions:StartExecution": 1}, wru=7
+        ),
+        "fan-out": campaign_phase("CampaignRunnerFunction", 2, 400, calls={"sqs:SendMessageBatch": 10}, wru=200),
+        "send": campaign_phase(
+            "SenderFunction",
+            10,
+            2000,
+            calls={"dynamodb:GetItem": 1000, "kms:Decrypt": 1},
+            mapping={"sqs:ReceiveMessage": 10, "sqs:DeleteMessageBatch": 10},
+            wru=3000,
+            rru=700.0,
+        ),
+        "poll": campaign_phase("CampaignRunnerFunction", 1, 100, wru=2),
+        "statuses: receiver": campaign_phase("WebhooksFunction", 300, 900, calls={"sqs:SendMessage": 300}),
+        "statuses: processor": campaign_phase(
+            "InboundProcessorFunction",
+            30,
+            3000,
+            calls={"dynamodb:GetItem": 600},
+            mapping={"sqs:ReceiveMessage": 30, "sqs:DeleteMessageBatch": 30},
+            wru=1100,
+            rru=300.0,
+        ),
+        "counters": campaign_phase("StatsFunction", 3, 60, wru=16),
+    },
+}
+COUNTS["campaigns"] = CAMPAIGN
+
+
+def test_campaign_lines_scale_the_measured_campaign_to_1000_messages() -> None:
+    table = cost.campaign_messages(COUNTS, FACTS)
+    transitions = table.line("Step Functions transitions")
+    assert transitions.inputs == ("8 (Step 3, Route 3, Pause 1, Done 1) × 1,000 / 100 = 80 × $0.025 / 1,000")
+    assert transitions.usd == pytest.approx(80 * p.STEP_FUNCTIONS_PER_THOUSAND_TRANSITIONS / 1000, abs=1e-12)
+    # the runner's SendMessageBatch and the sender's mapping's receive and delete: 30 requests per 100 messages
+    outbound = table.line("outbound queue: SQS requests")
+    assert outbound.inputs.startswith("(10 DeleteMessageBatch + 10 ReceiveMessage + 10 SendMessageBatch) × 1,000 / 100")
+    assert outbound.usd == pytest.approx(300 * p.SQS_PER_MILLION_REQUESTS / 1_000_000, abs=1e-12)
+    inbound = table.line("inbound queue: SQS requests")
+    assert inbound.usd == pytest.approx(3600 * p.SQS_PER_MILLION_REQUESTS / 1_000_000, abs=1e-12)
+    assert table.line("sender: DynamoDB writes").usd == pytest.approx(
+        30_000 * p.DYNAMODB_PER_MILLION_WRU / 1_000_000, abs=1e-12
+    )
+    # the sender's duration: 2,000 ms measured + 10 batches × the Graph round trip, per 100 messages
+    duration = table.line("sender: Lambda duration")
+    per_message = (2000 + 10 * cost.GRAPH_ROUND_TRIP_MS) / 100
+    assert duration.usd == pytest.approx(1000 * 1.0 * per_message / 1000 * p.LAMBDA_ARM_PER_GB_SECOND, abs=1e-12)
+    assert table.line("campaign API: HTTP API requests").usd == pytest.approx(
+        20 * p.HTTP_API_PER_MILLION_REQUESTS / 1_000_000, abs=1e-12
+    )
+    assert table.line("KMS decrypts (token cache misses)").usd == pytest.approx(
+        10 * p.KMS_PER_10K_REQUESTS / 10_000, abs=1e-12
+    )
+    reads = table.line("DynamoDB reads")
+    assert reads.usd == pytest.approx(10_000 * p.DYNAMODB_PER_MILLION_RRU / 1_000_000, abs=1e-12)
+    assert not any("Meta" in line.item for line in table.lines)  # Meta's charge is not AWS's
+
+
+def test_metas_charge_is_apart_and_from_the_services_rate_card() -> None:
+    from mkt_whatsapp.analytics.campaigns import META_RATES_USD
+
+    table = cost.meta_charge(COUNTS)
+    assert "NOT AWS's" in table.title
+    assert "META_RATES_USD" in table.title
+    [line] = table.lines
+    assert line.usd == pytest.approx(1000 * float(META_RATES_USD["marketing"]), abs=1e-9)
+
+
+def test_a_campaign_not_measured_or_not_sent_whole_is_refused() -> None:
+    without = {k: v for k, v in COUNTS.items() if k != "campaigns"}
+    with pytest.raises(cost.MissingMeasurement, match=r"python -m bench\.campaign"):
+        cost.campaign_messages(without, FACTS)
+    twice = copy.deepcopy(COUNTS)
+    twice["campaigns"]["sent_once_each"] = False
+    with pytest.raises(cost.MissingMeasurement, match="once"):
+        cost.campaign_messages(twice, FACTS)
+
+
 def test_inbound_dynamodb_writes_line() -> None:
     table = cost.inbound(COUNTS, FACTS)
     line = table.line("inbound processor: DynamoDB writes")
@@ -136,7 +243,15 @@ def test_the_committed_results_produce_the_table() -> None:
     results = cost.load_results()
     facts = cost.template_facts()
     text = cost.render(cost.build(results, facts), results)
-    for heading in ("== Inbound messages", "== Sent messages", "== Flow welcome-menu", "== AI replies", "== Idle"):
+    for heading in (
+        "== Inbound messages",
+        "== Sent messages",
+        "== Flow welcome-menu",
+        "== AI replies",
+        "== Campaign messages: AWS cost per 1,000",
+        "== Campaign messages: META's charge per 1,000 delivered marketing messages",
+        "== Idle",
+    ):
         assert heading in text
     assert "target ≤ $4.0000 per million inbound" in text
     assert facts.kms_keys >= 1
@@ -228,6 +343,26 @@ def test_the_committed_breakdown_sums_to_the_measured_message_and_its_designs_ar
     assert min(costs, key=costs.__getitem__) == "floor"
     assert max(kept, key=costs.__getitem__) == "a"
     assert f"verdict: the cheapest design that keeps exactly-once is ({cheapest})" in "\n".join(table.details)
+
+
+def test_read_units_follow_dynamodbs_rules() -> None:
+    from bench import dynamo_cost
+
+    small = {"PK": {"S": "SHOP#s"}, "SK": {"S": "CUSTOMER#1"}, "name": {"S": "An"}}
+    large = {**small, "blob": {"S": "x" * 5000}}  # two started 4 KB
+    # GetItem: the item's units, halved when eventually consistent; none found is the minimum
+    assert dynamo_cost.read_units("GetItem", {"ConsistentRead": True}, {"Item": large}) == 2
+    assert dynamo_cost.read_units("GetItem", {}, {"Item": small}) == 0.5
+    assert dynamo_cost.read_units("GetItem", {"ConsistentRead": True}, {}) == 1
+    # BatchGetItem: each key on its own (a missing one the minimum), unprocessed keys not billed
+    keys = {"Keys": [{"k": 1}, {"k": 2}, {"k": 3}, {"k": 4}], "ConsistentRead": True}
+    answer = {"Responses": {"t": [small, large]}, "UnprocessedKeys": {"t": {"Keys": [{"k": 4}]}}}
+    assert dynamo_cost.read_units("BatchGetItem", {"RequestItems": {"t": keys}}, answer) == 1 + 2 + 1
+    # Query: the items' sizes summed, then rounded up; what the filter dropped is read too
+    page = {"Items": [small] * 3, "Count": 3, "ScannedCount": 3}
+    assert dynamo_cost.read_units("Query", {}, page) == 0.5
+    filtered = {"Items": [large], "Count": 1, "ScannedCount": 4}  # about 20 KB read, 5 KB answered
+    assert dynamo_cost.read_units("Query", {"ConsistentRead": True}, filtered) == 5
 
 
 # --- what each write unit of an inbound message buys (bench/message_writes.py) ----------------------------

@@ -49,7 +49,7 @@ openapi: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -s tests/e2e/test_openapi_fuzz.py
 
-## bench: cold-start, AWS-call, flow and campaign benchmarks (figures, not pass/fail timings); one part: make bench BENCH=flows (or ai, analytics, inbound, campaigns)
+## bench: cold-start, AWS-call, flow and campaign benchmarks (figures, not pass/fail timings); one part: make bench BENCH=flows (or ai, analytics, inbound, campaigns, campaign-messages)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH)
 

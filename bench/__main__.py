@@ -11,7 +11,9 @@ the writes a second of its hottest counter item); ``python -m bench inbound`` fo
 (bench/inbound.py: the receiver, an inbound message's calls and write units, what each write unit buys and
 what other designs would write, the processor's throughput); ``python -m bench campaigns`` for the campaigns'
 (bench/campaigns.py: the fan-out of 1,000, 10,000 and 100,000 customers — time, AWS calls and memory per
-recipient — and the sender's achieved rate on a campaign's messages against its ceiling)."""
+recipient — and the sender's achieved rate on a campaign's messages against its ceiling); ``python -m bench
+campaign-messages`` for one campaign's calls and units from launch to Meta's read statuses, which ``make cost``
+prices (bench/campaign_messages.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import ai, ai_reply, analytics, aws_calls, bulk, campaigns, coldstart, flows, hot_counter, inbound, sender
+from bench import (
+    ai,
+    ai_reply,
+    analytics,
+    aws_calls,
+    bulk,
+    campaign_messages,
+    campaigns,
+    coldstart,
+    flows,
+    hot_counter,
+    inbound,
+    sender,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     flow_figures = flows.measure_apart()
     analytics_figures = measure_analytics()
     campaign_figures = campaigns.measure()
+    campaign_message_figures = campaign_messages.measure_apart()
     report = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
@@ -61,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         "bulk_deliveries": bulk_deliveries,
         "flows": flow_figures,
         "analytics": analytics_figures,
-        "campaigns": campaign_figures,
+        "campaign_fan_out": campaign_figures,
+        "campaign_messages": campaign_message_figures,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -101,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     flows.report(flow_figures)
     report_analytics(analytics_figures)
     campaigns.report(campaign_figures)
+    campaign_messages.report(campaign_message_figures)
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
@@ -133,7 +151,8 @@ SECTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]], Callable[[dict[str,
     "flows": ("flows", flows.measure_apart, flows.report),
     "analytics": ("analytics", measure_analytics, report_analytics),
     "inbound": ("webhook_ingestion", inbound.measure, inbound.report),
-    "campaigns": ("campaigns", campaigns.measure, campaigns.report),
+    "campaigns": ("campaign_fan_out", campaigns.measure, campaigns.report),
+    "campaign-messages": ("campaign_messages", campaign_messages.measure_apart, campaign_messages.report),
 }
 
 

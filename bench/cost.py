@@ -4,7 +4,7 @@ month.
 
 The counts are ``make bench``'s (bench/results/latest.json: AWS calls, write and read units from item
 sizes, state transitions, SQS requests, the handlers' measured milliseconds; its ``campaigns`` section
-``python -m bench.campaign``'s), the sizes and batch sizes template.yaml's (read with local/template.py),
+``python -m bench campaign-messages``'s), the sizes and batch sizes template.yaml's (read with local/template.py),
 the prices bench/prices.py's (the one place for them), the AI provider's token prices
 layers/shared/mkt_whatsapp/ai/pricing.py's and Meta's per-message rates
 layers/shared/mkt_whatsapp/analytics/campaigns.py's, each shown apart from AWS's. Where
@@ -760,7 +760,7 @@ def ai_replies(results: dict[str, Any], facts: Facts, count: int = 1000) -> Tabl
 
 # ---------------------------------------------------------------------------------------------- campaigns
 
-# bench/campaign.py's phases by what they are a part of, in the order they are printed.
+# bench/campaign_messages.py's phases by what they are a part of, in the order they are printed.
 CAMPAIGN_STAGES = {
     "CampaignsFunction": "campaign API (create, launch)",
     "CampaignRunnerFunction": "campaign runner (fan-out, polls)",
@@ -782,12 +782,12 @@ def short_stage(function: str) -> str:
 
 
 def campaign_run(results: dict[str, Any]) -> dict[str, Any]:
-    if "campaigns" not in results:
+    if "campaign_messages" not in results:
         raise MissingMeasurement(
-            "bench/results/latest.json has no 'campaigns': run `python -m bench.campaign` (bench/campaign.py "
-            "refreshes that section alone)"
+            "bench/results/latest.json has no 'campaign_messages': run `python -m bench campaign-messages`"
+            " (bench/campaign_messages.py; refreshes that section alone)"
         )
-    run: dict[str, Any] = results["campaigns"]
+    run: dict[str, Any] = results["campaign_messages"]
     if not run.get("sent_once_each") or run.get("campaign_status") != "completed":
         raise MissingMeasurement(
             f"bench/results/latest.json's campaign did not send each customer once and complete "
@@ -803,7 +803,7 @@ def campaign_by_function(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for phase in run["phases"].values():
         function = phase["function"]
         if function not in CAMPAIGN_STAGES:
-            raise ValueError(f"bench/campaign.py measured {function}, which make cost does not price")
+            raise ValueError(f"bench/campaign_messages.py measured {function}, which make cost does not price")
         total = totals.setdefault(
             function, {"invocations": 0, "billed_ms": 0, "calls": Counter(), "write_units": 0, "read_units": 0.0}
         )
@@ -823,7 +823,7 @@ def campaign_messages(results: dict[str, Any], facts: Facts, count: int = 1000) 
     per = f"× {n(count)} / {n(messages)}"
     table = Table(
         f"Campaign messages: AWS cost per {n(count)} (MEASURED: one campaign to {n(run['customers'])} customers, "
-        f"launch to Meta's read statuses and their counters; bench/campaign.py)"
+        f"launch to Meta's read statuses and their counters; bench/campaign_messages.py)"
     )
     transitions = int(run["state_transitions"])
     states = Counter(run["states"])
@@ -893,7 +893,7 @@ def campaign_messages(results: dict[str, Any], facts: Facts, count: int = 1000) 
     )
     unknown = {k for f in functions.values() for k in f["calls"] if k.split(":")[0] not in priced and k not in unbilled}
     if unknown:
-        raise ValueError(f"bench/campaign.py measured calls make cost has no price for: {sorted(unknown)}")
+        raise ValueError(f"bench/campaign_messages.py measured calls make cost has no price for: {sorted(unknown)}")
     calls_per_message = {
         short_stage(function): round(sum(f["calls"].values()) / messages, 2) for function, f in functions.items()
     }
@@ -1025,7 +1025,7 @@ def render(tables: list[Table], results: dict[str, Any]) -> str:
     flows_at = results.get("flows", {}).get("measured_at", "?")
     analytics_at = results.get("analytics", {}).get("measured_at", "?")
     inbound_at = results.get("webhook_ingestion", {}).get("measured_at", measured_at)
-    campaigns_at = results.get("campaigns", {}).get("measured_at", "?")
+    campaigns_at = results.get("campaign_messages", {}).get("measured_at", "?")
     out = [
         f"AWS cost at public on-demand prices ({p.REGION}; bench/prices.py, taken {p.TAKEN})",
         f"counts: bench/results/latest.json (measured {measured_at}; webhook ingestion {inbound_at}, "

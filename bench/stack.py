@@ -119,7 +119,7 @@ def bench_stack(stack_name: str, *, flows: bool = False, campaigns: bool = False
     """``flows``: moto executes the flow state machine too (its Lambda tasks run in this process, as
     local/stepfunctions.py routes them), and the functions know its ARN. ``campaigns``: the campaign state
     machine exists and the functions know its ARN, but moto does not execute it: the bench steps its runner
-    itself (bench/campaign.py)."""
+    itself (bench/campaign_messages.py)."""
     from mkt_whatsapp.core import aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per simulated Graph call

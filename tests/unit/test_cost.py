@@ -102,7 +102,7 @@ def campaign_phase(function: str, invocations: int, billed_ms: int, **more: Any)
     }
 
 
-# A campaign to 100 customers (the shape bench/campaign.py writes): one page, a wait, the end.
+# A campaign to 100 customers (the shape bench/campaign_messages.py writes): one page, a wait, the end.
 CAMPAIGN: dict[str, Any] = {
     "customers": 100,
     "page_size": 250,
@@ -143,7 +143,7 @@ CAMPAIGN: dict[str, Any] = {
         "counters": campaign_phase("StatsFunction", 3, 60, wru=16),
     },
 }
-COUNTS["campaigns"] = CAMPAIGN
+COUNTS["campaign_messages"] = CAMPAIGN
 
 
 def test_campaign_lines_scale_the_measured_campaign_to_1000_messages() -> None:
@@ -186,11 +186,11 @@ def test_metas_charge_is_apart_and_from_the_services_rate_card() -> None:
 
 
 def test_a_campaign_not_measured_or_not_sent_whole_is_refused() -> None:
-    without = {k: v for k, v in COUNTS.items() if k != "campaigns"}
-    with pytest.raises(cost.MissingMeasurement, match=r"python -m bench\.campaign"):
+    without = {k: v for k, v in COUNTS.items() if k != "campaign_messages"}
+    with pytest.raises(cost.MissingMeasurement, match="python -m bench campaign-messages"):
         cost.campaign_messages(without, FACTS)
     twice = copy.deepcopy(COUNTS)
-    twice["campaigns"]["sent_once_each"] = False
+    twice["campaign_messages"]["sent_once_each"] = False
     with pytest.raises(cost.MissingMeasurement, match="once"):
         cost.campaign_messages(twice, FACTS)
 

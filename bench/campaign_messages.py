@@ -34,8 +34,9 @@ DeleteMessageBatch):
 State transitions are counted by following the ASL file through the run: entering ``Step``, ``Route``, the
 state ``Route`` chooses for the runner's answer (``Pause``/``WaitUntil``, then ``Step`` again), ``Done``.
 
-``python -m bench.campaign`` refreshes this section (``campaigns``) of bench/results/latest.json alone;
-``--json`` prints the figures instead; ``--customers N``, ``--page-size N`` measure another size.
+``python -m bench campaign-messages`` (or ``python -m bench.campaign_messages``) refreshes this section
+(``campaign_messages``) of bench/results/latest.json alone; ``python -m bench.campaign_messages --json``
+prints the figures instead; ``--customers N``, ``--page-size N`` measure another size.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from typing import Any
 
 from bench import dynamo_cost
 
-SECTION = "campaigns"
+SECTION = "campaign_messages"
 # One page of the audience at the page size's default: about two minutes in process (moto's DynamoDB is the
 # bench's cost, growing with the table); make cost scales the campaign to 1,000 messages.
 CUSTOMERS = 250
@@ -534,7 +535,7 @@ def measure_apart(customers: int = CUSTOMERS, page_size: int | None = None) -> d
     this process's alone): for ``make bench`` and the tests."""
     import subprocess
 
-    command = [sys.executable, "-m", "bench.campaign", "--json", "--customers", str(customers)]
+    command = [sys.executable, "-m", "bench.campaign_messages", "--json", "--customers", str(customers)]
     if page_size is not None:
         command += ["--page-size", str(page_size)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=True)
@@ -580,12 +581,13 @@ def main(argv: list[str]) -> None:
             figures = measure(customers, page_size)
         print(json.dumps(figures))
         return
-    # The section refreshed as ``python -m bench <section>`` refreshes the others (bench/__main__.py).
+    # The section refreshed as ``python -m bench campaign-messages`` refreshes it (bench/__main__.py), with
+    # the customers and page size asked for.
     from bench import __main__ as bench_main
 
     measure_quietly: Callable[[], dict[str, Any]] = lambda: measure_apart(customers, page_size)  # noqa: E731
-    bench_main.SECTIONS.setdefault(SECTION, (SECTION, measure_quietly, report))
-    bench_main.refresh(SECTION)
+    bench_main.SECTIONS["campaign-messages"] = (SECTION, measure_quietly, report)
+    bench_main.refresh("campaign-messages")
 
 
 if __name__ == "__main__":

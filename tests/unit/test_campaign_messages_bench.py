@@ -1,7 +1,8 @@
-"""bench/campaign.py's counting, small: a campaign to 12 customers in pages of 5, run as ``make cost``'s campaign
-figures are measured (a process of its own: its own moto, the runner stepped as the state machine steps it),
-sends each customer once and is counted whole — every runner step, queue request, send, status webhook and
-stats batch, with calls and write units per message within sane bounds — and ``make cost`` prices it."""
+"""bench/campaign_messages.py's counting, small: a campaign to 12 customers in pages of 5, run as ``make
+cost``'s campaign figures are measured (a process of its own: its own moto, the runner stepped as the state
+machine steps it), sends each customer once and is counted whole — every runner step, queue request, send,
+status webhook and stats batch, with calls and write units per message within sane bounds — and ``make cost``
+prices it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import campaign, cost
+from bench import campaign_messages, cost
 from bench import prices as p
 
 CUSTOMERS, PAGE = 12, 5
@@ -18,7 +19,7 @@ CUSTOMERS, PAGE = 12, 5
 
 @pytest.fixture(scope="module")
 def measured() -> dict[str, Any]:
-    return campaign.measure_apart(CUSTOMERS, PAGE)
+    return campaign_messages.measure_apart(CUSTOMERS, PAGE)
 
 
 def phase_total(figures: dict[str, Any], function: str, key: str) -> Any:
@@ -52,27 +53,29 @@ def test_the_state_machine_is_followed_step_by_step(measured: dict[str, Any]) ->
     assert measured["runner_answers"] == ["step"] * pages + ["wait", "end"]
     assert measured["states"] == ["Step", "Route"] * (pages + 1) + ["Pause", "Step", "Route", "Done"]
     assert measured["state_transitions"] == len(measured["states"]) == 2 * (pages + 2) + 2
-    assert phase_total(measured, campaign.RUNNER, "invocations") == pages + 2
+    assert phase_total(measured, campaign_messages.RUNNER, "invocations") == pages + 2
 
 
 def test_every_queue_request_invocation_and_webhook_is_counted(measured: dict[str, Any]) -> None:
     batches = math.ceil(CUSTOMERS / 10)  # the sender's and the processor's batches (template.yaml: 10)
     pages = [min(PAGE, CUSTOMERS - start) for start in range(0, CUSTOMERS, PAGE)]
-    runner = phase_total(measured, campaign.RUNNER, "by_operation")
+    runner = phase_total(measured, campaign_messages.RUNNER, "by_operation")
     assert runner["sqs:SendMessageBatch"] == sum(math.ceil(page / 10) for page in pages)
-    assert phase_total(measured, campaign.SENDER, "invocations") == batches
-    assert phase_total(measured, campaign.SENDER, "event_source_mapping_requests") == {
+    assert phase_total(measured, campaign_messages.SENDER, "invocations") == batches
+    assert phase_total(measured, campaign_messages.SENDER, "event_source_mapping_requests") == {
         "sqs:DeleteMessageBatch": batches,
         "sqs:ReceiveMessage": batches,
     }
-    statuses = len(campaign.STATUSES) * CUSTOMERS
-    assert phase_total(measured, campaign.RECEIVER, "invocations") == statuses
-    assert phase_total(measured, campaign.RECEIVER, "by_operation") == {"sqs:SendMessage": statuses}
-    assert phase_total(measured, campaign.PROCESSOR, "invocations") == len(campaign.STATUSES) * batches
-    assert phase_total(measured, campaign.STATS, "invocations") >= 1
-    assert phase_total(measured, campaign.CAMPAIGNS, "by_operation")["stepfunctions:StartExecution"] == 1
+    statuses = len(campaign_messages.STATUSES) * CUSTOMERS
+    assert phase_total(measured, campaign_messages.RECEIVER, "invocations") == statuses
+    assert phase_total(measured, campaign_messages.RECEIVER, "by_operation") == {"sqs:SendMessage": statuses}
+    assert (
+        phase_total(measured, campaign_messages.PROCESSOR, "invocations") == len(campaign_messages.STATUSES) * batches
+    )
+    assert phase_total(measured, campaign_messages.STATS, "invocations") >= 1
+    assert phase_total(measured, campaign_messages.CAMPAIGNS, "by_operation")["stepfunctions:StartExecution"] == 1
     # the sender's container starts cold: its first batch decrypts the shop's token
-    assert phase_total(measured, campaign.SENDER, "by_operation").get("kms:Decrypt", 0) >= 1
+    assert phase_total(measured, campaign_messages.SENDER, "by_operation").get("kms:Decrypt", 0) >= 1
 
 
 def test_calls_and_units_per_message_are_within_sane_bounds(measured: dict[str, Any]) -> None:
@@ -81,23 +84,23 @@ def test_calls_and_units_per_message_are_within_sane_bounds(measured: dict[str, 
         return float(sum(value.values()) if isinstance(value, dict) else value) / CUSTOMERS
 
     # a send reads the recipient, customer, account, template, stores message and conversation, settles
-    assert 8 <= per_message(campaign.SENDER, "aws_calls") <= 30
-    assert 10 <= per_message(campaign.SENDER, "write_units") <= 60
-    assert 1 <= per_message(campaign.SENDER, "read_units") <= 20
+    assert 8 <= per_message(campaign_messages.SENDER, "aws_calls") <= 30
+    assert 10 <= per_message(campaign_messages.SENDER, "write_units") <= 60
+    assert 1 <= per_message(campaign_messages.SENDER, "read_units") <= 20
     # three statuses: a couple of reads and an update or two each
-    assert 6 <= per_message(campaign.PROCESSOR, "aws_calls") <= 15
-    assert 6 <= per_message(campaign.PROCESSOR, "write_units") <= 30
+    assert 6 <= per_message(campaign_messages.PROCESSOR, "aws_calls") <= 15
+    assert 6 <= per_message(campaign_messages.PROCESSOR, "write_units") <= 30
     # the fan-out: a recipient put (in a transaction) per customer; a page's reads, puts and enqueues in a
     # dozen calls or so, whatever its size (pages of 5 here: a few calls a message; of 250, a fraction of one)
-    assert 2 <= per_message(campaign.RUNNER, "write_units") <= 6
-    runner_calls = phase_total(measured, campaign.RUNNER, "aws_calls")
-    assert runner_calls <= 15 * phase_total(measured, campaign.RUNNER, "invocations")
+    assert 2 <= per_message(campaign_messages.RUNNER, "write_units") <= 6
+    runner_calls = phase_total(measured, campaign_messages.RUNNER, "aws_calls")
+    assert runner_calls <= 15 * phase_total(measured, campaign_messages.RUNNER, "invocations")
     total = sum(p["aws_calls"] + sum(p["event_source_mapping_requests"].values()) for p in measured["phases"].values())
     assert 20 <= total / CUSTOMERS <= 60
 
 
 def test_make_cost_prices_the_measured_campaign(measured: dict[str, Any]) -> None:
-    results = {"campaigns": measured}
+    results = {"campaign_messages": measured}
     table = cost.campaign_messages(results, cost.template_facts())
     scale = 1000 / CUSTOMERS
     transitions = table.line("Step Functions transitions")

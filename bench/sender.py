@@ -83,22 +83,29 @@ def busiest_window(times: list[float], width: float = 1.0) -> int:
     return best
 
 
-def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
-    """One sender container: polls the queue and invokes the sender handler until the work is done."""
+def start_container(env: dict[str, str], function: str) -> tuple[LocalLambdas, Counter[str]]:
+    """This process as a Lambda container of ``function`` (a logical id): the service's environment, the
+    handler loaded, its metric lines dropped; returns the functions and the counter of its AWS calls."""
     os.environ.update(env)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the handler's metric lines, for this process's life
-    from local.sqs_worker import EventSourceMapping, SqsPoller
-
     lambdas = LocalLambdas(tpl.functions())
-    lambdas.module("SenderFunction")
+    lambdas.module(function)
     from mkt_whatsapp.core import aws
-    from mkt_whatsapp.whatsapp import graph
 
     calls: Counter[str] = Counter()
     aws.session().events.register(
         "before-call", lambda model, **_: calls.update([f"{model.service_model.service_name}:{model.name}"])
     )
+    return lambdas, calls
+
+
+def _container(env: dict[str, str], all_offered: Any, results: Any) -> None:
+    """One sender container: polls the queue and invokes the sender handler until the work is done."""
+    lambdas, calls = start_container(env, "SenderFunction")
+    from local.sqs_worker import EventSourceMapping, SqsPoller
+    from mkt_whatsapp.whatsapp import graph
+
     departures: list[float] = []
     original_send = graph.send_message
 

@@ -4,6 +4,7 @@ partition are written, moved out of it and deleted between the pages."""
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +16,10 @@ from bench import moto_index
 
 
 def _table(name: str) -> Any:
+    """A table of its own (the suite's workers keep one emulator for all their tests)."""
     resource = boto3.resource("dynamodb", region_name="us-east-1")
     return resource.create_table(
-        TableName=name,
+        TableName=f"{name}-{uuid.uuid4().hex[:12]}",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": attribute, "AttributeType": "S"} for attribute in ("PK", "SK", "GSI2PK", "GSI2SK")

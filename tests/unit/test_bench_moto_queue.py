@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -22,14 +23,15 @@ def sqs() -> Iterator[object]:
 
 
 def _queues(sqs: object) -> list[str]:
-    dead = sqs.create_queue(QueueName="dead")["QueueUrl"]  # type: ignore[attr-defined]
+    own = uuid.uuid4().hex[:12]  # queues of its own: the suite's workers keep one emulator for all their tests
+    dead = sqs.create_queue(QueueName=f"dead-{own}")["QueueUrl"]  # type: ignore[attr-defined]
     arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]  # type: ignore[attr-defined]
     plain = sqs.create_queue(  # type: ignore[attr-defined]
-        QueueName="plain",
+        QueueName=f"plain-{own}",
         Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "5"})},
     )["QueueUrl"]
     fifo = sqs.create_queue(  # type: ignore[attr-defined]
-        QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        QueueName=f"q-{own}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
     )["QueueUrl"]
     for n in range(3):
         sqs.send_message(QueueUrl=plain, MessageBody=str(n))  # type: ignore[attr-defined]

@@ -340,4 +340,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Ends here, not when the last thread does: a handler still running in a worker thread (a send waiting for
+    # its slot, a flow's Lambda task called by the emulator's execution) would keep the interpreter's exit
+    # waiting — concurrent.futures joins its workers at exit — and Ctrl-C must stop the stack within seconds.
+    # The emulator's state ends with this process, so nothing they would finish is kept anyway.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -114,14 +114,14 @@ def _generation(body: dict[str, Any]) -> int | None:
 def prepare(bodies: list[dict[str, Any]]) -> None:
     """Before a batch's records are sent concurrently: read each of its campaigns once (at the latest
     generation its records name)."""
-    latest: dict[str, int | None] = {}
+    generations: dict[str, list[int]] = {}
     for body in bodies:
         if "campaignId" in body:
-            campaign_id, generation = str(body["campaignId"]), _generation(body)
-            known = latest.get(campaign_id)
-            latest[campaign_id] = generation if known is None else max(known, generation or 0)
-    for campaign_id, generation in latest.items():
-        _campaign(campaign_id, generation)
+            named = generations.setdefault(str(body["campaignId"]), [])
+            if (generation := _generation(body)) is not None:
+                named.append(generation)
+    for campaign_id, named in generations.items():
+        _campaign(campaign_id, max(named, default=None))
 
 
 def _held(campaign: Item, now: datetime) -> tuple[str, str] | None:

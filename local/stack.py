@@ -262,6 +262,10 @@ class LocalStack:
             component.stop()
 
 
+# Seconds a stopping stack is given before its process ends regardless (Ctrl-C stops it within them).
+STOP_SECONDS = 20.0
+
+
 class SimulatorControls:
     """WSGI: the Graph simulator's control routes (``/_simulator/…``: its requests, statuses, templates…) on
     the API's port, answered by the stack's own simulator, so a developer command needs no other address
@@ -335,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     stopping.wait()
     print("stopping local stack…", flush=True)
+    # Stopping is bounded: if a component's stop waits on a handler that does not return, the process ends
+    # anyway after STOP_SECONDS (the emulator's state ends with it; see the end of this module).
+    watchdog = threading.Timer(STOP_SECONDS, lambda: (sys.stdout.flush(), sys.stderr.flush(), os._exit(0)))
+    watchdog.daemon = True
+    watchdog.start()
     stack.stop()
     return 0
 
